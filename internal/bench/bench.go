@@ -1,0 +1,314 @@
+// Package bench measures kubelog on the standard dataset: ingest rate, disk
+// use, memory and the five standard queries.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kubelog/kubelog/internal/dataset"
+	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/store"
+)
+
+// Config says what to run.
+type Config struct {
+	// Corpus is the loghub directory.
+	Corpus string
+	// Lines is the dataset size.
+	Lines int
+	// Mode is "engine" (in-process) or "http".
+	Mode string
+	// Senders is the number of concurrent appenders.
+	Senders int
+	// BatchSize is the number of entries per append.
+	BatchSize int
+	// Runs is how many timed runs each query gets after a warm-up.
+	Runs int
+	// Progress receives progress lines; nil discards them.
+	Progress io.Writer
+}
+
+// DefaultConfig returns the standard benchmark settings.
+func DefaultConfig() Config {
+	return Config{Corpus: "../shared/data/loghub", Lines: 5_000_000, Mode: "engine", Senders: 4, BatchSize: 2000, Runs: 5}
+}
+
+// Validate checks the settings.
+func (c Config) Validate() error {
+	switch {
+	case c.Mode != "engine" && c.Mode != "http":
+		return fmt.Errorf("--mode must be engine or http, not %q", c.Mode)
+	case c.Mode == "http":
+		return errors.New("--mode http needs the HTTP server, which is not built yet; use --mode engine")
+	case c.Lines < dataset.NeedleCount:
+		return fmt.Errorf("--lines must be at least %d", dataset.NeedleCount)
+	case c.Senders < 1 || c.BatchSize < 1 || c.Runs < 1:
+		return errors.New("senders, batch size and runs must be positive")
+	}
+	return nil
+}
+
+// Report holds the figures. JSON names are the ones the issue fixes.
+type Report struct {
+	Lines               int     `json:"lines"`
+	RawBytes            int64   `json:"raw_bytes"`
+	IngestSeconds       float64 `json:"ingest_seconds"`
+	IngestLinesPerSec   float64 `json:"ingest_lines_per_sec"`
+	IngestCPUPerMillion float64 `json:"ingest_cpu_seconds_per_million"`
+	FlushSeconds        float64 `json:"flush_seconds"`
+	DiskBytes           int64   `json:"disk_bytes"`
+	BytesPerLine        float64 `json:"bytes_per_line"`
+	PeakRSSBytes        int64   `json:"peak_rss_bytes"`
+	Q1Ms                float64 `json:"q1_ms"`
+	Q1Count             int     `json:"q1_count"`
+	Q2Ms                float64 `json:"q2_ms"`
+	Q2Count             int     `json:"q2_count"`
+	Q2BlocksSkipped     float64 `json:"q2_blocks_skipped_ratio"`
+	Q3Ms                float64 `json:"q3_ms"`
+	Q3Count             int     `json:"q3_count"`
+	Q3Groups            int     `json:"q3_groups"`
+	Q4Ms                float64 `json:"q4_ms"`
+	Q4Count             int     `json:"q4_count"`
+	Q5Ms                float64 `json:"q5_ms"`
+	Q5Count             int     `json:"q5_count"`
+}
+
+// Run generates the dataset into a fresh store in a temporary directory,
+// measures, and removes the directory.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	dcfg := dataset.DefaultConfig(cfg.Corpus)
+	dcfg.Lines = cfg.Lines
+	now := time.Now()
+	dcfg.Start = now.Add(-90 * time.Minute).UnixNano()
+	gen, err := dataset.New(dcfg)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "kubelog-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	scfg := store.DefaultConfig(dir)
+	st, err := store.Open(scfg)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+
+	rep := &Report{Lines: cfg.Lines}
+	fmt.Fprintf(progress, "ingesting %s into %s\n", gen.Describe(), dir)
+	if err := ingest(ctx, st, gen, cfg, rep); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := st.Flush(ctx); err != nil {
+		return nil, err
+	}
+	if err := st.RunMaintenance(ctx); err != nil {
+		return nil, err
+	}
+	rep.FlushSeconds = time.Since(start).Seconds()
+	ss := st.Stats("")
+	rep.DiskBytes = ss.DiskBytes
+	rep.BytesPerLine = float64(ss.DiskBytes) / float64(cfg.Lines)
+	fmt.Fprintf(progress, "stored: %d parts, %d bytes, ratio %.2f\n", ss.Parts, ss.DiskBytes, ss.CompressionRatio)
+	if err := runQueries(ctx, st, dcfg, cfg.Runs, rep); err != nil {
+		return nil, err
+	}
+	rep.PeakRSSBytes = peakRSS()
+	return rep, nil
+}
+
+const tenant = "bench"
+
+func ingest(ctx context.Context, st *store.Store, gen *dataset.Generator, cfg Config, rep *Report) error {
+	batches := make(chan []logmodel.Entry, cfg.Senders*2)
+	free := make(chan []logmodel.Entry, cfg.Senders*3)
+	for i := 0; i < cfg.Senders*3; i++ {
+		free <- nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, cfg.Senders)
+	cpu0 := cpuSeconds()
+	start := time.Now()
+	for i := 0; i < cfg.Senders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				if _, err := st.Append(ctx, tenant, b); err != nil {
+					errs <- err
+					for range batches {
+					}
+					return
+				}
+				free <- b
+			}
+		}()
+	}
+	var raw int64
+	for gen.Remaining() > 0 {
+		b := <-free
+		b = gen.Next(b, cfg.BatchSize)
+		for _, e := range b {
+			raw += int64(len(e.Line))
+		}
+		batches <- b
+	}
+	close(batches)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	el := time.Since(start).Seconds()
+	rep.RawBytes = raw
+	rep.IngestSeconds = el
+	rep.IngestLinesPerSec = float64(cfg.Lines) / el
+	rep.IngestCPUPerMillion = (cpuSeconds() - cpu0) / (float64(cfg.Lines) / 1e6)
+	return nil
+}
+
+func runQueries(ctx context.Context, st *store.Store, d dataset.Config, runs int, rep *Report) error {
+	start, end := d.Start, d.Start+d.Span+int64(time.Minute)
+	oneStream := []*store.Matcher{
+		store.MustMatcher(store.MatchEqual, "namespace", "ns-3"),
+		store.MustMatcher(store.MatchEqual, "pod", "app-3-7"),
+		store.MustMatcher(store.MatchEqual, "container", "c1"),
+	}
+	var err error
+	timed := func(q func() error) float64 {
+		if err != nil {
+			return 0
+		}
+		if err = q(); err != nil {
+			return 0
+		}
+		ms := make([]float64, runs)
+		for i := range ms {
+			t := time.Now()
+			if err = q(); err != nil {
+				return 0
+			}
+			ms[i] = float64(time.Since(t).Microseconds()) / 1000
+		}
+		sort.Float64s(ms)
+		return ms[len(ms)/2]
+	}
+	rep.Q1Ms = timed(func() error {
+		res, err := st.Query(ctx, store.Query{Tenant: tenant, Matchers: oneStream, Start: start, End: end, Direction: logmodel.Backward, Limit: 100})
+		if err == nil {
+			rep.Q1Count = len(res.Entries)
+		}
+		return err
+	})
+	rep.Q2Ms = timed(func() error {
+		res, err := st.Query(ctx, store.Query{Tenant: tenant, Start: start, End: end, Direction: logmodel.Backward, Limit: 1000,
+			LineFilters: []store.LineFilter{{Type: store.LineToken, Value: dataset.Needle}}})
+		if err == nil {
+			rep.Q2Count = len(res.Entries)
+			if res.Stats.BlocksTotal > 0 {
+				rep.Q2BlocksSkipped = float64(res.Stats.BlocksSkippedBloom) / float64(res.Stats.BlocksTotal)
+			}
+		}
+		return err
+	})
+	rep.Q3Ms = timed(func() error {
+		type key struct {
+			ns     string
+			minute int64
+		}
+		perWorker := make([]map[key]int, st.Workers())
+		for i := range perWorker {
+			perWorker[i] = make(map[key]int)
+		}
+		_, err := st.Scan(ctx, store.Query{Tenant: tenant, Start: start, End: end,
+			LineFilters: []store.LineFilter{{Type: store.LineToken, Value: "error"}}},
+			func(w int, s *store.Stream, e *store.EntryView) error {
+				perWorker[w][key{s.Labels.Get("namespace"), e.Timestamp / int64(time.Minute)}]++
+				return nil
+			})
+		total := map[key]int{}
+		n := 0
+		for _, m := range perWorker {
+			for k, v := range m {
+				total[k] += v
+				n += v
+			}
+		}
+		rep.Q3Count, rep.Q3Groups = n, len(total)
+		return err
+	})
+	rep.Q4Ms = timed(func() error {
+		n, _, _, err := st.Count(ctx, store.Query{Tenant: tenant, Start: start, End: end,
+			LineFilters: []store.LineFilter{{Type: store.LineRegexp, Value: `(?i)fail(ed|ure)`}}})
+		rep.Q4Count = int(n)
+		return err
+	})
+	rep.Q5Ms = timed(func() error {
+		n, _, _, err := st.Count(ctx, store.Query{Tenant: tenant, Start: start, End: end})
+		rep.Q5Count = int(n)
+		return err
+	})
+	return err
+}
+
+// Table renders the report for people.
+func (r *Report) Table() string {
+	var b strings.Builder
+	row := func(name, value string) { fmt.Fprintf(&b, "%-28s %s\n", name, value) }
+	row("lines", strconv.Itoa(r.Lines))
+	row("raw bytes", fmt.Sprintf("%d (%.1f MB)", r.RawBytes, float64(r.RawBytes)/1e6))
+	row("ingest", fmt.Sprintf("%.2f s, %.0f lines/s, %.2f CPU-s per million lines", r.IngestSeconds, r.IngestLinesPerSec, r.IngestCPUPerMillion))
+	row("flush and merge", fmt.Sprintf("%.2f s", r.FlushSeconds))
+	row("disk", fmt.Sprintf("%d bytes, %.1f bytes per line", r.DiskBytes, r.BytesPerLine))
+	row("peak RSS", fmt.Sprintf("%.1f MiB", float64(r.PeakRSSBytes)/(1<<20)))
+	row("q1 last 100 of a stream", fmt.Sprintf("%.2f ms (%d lines)", r.Q1Ms, r.Q1Count))
+	row("q2 needle", fmt.Sprintf("%.2f ms (%d lines, %.1f%% blocks skipped)", r.Q2Ms, r.Q2Count, 100*r.Q2BlocksSkipped))
+	row("q3 error per ns per minute", fmt.Sprintf("%.2f ms (%d lines, %d groups)", r.Q3Ms, r.Q3Count, r.Q3Groups))
+	row("q4 (?i)fail(ed|ure) count", fmt.Sprintf("%.2f ms (%d lines)", r.Q4Ms, r.Q4Count))
+	row("q5 count all", fmt.Sprintf("%.2f ms (%d lines)", r.Q5Ms, r.Q5Count))
+	return b.String()
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// peakRSS reads the process's high-water resident set size.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

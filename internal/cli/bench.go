@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/pprof"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubelog/kubelog/internal/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	cfg := bench.DefaultConfig()
+	var asJSON bool
+	var cpuProfile string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure ingest, disk, memory and the standard queries on the standard dataset",
+		Long: `bench generates the standard dataset from the loghub corpus (400 streams,
+one hour, real lines with re-randomised digits, a needle in exactly 50 lines)
+into a fresh temporary data directory, and measures ingest, disk use, peak RSS
+and the queries q1 to q5 (median of --runs runs after a warm-up).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if !asJSON {
+				cfg.Progress = cmd.ErrOrStderr()
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			rep, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
+			}
+			_, err = fmt.Fprint(cmd.OutOrStdout(), rep.Table())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Corpus, "corpus", cfg.Corpus, "directory of loghub *_2k.log files")
+	f.IntVar(&cfg.Lines, "lines", cfg.Lines, "number of lines to generate")
+	f.StringVar(&cfg.Mode, "mode", cfg.Mode, "engine (in-process) or http (through a real server)")
+	f.IntVar(&cfg.Senders, "senders", cfg.Senders, "concurrent senders")
+	f.IntVar(&cfg.BatchSize, "batch", cfg.BatchSize, "entries per append or push")
+	f.IntVar(&cfg.Runs, "runs", cfg.Runs, "timed runs per query after a warm-up")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")
+	return cmd
+}

@@ -1,0 +1,630 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+)
+
+// AppendResult reports what an Append did, entry by entry.
+type AppendResult struct {
+	// Cursors holds each input entry's cursor, aligned with the input. A
+	// duplicate gets the zero cursor, as does a rejected entry.
+	Cursors []logmodel.Cursor
+	// Accepted counts stored entries; Duplicates counts retries of entries
+	// already stored; Truncated counts lines cut to MaxLineBytes.
+	Accepted, Duplicates, Truncated int
+}
+
+// ValidationError lists the entries an Append rejected; the others were
+// stored. Callers can find it with errors.As.
+type ValidationError struct {
+	Rejected int
+	// First describes the first rejection, naming the limit or field.
+	First string
+}
+
+func (e *ValidationError) Error() string {
+	if e.Rejected == 1 {
+		return "1 entry rejected: " + e.First
+	}
+	return fmt.Sprintf("%d entries rejected; first: %s", e.Rejected, e.First)
+}
+
+// appendReq carries one validated batch to the writer goroutine.
+type appendReq struct {
+	t       *tenant
+	streams []*Stream // per row
+	rows    []logmodel.Entry
+	index   []int // row -> input index
+	mdKeys  [][]byte
+	res     *AppendResult
+	done    chan error
+}
+
+// Append stores a batch of one tenant's entries and returns when they are
+// durable under the configured fsync policy. Entries may be in any time order.
+// An entry identical to a stored one of its stream (timestamp, line and
+// metadata) is a retry and is stored once. Invalid entries are rejected and
+// reported in a *ValidationError while the rest are stored.
+func (s *Store) Append(ctx context.Context, tenantName string, entries []logmodel.Entry) (AppendResult, error) {
+	res := AppendResult{Cursors: make([]logmodel.Cursor, len(entries))}
+	if err := validTenant(tenantName); err != nil {
+		return res, err
+	}
+	if len(entries) == 0 {
+		return res, nil
+	}
+	s.mu.Lock()
+	t := s.tenantLocked(tenantName)
+	retention := s.retentionLocked(tenantName)
+	s.mu.Unlock()
+	now := s.cfg.Now()
+	oldest := now.Add(-retention).UnixNano()
+	newest := now.Add(s.cfg.MaxFuture).UnixNano()
+
+	req := &appendReq{t: t, res: &res, done: make(chan error, 1)}
+	var verr *ValidationError
+	reject := func(msg string) {
+		if verr == nil {
+			verr = &ValidationError{First: msg}
+		}
+		verr.Rejected++
+	}
+	var lastLabels logmodel.Labels
+	var lastStream *Stream
+	var lastErr string
+	for i := range entries {
+		e := &entries[i]
+		if lastStream == nil || !sameLabels(e.Labels, lastLabels) {
+			lastLabels = e.Labels
+			lastStream, lastErr = nil, s.checkLabels(e.Labels)
+			if lastErr == "" {
+				lastStream = t.stream(streamID(tenantName, e.Labels), e.Labels)
+			}
+		}
+		if lastErr != "" {
+			reject(lastErr)
+			continue
+		}
+		switch {
+		case e.Timestamp < oldest:
+			reject(fmt.Sprintf("timestamp %s is older than the retention of %s", time.Unix(0, e.Timestamp).UTC().Format(time.RFC3339Nano), retention))
+			continue
+		case e.Timestamp > newest:
+			reject(fmt.Sprintf("timestamp %s is more than %s in the future", time.Unix(0, e.Timestamp).UTC().Format(time.RFC3339Nano), s.cfg.MaxFuture))
+			continue
+		}
+		row := logmodel.Entry{Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}
+		if len(row.Metadata) > 0 {
+			if msg := s.checkMetadata(row.Metadata); msg != "" {
+				reject(msg)
+				continue
+			}
+			if !metadataSorted(row.Metadata) {
+				row.Metadata = row.Metadata.Copy().Sort()
+			}
+		}
+		if len(row.Line) > s.cfg.MaxLineBytes {
+			row.Line = truncateLine(row.Line, s.cfg.MaxLineBytes)
+			row.Metadata = withMeta(row.Metadata, logmodel.MetaTruncated, "true")
+			res.Truncated++
+		}
+		req.streams = append(req.streams, lastStream)
+		req.rows = append(req.rows, row)
+		req.index = append(req.index, i)
+	}
+	if len(req.rows) > 0 {
+		if err := s.submit(ctx, req); err != nil {
+			return res, err
+		}
+	}
+	if verr != nil {
+		return res, verr
+	}
+	return res, nil
+}
+
+func (s *Store) submit(ctx context.Context, req *appendReq) error {
+	s.closeMu.RLock()
+	if s.closed.Load() {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	s.closeMu.RUnlock()
+	// Once queued the batch is written whatever the caller does, so wait for
+	// the outcome rather than report a cancellation that did not happen.
+	return <-req.done
+}
+
+func sameLabels(a, b logmodel.Labels) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return a.Equal(b)
+}
+
+func streamID(tenant string, labels logmodel.Labels) uint64 {
+	return labels.Hash() ^ mixHash(tokenHash(tenant))
+}
+
+func validTenant(name string) error {
+	if name == "" || len(name) > 63 {
+		return fmt.Errorf("tenant must be 1 to 63 characters, got %d", len(name))
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || (i > 0 && (c == '.' || c == '_' || c == '-'))) {
+			return fmt.Errorf("tenant %q must match [a-z0-9][a-z0-9._-]{0,62}", name)
+		}
+	}
+	return nil
+}
+
+// checkLabels returns "" for a valid label set, else the broken limit.
+func (s *Store) checkLabels(ls logmodel.Labels) string {
+	if len(ls) == 0 {
+		return "stream has no labels"
+	}
+	if len(ls) > s.cfg.MaxLabels {
+		return fmt.Sprintf("stream has %d labels, over the limit max_labels=%d", len(ls), s.cfg.MaxLabels)
+	}
+	for i, l := range ls {
+		if !logmodel.ValidLabelName(l.Name) {
+			return (&logmodel.ErrInvalidLabel{Name: l.Name}).Error()
+		}
+		if len(l.Name) > s.cfg.MaxLabelNameLen {
+			return fmt.Sprintf("label name %.40q... is %d bytes, over the limit max_label_name_length=%d", l.Name, len(l.Name), s.cfg.MaxLabelNameLen)
+		}
+		if len(l.Value) > s.cfg.MaxLabelValueLen {
+			return fmt.Sprintf("value of label %q is %d bytes, over the limit max_label_value_length=%d", l.Name, len(l.Value), s.cfg.MaxLabelValueLen)
+		}
+		if i > 0 && ls[i-1].Name >= l.Name {
+			return fmt.Sprintf("labels must be sorted and unique (at %q)", l.Name)
+		}
+	}
+	return ""
+}
+
+func (s *Store) checkMetadata(md logmodel.Labels) string {
+	size := 0
+	for _, l := range md {
+		if l.Name == "" {
+			return "structured metadata has an empty name"
+		}
+		size += len(l.Name) + len(l.Value)
+	}
+	if size > s.cfg.MaxMetadataBytes {
+		return fmt.Sprintf("structured metadata is %d bytes, over the limit max_metadata_bytes=%d", size, s.cfg.MaxMetadataBytes)
+	}
+	return ""
+}
+
+func metadataSorted(md logmodel.Labels) bool {
+	for i := 1; i < len(md); i++ {
+		if md[i-1].Name >= md[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
+func withMeta(md logmodel.Labels, name, value string) logmodel.Labels {
+	out := make(logmodel.Labels, 0, len(md)+1)
+	out = append(out, md...)
+	out = append(out, logmodel.Label{Name: name, Value: value})
+	return out.Sort()
+}
+
+// truncateLine cuts line to at most n bytes, backing off to a UTF-8 boundary
+// when the line is valid UTF-8 there.
+func truncateLine(line []byte, n int) []byte {
+	cut := n
+	for i := 0; i < utf8.UTFMax && cut-i > 0; i++ {
+		if utf8.RuneStart(line[cut-i]) {
+			if utf8.Valid(line[cut-i : min(len(line), cut-i+utf8.UTFMax)]) || i == 0 {
+				cut -= i
+			}
+			break
+		}
+	}
+	return line[:cut]
+}
+
+// writer is the single goroutine that assigns cursors, writes the WAL with
+// group commit, applies batches to the head and freezes full heads.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var syncTick <-chan time.Time
+	if s.cfg.Fsync == FsyncInterval {
+		t := time.NewTicker(s.cfg.FsyncInterval)
+		defer t.Stop()
+		syncTick = t.C
+	}
+	var group []*appendReq
+	for {
+		select {
+		case req := <-s.reqs:
+			group = append(group[:0], req)
+			// Group commit: take whatever else is queued, up to a bound.
+		drain:
+			for n := 0; n < 1024; n++ {
+				select {
+				case r := <-s.reqs:
+					group = append(group, r)
+				default:
+					break drain
+				}
+			}
+			s.commit(group)
+			s.maybeFreeze()
+		case fn := <-s.control:
+			fn()
+		case <-tick.C:
+			s.maybeFreeze()
+		case <-syncTick:
+			if err := s.wal.sync(); err != nil {
+				s.walFailed(err)
+			}
+		case <-s.stop:
+			for {
+				select {
+				case req := <-s.reqs:
+					s.commit([]*appendReq{req})
+				default:
+					if err := s.freeze(); err != nil {
+						s.log.Error("final head freeze failed; the WAL keeps its entries", "err", err)
+					}
+					return
+				}
+			}
+		}
+	}
+}
+
+// undo records how to roll a head stream back if the WAL write fails.
+type undo struct {
+	hs *headStream
+	n  int
+}
+
+// commit writes one group of batches.
+func (s *Store) commit(group []*appendReq) {
+	h := s.active
+	now := s.cfg.Now().UnixNano()
+	s.walBuf = s.walBuf[:0]
+	var undos []undo
+	touched := make(map[*headStream]bool)
+	firstSeq := make(map[*tenant]uint64)
+	var key []byte
+	h.mu.Lock()
+	for _, req := range group {
+		t := req.t
+		if _, ok := firstSeq[t]; !ok {
+			firstSeq[t] = t.nextSeq.Load()
+		}
+		s.walEnc.begin()
+		for i := range req.rows {
+			row := &req.rows[i]
+			st := req.streams[i]
+			if st.pruned {
+				st = t.stream(st.ID, st.Labels)
+				req.streams[i] = st
+			}
+			if row.Timestamp <= st.maxTs && s.isDuplicate(h, st, row) {
+				req.res.Duplicates++
+				continue
+			}
+			seq := t.nextSeq.Load()
+			t.nextSeq.Store(seq + 1)
+			if hs := h.streams[st.ID]; hs != nil && !touched[hs] {
+				touched[hs] = true
+				undos = append(undos, undo{hs: hs, n: len(hs.ts)})
+			}
+			key = appendMetaKey(key[:0], row.Metadata)
+			h.add(st, row.Timestamp, seq, row.Line, h.mdID(row.Metadata, key), now)
+			if hs := h.streams[st.ID]; !touched[hs] {
+				touched[hs] = true
+				undos = append(undos, undo{hs: hs, n: 0})
+			}
+			st.maxTs = max(st.maxTs, row.Timestamp)
+			s.walEnc.add(st, row.Timestamp, seq, row.Metadata, row.Line)
+			req.res.Cursors[req.index[i]] = logmodel.Cursor{Seq: seq}
+			req.res.Accepted++
+		}
+		if s.walEnc.nEntry > 0 {
+			s.walBuf = s.walEnc.finish(s.walBuf, t.name)
+		}
+	}
+	h.mu.Unlock()
+	var err error
+	if len(s.walBuf) > 0 {
+		err = s.wal.write(s.walBuf)
+		if err == nil && s.cfg.Fsync == FsyncAlways {
+			err = s.wal.sync()
+		}
+	}
+	if err != nil {
+		s.rollback(h, undos, firstSeq)
+		s.walFailed(err)
+		for _, req := range group {
+			req.res.Accepted, req.res.Duplicates = 0, 0
+			clear(req.res.Cursors)
+			req.done <- fmt.Errorf("store: append not durable: %w", err)
+		}
+		return
+	}
+	s.walOK()
+	var committed map[*tenant][]CommittedEntry
+	if s.cfg.OnCommit != nil {
+		committed = make(map[*tenant][]CommittedEntry)
+	}
+	for t := range firstSeq {
+		t.visible.Store(t.nextSeq.Load() - 1)
+	}
+	if committed != nil {
+		for _, req := range group {
+			for i, row := range req.rows {
+				c := req.res.Cursors[req.index[i]]
+				if c.IsZero() {
+					continue
+				}
+				committed[req.t] = append(committed[req.t], CommittedEntry{
+					Stream: req.streams[i],
+					Entry:  EntryView{Timestamp: row.Timestamp, Seq: c.Seq, Line: row.Line, Metadata: row.Metadata},
+				})
+			}
+		}
+		for t, es := range committed {
+			s.cfg.OnCommit(t.name, es)
+		}
+	}
+	var n, bytes int64
+	for _, req := range group {
+		n += int64(req.res.Accepted)
+		for _, row := range req.rows {
+			bytes += int64(len(row.Line))
+		}
+		req.done <- nil
+	}
+	s.stats.appendedEntries.Add(n)
+	s.stats.appendedBytes.Add(bytes)
+}
+
+// rollback removes a failed group's entries from the head and returns their
+// cursors; no reader saw them, since visibility only advances after the WAL.
+func (s *Store) rollback(h *head, undos []undo, firstSeq map[*tenant]uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, u := range undos {
+		hs := u.hs
+		for i := u.n; i < len(hs.ts); i++ {
+			h.bytes -= int64(hs.ref[i].n) + 40
+			h.entries--
+			hs.bytes -= int64(hs.ref[i].n)
+		}
+		hs.ts, hs.seq, hs.md, hs.ref = hs.ts[:u.n], hs.seq[:u.n], hs.md[:u.n], hs.ref[:u.n]
+		hs.byTs = nil
+		if u.n == 0 {
+			delete(h.streams, hs.s.ID)
+		}
+	}
+	for t, seq := range firstSeq {
+		t.nextSeq.Store(seq)
+	}
+}
+
+// isDuplicate reports whether the stream already stores row. It runs on the
+// writer goroutine with h.mu held.
+func (s *Store) isDuplicate(h *head, st *Stream, row *logmodel.Entry) bool {
+	if h.contains(st, row.Timestamp, row.Line, row.Metadata) {
+		return true
+	}
+	s.mu.RLock()
+	frozen := append([]*head(nil), s.frozen...)
+	t := s.tenants[st.Tenant]
+	var parts []*part
+	if t != nil {
+		parts = append(parts, t.parts...)
+		for _, p := range parts {
+			p.ref()
+		}
+	}
+	s.mu.RUnlock()
+	defer func() {
+		for _, p := range parts {
+			p.unref()
+		}
+	}()
+	for _, f := range frozen {
+		f.mu.Lock()
+		found := f.contains(st, row.Timestamp, row.Line, row.Metadata)
+		f.mu.Unlock()
+		if found {
+			return true
+		}
+	}
+	for _, p := range parts {
+		found, err := p.contains(st.ID, row)
+		if err != nil {
+			s.log.Warn("duplicate check could not read a block", "part", p.name, "err", err)
+			continue
+		}
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// contains reports whether the part stores an entry identical to row.
+func (p *part) contains(id uint64, row *logmodel.Entry) (bool, error) {
+	si, ok := p.byID[id]
+	if !ok || row.Timestamp < p.minTs || row.Timestamp > p.maxTs {
+		return false, nil
+	}
+	ps := &p.streams[si]
+	d := decoderPool.Get().(*blockDecoder)
+	defer decoderPool.Put(d)
+	for bi := ps.first; bi < ps.first+ps.n; bi++ {
+		b := &p.blocks[bi]
+		if row.Timestamp < b.minTs || row.Timestamp > b.maxTs {
+			continue
+		}
+		var err error
+		if d.raw, err = p.readBlock(bi, d.raw); err != nil {
+			return false, err
+		}
+		if err := d.decodeHeader(d.raw); err != nil {
+			return false, err
+		}
+		if err := d.decodeText(); err != nil {
+			return false, err
+		}
+		for i := 0; i < d.count; i++ {
+			if d.ts[i] == row.Timestamp && string(d.line(i)) == string(row.Line) && d.metadata(i).Equal(row.Metadata) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+func (s *Store) walFailed(err error) {
+	s.stats.walErrors.Add(1)
+	s.stats.setWALError(err, s.cfg.Now())
+	s.log.Error("WAL write failed; appends are refused until it recovers", "err", err)
+}
+
+func (s *Store) walOK() { s.stats.clearWALError() }
+
+// maybeFreeze freezes the active head when it is full or old enough.
+func (s *Store) maybeFreeze() {
+	h := s.active
+	h.mu.RLock()
+	bytes, entries, created := h.bytes, h.entries, h.created
+	h.mu.RUnlock()
+	if entries == 0 {
+		return
+	}
+	if bytes >= s.cfg.HeadMaxBytes || s.cfg.Now().UnixNano()-created >= int64(s.cfg.HeadMaxAge) {
+		if err := s.freeze(); err != nil {
+			s.log.Error("head freeze failed", "err", err)
+		}
+	}
+}
+
+// freeze rotates the WAL and hands the active head to the flusher. It runs on
+// the writer goroutine.
+func (s *Store) freeze() error {
+	h := s.active
+	h.mu.RLock()
+	empty := h.entries == 0
+	h.mu.RUnlock()
+	if empty {
+		return nil
+	}
+	if err := s.wal.sync(); err != nil {
+		return err
+	}
+	next, err := createWALSegment(s.walDir, s.wal.num+1)
+	if err != nil {
+		return err
+	}
+	if err := s.wal.close(); err != nil {
+		s.log.Warn("closing WAL segment", "err", err)
+	}
+	s.wal = next
+	h.walEnd = next.num
+	s.mu.Lock()
+	s.frozen = append(s.frozen, h)
+	s.active = newHead()
+	s.mu.Unlock()
+	select {
+	case s.flushReq <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// flusher writes frozen heads into parts.
+func (s *Store) flusher() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.flushReq:
+			s.manifestMu.Lock()
+			err := s.flushFrozen()
+			s.manifestMu.Unlock()
+			if err != nil {
+				s.log.Error("flush failed; will retry", "err", err)
+				select {
+				case <-time.After(time.Second):
+					select {
+					case s.flushReq <- struct{}{}:
+					default:
+					}
+				case <-s.stop:
+					return
+				}
+			}
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// flushFrozen writes every frozen head, oldest first. Call with manifestMu held.
+func (s *Store) flushFrozen() error {
+	for {
+		s.mu.RLock()
+		var h *head
+		if len(s.frozen) > 0 {
+			h = s.frozen[0]
+		}
+		s.mu.RUnlock()
+		if h == nil {
+			return nil
+		}
+		start := time.Now()
+		parts, err := s.writeHead(h)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		for _, p := range parts {
+			s.addPartLocked(p)
+		}
+		s.frozen = s.frozen[1:]
+		s.walCheckpoint = h.walEnd
+		s.mu.Unlock()
+		if err := s.writeManifest(); err != nil {
+			return fmt.Errorf("store: write manifest: %w", err)
+		}
+		segs, _ := listWALSegments(s.walDir)
+		for _, n := range segs {
+			if n < h.walEnd {
+				_ = os.Remove(filepath.Join(s.walDir, walSegmentName(n)))
+			}
+		}
+		s.stats.flushes.Add(1)
+		s.log.Debug("head flushed", "parts", len(parts), "entries", h.entries, "took", time.Since(start))
+	}
+}
+

@@ -1,0 +1,257 @@
+package store
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+)
+
+// Stream identifies one stream of a tenant. Its fields are read-only.
+type Stream struct {
+	ID     uint64
+	Tenant string
+	Labels logmodel.Labels
+
+	// maxTs is the largest timestamp stored for the stream, in the head or in
+	// parts; pruned marks a stream dropped from the registry by retention.
+	// Both are owned by the writer goroutine.
+	maxTs  int64
+	pruned bool
+}
+
+// EntryView is one entry as a query or scan sees it. Line and Metadata may
+// alias internal buffers; copy them to keep them past the callback.
+type EntryView struct {
+	Timestamp int64
+	Seq       uint64
+	Line      []byte
+	Metadata  logmodel.Labels
+}
+
+// head is the in-memory store of recent entries. Entries are only ever
+// appended; readers take a view under mu and then read without the lock.
+type head struct {
+	mu      sync.RWMutex // guards the fields below and the headStreams' slices
+	streams map[uint64]*headStream
+	mdIndex map[string]int32
+	mdDict  []logmodel.Labels
+	bytes   int64
+	entries int64
+	created int64 // unix nanos when the head received its first entry
+
+	// walEnd is the first WAL segment not covered by this head, set when the
+	// head is frozen.
+	walEnd uint64
+}
+
+func newHead() *head {
+	return &head{streams: make(map[uint64]*headStream), mdIndex: make(map[string]int32)}
+}
+
+// headStream holds one stream's entries in arrival order.
+type headStream struct {
+	s      *Stream
+	ts     []int64
+	seq    []uint64
+	md     []int32
+	ref    []lineRef
+	chunks [][]byte // fixed-length chunks; never resliced once created
+	fill   int      // bytes used in the last chunk
+
+	minTs, maxTs   int64
+	minSeq, maxSeq uint64
+	sorted         bool // timestamps non-decreasing in arrival order
+	bytes          int64
+
+	byTs map[int64][]int32 // built lazily for duplicate checks on unsorted streams
+}
+
+type lineRef struct {
+	chunk, off, n uint32
+}
+
+const maxChunk = 64 << 10
+
+// mdID interns a metadata set. Call with h.mu held for writing.
+func (h *head) mdID(md logmodel.Labels, key []byte) int32 {
+	if len(md) == 0 {
+		return -1
+	}
+	if id, ok := h.mdIndex[string(key)]; ok {
+		return id
+	}
+	id := int32(len(h.mdDict))
+	h.mdDict = append(h.mdDict, md.Copy())
+	h.mdIndex[string(key)] = id
+	return id
+}
+
+// appendKey encodes md canonically for interning and comparison.
+func appendMetaKey(dst []byte, md logmodel.Labels) []byte {
+	for _, l := range md {
+		dst = append(dst, l.Name...)
+		dst = append(dst, 0)
+		dst = append(dst, l.Value...)
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// add appends one entry. Call with h.mu held for writing.
+func (h *head) add(s *Stream, ts int64, seq uint64, line []byte, mdID int32, now int64) {
+	hs := h.streams[s.ID]
+	if hs == nil {
+		hs = &headStream{s: s, minTs: ts, maxTs: ts, minSeq: seq, maxSeq: seq, sorted: true}
+		h.streams[s.ID] = hs
+	}
+	if h.entries == 0 {
+		h.created = now
+	}
+	if n := len(hs.ts); n > 0 && ts < hs.ts[n-1] {
+		hs.sorted = false
+	}
+	hs.ts = append(hs.ts, ts)
+	hs.seq = append(hs.seq, seq)
+	hs.md = append(hs.md, mdID)
+	hs.ref = append(hs.ref, hs.store(line))
+	if hs.byTs != nil {
+		hs.byTs[ts] = append(hs.byTs[ts], int32(len(hs.ts)-1))
+	}
+	hs.minTs, hs.maxTs = min(hs.minTs, ts), max(hs.maxTs, ts)
+	hs.minSeq, hs.maxSeq = min(hs.minSeq, seq), max(hs.maxSeq, seq)
+	hs.bytes += int64(len(line))
+	h.bytes += int64(len(line)) + 40
+	h.entries++
+}
+
+func (hs *headStream) store(line []byte) lineRef {
+	n := len(hs.chunks)
+	if n == 0 || hs.fill+len(line) > len(hs.chunks[n-1]) {
+		size := 256
+		if n > 0 {
+			size = min(2*len(hs.chunks[n-1]), maxChunk)
+		}
+		size = max(size, len(line))
+		hs.chunks = append(hs.chunks, make([]byte, size))
+		hs.fill = 0
+		n++
+	}
+	copy(hs.chunks[n-1][hs.fill:], line)
+	r := lineRef{chunk: uint32(n - 1), off: uint32(hs.fill), n: uint32(len(line))}
+	hs.fill += len(line)
+	return r
+}
+
+// headView is a consistent read-only snapshot of one head stream.
+type headView struct {
+	s              *Stream
+	ts             []int64
+	seq            []uint64
+	md             []int32
+	ref            []lineRef
+	chunks         [][]byte
+	mdDict         []logmodel.Labels
+	minTs, maxTs   int64
+	minSeq, maxSeq uint64
+	sorted         bool
+}
+
+func (v *headView) line(i int) []byte {
+	r := v.ref[i]
+	return v.chunks[r.chunk][r.off : r.off+r.n]
+}
+
+func (v *headView) metadata(i int) logmodel.Labels {
+	if v.md[i] < 0 {
+		return nil
+	}
+	return v.mdDict[v.md[i]]
+}
+
+// order returns entry indexes sorted by (ts, seq).
+func (v *headView) order() []int32 {
+	idx := make([]int32, len(v.ts))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	if !v.sorted {
+		sort.Slice(idx, func(a, b int) bool {
+			i, j := idx[a], idx[b]
+			return logmodel.Before(v.ts[i], v.seq[i], v.ts[j], v.seq[j])
+		})
+	}
+	return idx
+}
+
+// view returns a snapshot of stream id, or false when the head lacks it.
+func (h *head) view(id uint64) (headView, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	hs := h.streams[id]
+	if hs == nil {
+		return headView{}, false
+	}
+	return hs.viewLocked(h.mdDict), true
+}
+
+func (hs *headStream) viewLocked(mdDict []logmodel.Labels) headView {
+	return headView{
+		s: hs.s, ts: hs.ts, seq: hs.seq, md: hs.md, ref: hs.ref, chunks: hs.chunks, mdDict: mdDict,
+		minTs: hs.minTs, maxTs: hs.maxTs, minSeq: hs.minSeq, maxSeq: hs.maxSeq, sorted: hs.sorted,
+	}
+}
+
+// views returns snapshots of every stream of tenant.
+func (h *head) views(tenant string) []headView {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []headView
+	for _, hs := range h.streams {
+		if hs.s.Tenant == tenant {
+			out = append(out, hs.viewLocked(h.mdDict))
+		}
+	}
+	return out
+}
+
+// contains reports whether the stream already holds an identical entry. Call
+// with h.mu held for writing (it may build the timestamp index).
+func (h *head) contains(s *Stream, ts int64, line []byte, md logmodel.Labels) bool {
+	hs := h.streams[s.ID]
+	if hs == nil || ts < hs.minTs || ts > hs.maxTs {
+		return false
+	}
+	match := func(i int) bool {
+		r := hs.ref[i]
+		if hs.ts[i] != ts || string(hs.chunks[r.chunk][r.off:r.off+r.n]) != string(line) {
+			return false
+		}
+		var got logmodel.Labels
+		if hs.md[i] >= 0 {
+			got = h.mdDict[hs.md[i]]
+		}
+		return got.Equal(md)
+	}
+	if hs.sorted {
+		i := sort.Search(len(hs.ts), func(i int) bool { return hs.ts[i] >= ts })
+		for ; i < len(hs.ts) && hs.ts[i] == ts; i++ {
+			if match(i) {
+				return true
+			}
+		}
+		return false
+	}
+	if hs.byTs == nil {
+		hs.byTs = make(map[int64][]int32, len(hs.ts))
+		for i, t := range hs.ts {
+			hs.byTs[t] = append(hs.byTs[t], int32(i))
+		}
+	}
+	for _, i := range hs.byTs[ts] {
+		if match(int(i)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+)
+
+// fakeClock is an injectable clock for retention and head-age tests.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// testLogWriter sends the store's log to the test log.
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+var testBase = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func testConfig(t *testing.T) (Config, *fakeClock) {
+	t.Helper()
+	clk := &fakeClock{now: testBase.Add(time.Hour)}
+	cfg := DefaultConfig(t.TempDir())
+	cfg.Now = clk.Now
+	cfg.BlockTargetBytes = 4 << 10
+	cfg.Logger = slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return cfg, clk
+}
+
+func openTest(t *testing.T, cfg Config) *Store {
+	t.Helper()
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func ent(labels logmodel.Labels, ts time.Time, line string, md ...string) logmodel.Entry {
+	e := logmodel.Entry{Labels: labels, Timestamp: ts.UnixNano(), Line: []byte(line)}
+	if len(md) > 0 {
+		e.Metadata = logmodel.FromPairs(md...)
+	}
+	return e
+}
+
+func mustAppend(t *testing.T, s *Store, tenant string, es ...logmodel.Entry) AppendResult {
+	t.Helper()
+	res, err := s.Append(context.Background(), tenant, es)
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	return res
+}
+
+func lines(es []logmodel.Entry) string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte('|')
+		}
+		b.Write(e.Line)
+	}
+	return b.String()
+}
+
+func TestAppendQueryAcrossFlushAndRestart(t *testing.T) {
+	cfg, _ := testConfig(t)
+	s := openTest(t, cfg)
+	a := logmodel.FromPairs("app", "a", "namespace", "ns1")
+	b := logmodel.FromPairs("app", "b", "namespace", "ns2")
+	mustAppend(t, s, "t1",
+		ent(a, testBase.Add(3*time.Second), "a3 error here", "level", "error"),
+		ent(a, testBase.Add(1*time.Second), "a1 hello"),
+		ent(b, testBase.Add(2*time.Second), "b2 world", "level", "info"),
+	)
+	check := func(stage string, s *Store) {
+		t.Helper()
+		ctx := context.Background()
+		res, err := s.Query(ctx, Query{Tenant: "t1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := lines(res.Entries), "a1 hello|b2 world|a3 error here"; got != want {
+			t.Fatalf("%s: forward got %q; want %q", stage, got, want)
+		}
+		res, _ = s.Query(ctx, Query{Tenant: "t1", Direction: logmodel.Backward, Limit: 2})
+		if got, want := lines(res.Entries), "a3 error here|b2 world"; got != want || !res.HasMore {
+			t.Fatalf("%s: backward got %q more=%v; want %q more", stage, got, res.HasMore, want)
+		}
+		res, _ = s.Query(ctx, Query{Tenant: "t1", Direction: logmodel.Backward, Limit: 2, After: &res.Next})
+		if got, want := lines(res.Entries), "a1 hello"; got != want || res.HasMore {
+			t.Fatalf("%s: page 2 got %q more=%v; want %q", stage, got, res.HasMore, want)
+		}
+		res, _ = s.Query(ctx, Query{Tenant: "t1", Matchers: []*Matcher{MustMatcher(MatchEqual, "app", "a")}})
+		if got, want := lines(res.Entries), "a1 hello|a3 error here"; got != want {
+			t.Fatalf("%s: matcher got %q; want %q", stage, got, want)
+		}
+		res, _ = s.Query(ctx, Query{Tenant: "t1", LineFilters: []LineFilter{{Type: LineToken, Value: "error"}}})
+		if got, want := lines(res.Entries), "a3 error here"; got != want {
+			t.Fatalf("%s: token got %q; want %q", stage, got, want)
+		}
+		res, _ = s.Query(ctx, Query{Tenant: "t1", MetaFilters: []*Matcher{MustMatcher(MatchEqual, "level", "info")}})
+		if got, want := lines(res.Entries), "b2 world"; got != want {
+			t.Fatalf("%s: metadata got %q; want %q", stage, got, want)
+		}
+		if md := res.Entries[0].Metadata.Get("level"); md != "info" {
+			t.Fatalf("%s: metadata level %q", stage, md)
+		}
+		res, _ = s.Query(ctx, Query{Tenant: "t2"})
+		if len(res.Entries) != 0 {
+			t.Fatalf("%s: tenant t2 sees %d entries of t1", stage, len(res.Entries))
+		}
+		n, _, _, err := s.Count(ctx, Query{Tenant: "t1"})
+		if err != nil || n != 3 {
+			t.Fatalf("%s: count %d, %v; want 3", stage, n, err)
+		}
+	}
+	check("head", s)
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check("parts", s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openTest(t, cfg)
+	check("reopened", s2)
+	res := mustAppend(t, s2, "t1", ent(a, testBase.Add(4*time.Second), "a4"))
+	if res.Cursors[0].Seq != 4 {
+		t.Fatalf("cursor after restart %d; want 4", res.Cursors[0].Seq)
+	}
+}
+
+func TestDuplicatesAreStoredOnce(t *testing.T) {
+	cfg, _ := testConfig(t)
+	s := openTest(t, cfg)
+	a := logmodel.FromPairs("app", "a")
+	batch := []logmodel.Entry{
+		ent(a, testBase.Add(time.Second), "x"),
+		ent(a, testBase.Add(time.Second), "x", "ordinal", "1"),
+		ent(a, testBase.Add(2*time.Second), "y"),
+	}
+	r1 := mustAppend(t, s, "t", batch...)
+	if r1.Accepted != 3 {
+		t.Fatalf("accepted %d; want 3", r1.Accepted)
+	}
+	r2 := mustAppend(t, s, "t", batch...)
+	if r2.Accepted != 0 || r2.Duplicates != 3 {
+		t.Fatalf("retry accepted %d dups %d; want 0 and 3", r2.Accepted, r2.Duplicates)
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r3 := mustAppend(t, s, "t", batch...)
+	if r3.Accepted != 0 || r3.Duplicates != 3 {
+		t.Fatalf("retry after flush accepted %d dups %d; want 0 and 3", r3.Accepted, r3.Duplicates)
+	}
+	r4 := mustAppend(t, s, "t", ent(a, testBase.Add(time.Second), "x", "ordinal", "2"))
+	if r4.Accepted != 1 {
+		t.Fatalf("distinct ordinal accepted %d; want 1", r4.Accepted)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	cfg, clk := testConfig(t)
+	cfg.MaxLineBytes = 10
+	s := openTest(t, cfg)
+	a := logmodel.FromPairs("app", "a")
+	res, err := s.Append(context.Background(), "t", []logmodel.Entry{
+		ent(a, testBase, "0123456789abcdef"),
+		ent(a, clk.Now().Add(time.Hour), "future"),
+		ent(logmodel.Labels{{Name: "bad-name", Value: "x"}}, testBase, "x"),
+		ent(a, clk.Now().Add(-31*24*time.Hour), "too old"),
+	})
+	var verr *ValidationError
+	if !errors.As(err, &verr) || verr.Rejected != 3 {
+		t.Fatalf("err %v; want 3 rejected", err)
+	}
+	if res.Accepted != 1 || res.Truncated != 1 {
+		t.Fatalf("accepted %d truncated %d; want 1 and 1", res.Accepted, res.Truncated)
+	}
+	got, _ := s.Query(context.Background(), Query{Tenant: "t"})
+	if lines(got.Entries) != "0123456789" || got.Entries[0].Metadata.Get("truncated") != "true" {
+		t.Fatalf("got %q %v", lines(got.Entries), got.Entries[0].Metadata)
+	}
+	many := logmodel.Labels{}
+	for i := 0; i < 40; i++ {
+		many = append(many, logmodel.Label{Name: fmt.Sprintf("l%02d", i), Value: "v"})
+	}
+	_, err = s.Append(context.Background(), "t", []logmodel.Entry{ent(many, testBase, "x")})
+	if err == nil || !strings.Contains(err.Error(), "max_labels") {
+		t.Fatalf("err %v; want one naming max_labels", err)
+	}
+}

@@ -1,0 +1,181 @@
+package store
+
+// A token is a maximal run of ASCII letters, ASCII digits, '_' and bytes of
+// multi-byte UTF-8 sequences (>= 0x80). Tokens are compared case-insensitively
+// for ASCII letters. Tokens made only of digits are not put into bloom filters:
+// with random numbers in most log lines they would swell the filters, so a
+// search for a number alone never prunes blocks (it is still answered exactly).
+
+var tokenByte = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80
+	}
+	return t
+}()
+
+var lowerByte = func() (t [256]byte) {
+	for c := 0; c < 256; c++ {
+		t[c] = byte(c)
+		if c >= 'A' && c <= 'Z' {
+			t[c] = byte(c) + 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// addLineTokens adds the hash of every indexable token of line to set.
+func addLineTokens(line []byte, set *hashSet) {
+	h := uint64(fnvOffset)
+	in, alpha := false, false
+	for _, c := range line {
+		if tokenByte[c] {
+			h = (h ^ uint64(lowerByte[c])) * fnvPrime
+			in = true
+			if c > '9' || c < '0' {
+				alpha = true
+			}
+			continue
+		}
+		if in {
+			if alpha {
+				set.add(mixHash(h))
+			}
+			h, in, alpha = fnvOffset, false, false
+		}
+	}
+	if in && alpha {
+		set.add(mixHash(h))
+	}
+}
+
+// tokenHash returns the hash of one token, as addLineTokens computes it.
+func tokenHash(tok string) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(tok); i++ {
+		h = (h ^ uint64(lowerByte[tok[i]])) * fnvPrime
+	}
+	return mixHash(h)
+}
+
+// indexableToken reports whether tok would be put in a bloom filter.
+func indexableToken(tok string) bool {
+	if tok == "" {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		if !tokenByte[tok[i]] {
+			return false
+		}
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < '0' || tok[i] > '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// splitTokens returns the tokens of s.
+func splitTokens(s string) []string {
+	var out []string
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && tokenByte[s[i]] {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			out = append(out, s[start:i])
+			start = -1
+		}
+	}
+	return out
+}
+
+// mixHash finalises an FNV hash so that its bits are spread for bloom probes.
+func mixHash(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// hashSet is an open-addressing set of non-zero 64-bit hashes, reused per block.
+type hashSet struct {
+	slots []uint64
+	n     int
+	zero  bool // the value 0 is present
+}
+
+func (s *hashSet) reset() {
+	if len(s.slots) > 1<<16 {
+		s.slots = nil
+	} else {
+		clear(s.slots)
+	}
+	s.n, s.zero = 0, false
+}
+
+func (s *hashSet) add(h uint64) {
+	if h == 0 {
+		s.zero = true
+		return
+	}
+	if (s.n+1)*4 >= len(s.slots)*3 {
+		s.grow()
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case h:
+			return
+		case 0:
+			s.slots[i] = h
+			s.n++
+			return
+		}
+	}
+}
+
+func (s *hashSet) grow() {
+	old := s.slots
+	n := len(old) * 2
+	if n < 1024 {
+		n = 1024
+	}
+	s.slots = make([]uint64, n)
+	s.n = 0
+	for _, h := range old {
+		if h != 0 {
+			s.add(h)
+		}
+	}
+}
+
+// each calls fn for every hash in the set.
+func (s *hashSet) each(fn func(uint64)) {
+	if s.zero {
+		fn(0)
+	}
+	for _, h := range s.slots {
+		if h != 0 {
+			fn(h)
+		}
+	}
+}
+
+func (s *hashSet) len() int {
+	if s.zero {
+		return s.n + 1
+	}
+	return s.n
+}

@@ -1,0 +1,286 @@
+package store
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+)
+
+// The write-ahead log is a sequence of segment files wal/<16-digit number>.wal.
+// A segment is a sequence of records:
+//
+//	u32 LE   payload length
+//	u32 LE   CRC-32C of the payload
+//	payload  u8 kind (1 = entries); tenant string; uvarint streams, per stream:
+//	         u64 id, uvarint n, n × (name, value); uvarint entries, per entry:
+//	         uvarint stream index, varint timestamp, uvarint seq, uvarint n,
+//	         n × (name, value) metadata, string line
+//
+// Strings are uvarint length + bytes. A segment is never appended to after a
+// restart; a torn record at the end of the last segment is cut off.
+const (
+	walRecordEntries = 1
+	walHeaderSize    = 8
+	maxWALRecord     = 256 << 20
+)
+
+func walSegmentName(n uint64) string { return fmt.Sprintf("%016d.wal", n) }
+
+// listWALSegments returns the segment numbers in dir, ascending.
+func listWALSegments(dir string) ([]uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []uint64
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".wal") {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSuffix(name, ".wal"), 10, 64)
+		if err != nil {
+			continue
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+// walRecord is a decoded entries record.
+type walRecord struct {
+	tenant  string
+	streams []walStream
+	entries []walEntry
+}
+
+type walStream struct {
+	id     uint64
+	labels logmodel.Labels
+}
+
+type walEntry struct {
+	stream int
+	ts     int64
+	seq    uint64
+	md     logmodel.Labels
+	line   []byte
+}
+
+// walEncoder builds one record. It is owned by the writer goroutine.
+type walEncoder struct {
+	buf     []byte
+	streams map[uint64]int
+	nStream int
+	entries []byte
+	nEntry  int
+	sbuf    []byte
+}
+
+func (e *walEncoder) begin() {
+	if e.streams == nil {
+		e.streams = make(map[uint64]int)
+	}
+	clear(e.streams)
+	e.nStream, e.nEntry = 0, 0
+	e.sbuf, e.entries = e.sbuf[:0], e.entries[:0]
+}
+
+func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, line []byte) {
+	idx, ok := e.streams[s.ID]
+	if !ok {
+		idx = e.nStream
+		e.streams[s.ID] = idx
+		e.nStream++
+		e.sbuf = binary.LittleEndian.AppendUint64(e.sbuf, s.ID)
+		e.sbuf = binary.AppendUvarint(e.sbuf, uint64(len(s.Labels)))
+		for _, l := range s.Labels {
+			e.sbuf = appendString(e.sbuf, l.Name)
+			e.sbuf = appendString(e.sbuf, l.Value)
+		}
+	}
+	e.entries = binary.AppendUvarint(e.entries, uint64(idx))
+	e.entries = binary.AppendVarint(e.entries, ts)
+	e.entries = binary.AppendUvarint(e.entries, seq)
+	e.entries = binary.AppendUvarint(e.entries, uint64(len(md)))
+	for _, l := range md {
+		e.entries = appendString(e.entries, l.Name)
+		e.entries = appendString(e.entries, l.Value)
+	}
+	e.entries = binary.AppendUvarint(e.entries, uint64(len(line)))
+	e.entries = append(e.entries, line...)
+	e.nEntry++
+}
+
+// finish appends the framed record for tenant to dst.
+func (e *walEncoder) finish(dst []byte, tenant string) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, walHeaderSize)...)
+	dst = append(dst, walRecordEntries)
+	dst = appendString(dst, tenant)
+	dst = binary.AppendUvarint(dst, uint64(e.nStream))
+	dst = append(dst, e.sbuf...)
+	dst = binary.AppendUvarint(dst, uint64(e.nEntry))
+	dst = append(dst, e.entries...)
+	payload := dst[start+walHeaderSize:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, crcTable))
+	return dst
+}
+
+// decodeWALRecord decodes one payload.
+func decodeWALRecord(p []byte) (walRecord, error) {
+	var rec walRecord
+	if len(p) < 1 || p[0] != walRecordEntries {
+		return rec, corruptf("wal: unknown record kind")
+	}
+	r := reader{b: p[1:]}
+	rec.tenant = r.str()
+	ns := r.uvarint()
+	if ns > uint64(len(p)) {
+		return rec, corruptf("wal: stream count")
+	}
+	for i := uint64(0); i < ns && r.err == nil; i++ {
+		s := walStream{id: r.u64()}
+		nl := r.uvarint()
+		if nl > 1024 {
+			return rec, corruptf("wal: label count")
+		}
+		for j := uint64(0); j < nl; j++ {
+			s.labels = append(s.labels, logmodel.Label{Name: r.str(), Value: r.str()})
+		}
+		rec.streams = append(rec.streams, s)
+	}
+	ne := r.uvarint()
+	if ne > uint64(len(p)) {
+		return rec, corruptf("wal: entry count")
+	}
+	for i := uint64(0); i < ne && r.err == nil; i++ {
+		var e walEntry
+		si := r.uvarint()
+		if si >= ns {
+			return rec, corruptf("wal: stream index")
+		}
+		e.stream = int(si)
+		e.ts = r.varint()
+		e.seq = r.uvarint()
+		nm := r.uvarint()
+		if nm > 1024 {
+			return rec, corruptf("wal: metadata count")
+		}
+		for j := uint64(0); j < nm; j++ {
+			e.md = append(e.md, logmodel.Label{Name: r.str(), Value: r.str()})
+		}
+		e.line = r.bytes(int(r.uvarint()))
+		rec.entries = append(rec.entries, e)
+	}
+	if r.err != nil {
+		return rec, r.err
+	}
+	if len(r.b) != 0 {
+		return rec, corruptf("wal: %d trailing bytes", len(r.b))
+	}
+	return rec, nil
+}
+
+// replaySegment calls fn for each record of a segment. It returns the offset
+// just past the last good record and whether the segment ended with a bad or
+// torn record.
+func replaySegment(path string, fn func(walRecord) error) (good int64, torn bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	var hdr [walHeaderSize]byte
+	var payload []byte
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if err == io.EOF {
+				return good, false, nil
+			}
+			return good, true, nil
+		}
+		n := binary.LittleEndian.Uint32(hdr[:])
+		sum := binary.LittleEndian.Uint32(hdr[4:])
+		if n == 0 || n > maxWALRecord {
+			return good, true, nil
+		}
+		payload = grow(payload, int(n))
+		if _, err := io.ReadFull(br, payload); err != nil {
+			return good, true, nil
+		}
+		if crc32.Checksum(payload, crcTable) != sum {
+			return good, true, nil
+		}
+		rec, err := decodeWALRecord(payload)
+		if err != nil {
+			return good, true, nil
+		}
+		if err := fn(rec); err != nil {
+			return good, false, err
+		}
+		good += int64(walHeaderSize) + int64(n)
+	}
+}
+
+// walFile is the segment being written. It is owned by the writer goroutine.
+type walFile struct {
+	dir  string
+	num  uint64
+	f    *os.File
+	size int64
+}
+
+func createWALSegment(dir string, num uint64) (*walFile, error) {
+	f, err := os.OpenFile(filepath.Join(dir, walSegmentName(num)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create wal segment: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &walFile{dir: dir, num: num, f: f}, nil
+}
+
+// write appends b; on a short write it cuts the segment back so that no torn
+// record stays in the middle of the log.
+func (w *walFile) write(b []byte) error {
+	n, err := w.f.Write(b)
+	if err != nil {
+		if terr := w.f.Truncate(w.size); terr != nil {
+			return fmt.Errorf("wal write: %w (and truncate failed: %v)", err, terr)
+		}
+		if _, serr := w.f.Seek(w.size, io.SeekStart); serr != nil {
+			return fmt.Errorf("wal write: %w (and seek failed: %v)", err, serr)
+		}
+		return fmt.Errorf("wal write: %w", err)
+	}
+	w.size += int64(n)
+	return nil
+}
+
+func (w *walFile) sync() error {
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("wal fsync: %w", err)
+	}
+	return nil
+}
+
+func (w *walFile) close() error { return w.f.Close() }
