@@ -42,7 +42,6 @@ type appendReq struct {
 	streams []*Stream // per row
 	rows    []logmodel.Entry
 	index   []int // row -> input index
-	mdKeys  [][]byte
 	res     *AppendResult
 	done    chan error
 }
@@ -68,7 +67,12 @@ func (s *Store) Append(ctx context.Context, tenantName string, entries []logmode
 	oldest := now.Add(-retention).UnixNano()
 	newest := now.Add(s.cfg.MaxFuture).UnixNano()
 
-	req := &appendReq{t: t, res: &res, done: make(chan error, 1)}
+	req := &appendReq{
+		t: t, res: &res, done: make(chan error, 1),
+		streams: make([]*Stream, 0, len(entries)),
+		rows:    make([]logmodel.Entry, 0, len(entries)),
+		index:   make([]int, 0, len(entries)),
+	}
 	var verr *ValidationError
 	reject := func(msg string) {
 		if verr == nil {
@@ -310,7 +314,7 @@ func (s *Store) commit(group []*appendReq) {
 	now := s.cfg.Now().UnixNano()
 	s.walBuf = s.walBuf[:0]
 	var undos []undo
-	touched := make(map[*headStream]bool)
+	s.commitGen++
 	firstSeq := make(map[*tenant]uint64)
 	var key []byte
 	h.mu.Lock()
@@ -333,16 +337,17 @@ func (s *Store) commit(group []*appendReq) {
 			}
 			seq := t.nextSeq.Load()
 			t.nextSeq.Store(seq + 1)
-			if hs := h.streams[st.ID]; hs != nil && !touched[hs] {
-				touched[hs] = true
+			hs := h.streamFor(st)
+			if hs.commitGen != s.commitGen {
+				hs.commitGen = s.commitGen
 				undos = append(undos, undo{hs: hs, n: len(hs.ts)})
 			}
-			key = appendMetaKey(key[:0], row.Metadata)
-			h.add(st, row.Timestamp, seq, row.Line, h.mdID(row.Metadata, key), now)
-			if hs := h.streams[st.ID]; !touched[hs] {
-				touched[hs] = true
-				undos = append(undos, undo{hs: hs, n: 0})
+			mdID := int32(-1)
+			if len(row.Metadata) > 0 {
+				key = appendMetaKey(key[:0], row.Metadata)
+				mdID = h.mdID(row.Metadata, key)
 			}
+			h.addTo(hs, row.Timestamp, seq, row.Line, mdID, now)
 			st.maxTs = max(st.maxTs, row.Timestamp)
 			s.walEnc.add(st, row.Timestamp, seq, row.Metadata, row.Line)
 			req.res.Cursors[req.index[i]] = logmodel.Cursor{Seq: seq}
@@ -423,6 +428,7 @@ func (s *Store) rollback(h *head, undos []undo, firstSeq map[*tenant]uint64) {
 		hs.byTs = nil
 		if u.n == 0 {
 			delete(h.streams, hs.s.ID)
+			hs.s.cur = nil
 		}
 	}
 	for t, seq := range firstSeq {

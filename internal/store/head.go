@@ -18,6 +18,7 @@ type Stream struct {
 	// Both are owned by the writer goroutine.
 	maxTs  int64
 	pruned bool
+	cur    *headStream // the stream's entries in the head it was last added to
 }
 
 // EntryView is one entry as a query or scan sees it. Line and Metadata may
@@ -51,6 +52,7 @@ func newHead() *head {
 
 // headStream holds one stream's entries in arrival order.
 type headStream struct {
+	h      *head
 	s      *Stream
 	ts     []int64
 	seq    []uint64
@@ -65,6 +67,8 @@ type headStream struct {
 	bytes          int64
 
 	byTs map[int64][]int32 // built lazily for duplicate checks on unsorted streams
+
+	commitGen uint64 // the writer's last commit that touched this stream
 }
 
 type lineRef struct {
@@ -98,13 +102,27 @@ func appendMetaKey(dst []byte, md logmodel.Labels) []byte {
 	return dst
 }
 
-// add appends one entry. Call with h.mu held for writing.
-func (h *head) add(s *Stream, ts int64, seq uint64, line []byte, mdID int32, now int64) {
+// streamFor returns the head's entries of s, creating them on first use.
+// Call with h.mu held for writing.
+func (h *head) streamFor(s *Stream) *headStream {
+	if hs := s.cur; hs != nil && hs.h == h {
+		return hs
+	}
 	hs := h.streams[s.ID]
 	if hs == nil {
-		hs = &headStream{s: s, minTs: ts, maxTs: ts, minSeq: seq, maxSeq: seq, sorted: true}
+		hs = &headStream{h: h, s: s, minTs: 1<<63 - 1, maxTs: -1 << 63, minSeq: 1<<64 - 1, sorted: true}
 		h.streams[s.ID] = hs
 	}
+	s.cur = hs
+	return hs
+}
+
+// add appends one entry. Call with h.mu held for writing.
+func (h *head) add(s *Stream, ts int64, seq uint64, line []byte, mdID int32, now int64) {
+	h.addTo(h.streamFor(s), ts, seq, line, mdID, now)
+}
+
+func (h *head) addTo(hs *headStream, ts int64, seq uint64, line []byte, mdID int32, now int64) {
 	if h.entries == 0 {
 		h.created = now
 	}

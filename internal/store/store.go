@@ -52,9 +52,10 @@ type Store struct {
 	closeMu  sync.RWMutex // held for reading by Append while it enqueues
 
 	// Owned by the writer goroutine.
-	wal    *walFile
-	walEnc walEncoder
-	walBuf []byte
+	wal       *walFile
+	walEnc    walEncoder
+	walBuf    []byte
+	commitGen uint64
 
 	stats storeCounters
 }

@@ -89,6 +89,8 @@ type walEncoder struct {
 	entries []byte
 	nEntry  int
 	sbuf    []byte
+	lastID  uint64 // the last stream added and its index, to skip the map
+	lastIdx int
 }
 
 func (e *walEncoder) begin() {
@@ -96,12 +98,15 @@ func (e *walEncoder) begin() {
 		e.streams = make(map[uint64]int)
 	}
 	clear(e.streams)
-	e.nStream, e.nEntry = 0, 0
+	e.nStream, e.nEntry, e.lastIdx = 0, 0, -1
 	e.sbuf, e.entries = e.sbuf[:0], e.entries[:0]
 }
 
 func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, line []byte) {
-	idx, ok := e.streams[s.ID]
+	idx, ok := e.lastIdx, e.lastIdx >= 0 && e.lastID == s.ID
+	if !ok {
+		idx, ok = e.streams[s.ID]
+	}
 	if !ok {
 		idx = e.nStream
 		e.streams[s.ID] = idx
@@ -113,6 +118,7 @@ func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, li
 			e.sbuf = appendString(e.sbuf, l.Value)
 		}
 	}
+	e.lastID, e.lastIdx = s.ID, idx
 	e.entries = binary.AppendUvarint(e.entries, uint64(idx))
 	e.entries = binary.AppendVarint(e.entries, ts)
 	e.entries = binary.AppendUvarint(e.entries, seq)

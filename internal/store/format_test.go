@@ -1,0 +1,156 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+)
+
+var update = flag.Bool("update", false, "rewrite the on-disk format fixtures in testdata/")
+
+// fixtureRows is the content of the format fixtures.
+func fixtureRows() (*blockRows, []logmodel.Labels) {
+	md := []logmodel.Labels{logmodel.FromPairs("level", "error", "stream", "stderr"), logmodel.FromPairs("level", "info")}
+	r := &blockRows{}
+	for i := 0; i < 20; i++ {
+		r.ts = append(r.ts, 1_790_000_000_000_000_000+int64(i)*1_000_123)
+		r.seq = append(r.seq, uint64(100+i))
+		r.md = append(r.md, int32(i%3)-1)
+		line := fmt.Sprintf("line %02d status=%d user_%d took %dms", i, 200+i, i*7, i*13)
+		if i == 7 {
+			line = "not utf-8: \xff\xfe end"
+		}
+		r.lines = append(r.lines, []byte(line))
+	}
+	return r, md
+}
+
+// TestFormatFixtureV1 reads a part and a WAL segment written by format v1 and
+// checks every field, so that a change to the format that breaks old files
+// fails here. Regenerate with -update only for a deliberate, versioned change.
+func TestFormatFixtureV1(t *testing.T) {
+	partPath := filepath.Join("testdata", "format-v1.part")
+	walPath := filepath.Join("testdata", "format-v1.wal")
+	rows, md := fixtureRows()
+	st := &Stream{ID: 42, Tenant: "fixture", Labels: logmodel.FromPairs("namespace", "ns", "pod", "p")}
+	if *update {
+		pw, err := newPartWriter(partPath, "fixture")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var enc blockEncoder
+		pw.startStream(st.ID, st.Labels)
+		data, meta, bloom := enc.encode(nil, rows, md, nil)
+		if err := pw.addBlock(data, meta, bloom); err != nil {
+			t.Fatal(err)
+		}
+		if err := pw.finish(); err != nil {
+			t.Fatal(err)
+		}
+		var we walEncoder
+		we.begin()
+		for i := range rows.ts {
+			var m logmodel.Labels
+			if rows.md[i] >= 0 {
+				m = md[rows.md[i]]
+			}
+			we.add(st, rows.ts[i], rows.seq[i], m, rows.lines[i])
+		}
+		if err := os.WriteFile(walPath, we.finish(nil, "fixture"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := openPart(partPath)
+	if err != nil {
+		t.Fatalf("open v1 part: %v", err)
+	}
+	defer p.unref()
+	if p.tenant != "fixture" || len(p.streams) != 1 || !p.streams[0].labels.Equal(st.Labels) || p.streams[0].id != 42 {
+		t.Fatalf("part header: tenant %q streams %+v", p.tenant, p.streams)
+	}
+	raw, err := p.readBlock(0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d blockDecoder
+	if err := d.decodeHeader(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.decodeText(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows.ts {
+		var want logmodel.Labels
+		if rows.md[i] >= 0 {
+			want = md[rows.md[i]]
+		}
+		if d.ts[i] != rows.ts[i] || d.seq[i] != rows.seq[i] || !bytes.Equal(d.line(i), rows.lines[i]) || !d.metadata(i).Equal(want) {
+			t.Fatalf("row %d: got %d %d %q %v", i, d.ts[i], d.seq[i], d.line(i), d.metadata(i))
+		}
+	}
+	if !bloomMayContain(p.bloom(0), tokenHash("status")) {
+		t.Fatal("bloom lacks a token of the block")
+	}
+	var recs []walRecord
+	if _, torn, err := replaySegment(walPath, func(r walRecord) error { recs = append(recs, r); return nil }); err != nil || torn {
+		t.Fatalf("replay v1 wal: torn=%v err=%v", torn, err)
+	}
+	if len(recs) != 1 || len(recs[0].entries) != len(rows.ts) || recs[0].tenant != "fixture" {
+		t.Fatalf("wal records: %+v", recs)
+	}
+	for i, e := range recs[0].entries {
+		if e.ts != rows.ts[i] || e.seq != rows.seq[i] || !bytes.Equal(e.line, rows.lines[i]) {
+			t.Fatalf("wal entry %d: %+v", i, e)
+		}
+	}
+}
+
+// TestNeedleSkipsBlocks checks that a token search skips at least 90% of the
+// blocks through their bloom filters.
+func TestNeedleSkipsBlocks(t *testing.T) {
+	cfg, clk := testConfig(t)
+	cfg.BlockTargetBytes = 2 << 10
+	s := openTest(t, cfg)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := []string{"GET", "POST", "status", "user", "session", "timeout", "connected", "served", "cache", "miss", "hit", "db", "query"}
+	base := clk.Now().Add(-time.Hour)
+	planted := 0
+	for b := 0; b < 20; b++ {
+		var batch []logmodel.Entry
+		for i := 0; i < 1000; i++ {
+			ls := logmodel.FromPairs("pod", fmt.Sprintf("p%d", i%10))
+			line := fmt.Sprintf("%s %s %s id=%d", words[rng.IntN(len(words))], words[rng.IntN(len(words))], words[rng.IntN(len(words))], rng.IntN(1e6))
+			if rng.IntN(2000) == 0 {
+				line += " needle-7f3a9c"
+				planted++
+			}
+			batch = append(batch, ent(ls, base.Add(time.Duration(b*1000+i)*time.Millisecond), line))
+		}
+		mustAppend(t, s, "t", batch...)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Query(ctx, Query{Tenant: "t", Limit: 1000, LineFilters: []LineFilter{{Type: LineToken, Value: "needle-7f3a9c"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != planted {
+		t.Fatalf("found %d; planted %d", len(res.Entries), planted)
+	}
+	st := res.Stats
+	skipped := float64(st.BlocksSkippedBloom) / float64(st.BlocksTotal)
+	t.Logf("blocks %d, skipped by bloom %d (%.1f%%), scanned %d, bytes skipped %d", st.BlocksTotal, st.BlocksSkippedBloom, 100*skipped, st.BlocksScanned, st.BytesSkipped)
+	if st.BlocksTotal < 50 || skipped < 0.9 {
+		t.Fatalf("skipped %.1f%% of %d blocks; want at least 90%%", 100*skipped, st.BlocksTotal)
+	}
+}

@@ -1,0 +1,257 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+)
+
+// The child side of TestKill9Recovery: it appends batches from several
+// goroutines and prints "ack <batch>" for each acknowledged batch.
+func init() {
+	dir := os.Getenv("KUBELOG_STORE_CRASH_CHILD")
+	if dir == "" {
+		return
+	}
+	cfg := DefaultConfig(dir)
+	cfg.HeadMaxBytes = 256 << 10 // flush often, so that the crash also hits flushes
+	cfg.BlockTargetBytes = 8 << 10
+	cfg.MergeMinParts = 3
+	cfg.MaintenanceInterval = 50 * time.Millisecond
+	s, err := Open(cfg)
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	round, _ := strconv.Atoi(os.Getenv("KUBELOG_STORE_CRASH_ROUND"))
+	out := bufio.NewWriter(os.Stdout)
+	acks := make(chan int, 100)
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			for b := w; ; b += 4 {
+				if _, err := s.Append(context.Background(), "crash", crashBatch(round, b)); err != nil {
+					fmt.Println("append:", err)
+					os.Exit(2)
+				}
+				acks <- b
+			}
+		}(w)
+	}
+	for b := range acks {
+		fmt.Fprintf(out, "ack %d\n", b)
+		_ = out.Flush()
+	}
+}
+
+func crashBatch(round, b int) []logmodel.Entry {
+	ls := logmodel.FromPairs("pod", fmt.Sprintf("p%d", b%7))
+	es := make([]logmodel.Entry, 50)
+	for i := range es {
+		es[i] = logmodel.Entry{
+			Labels:    ls,
+			Timestamp: time.Now().Add(-time.Minute).UnixNano() + int64(i),
+			Line:      []byte(fmt.Sprintf("round %d batch %d line %d some text to make it longer %d", round, b, i, b*i)),
+		}
+	}
+	return es
+}
+
+// TestKill9Recovery kills a real child process with SIGKILL while it appends,
+// restarts the store and checks that every acknowledged entry is present once.
+func TestKill9Recovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	for round := 0; round < 3; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "KUBELOG_STORE_CRASH_CHILD="+dir, fmt.Sprintf("KUBELOG_STORE_CRASH_ROUND=%d", round))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		acked := map[int]bool{}
+		want := map[string]bool{}
+		sc := bufio.NewScanner(stdout)
+		deadline := time.Now().Add(time.Duration(300+round*200) * time.Millisecond)
+		for sc.Scan() {
+			line := sc.Text()
+			b, err := strconv.Atoi(strings.TrimPrefix(line, "ack "))
+			if err != nil {
+				t.Fatalf("child: %s", line)
+			}
+			acked[b] = true
+			if time.Now().After(deadline) {
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				break
+			}
+		}
+		for sc.Scan() {
+			if b, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "ack ")); err == nil {
+				acked[b] = true
+			}
+		}
+		_ = cmd.Wait()
+		if len(acked) == 0 {
+			t.Fatal("child acknowledged nothing")
+		}
+		cfg := DefaultConfig(dir)
+		s, err := Open(cfg)
+		if err != nil {
+			t.Fatalf("round %d: reopen: %v", round, err)
+		}
+		counts := map[string]int{}
+		res, _, err := s.ReadAfter(context.Background(), Query{Tenant: "crash"}, logmodel.Cursor{}, 10_000_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range res {
+			counts[string(e.Line)]++
+		}
+		for line, n := range counts {
+			if n != 1 {
+				t.Fatalf("round %d: %q stored %d times", round, line, n)
+			}
+		}
+		for b := range acked {
+			for _, e := range crashBatch(round, b) {
+				want[string(e.Line)] = true
+			}
+		}
+		for line := range want {
+			if counts[line] != 1 {
+				t.Fatalf("round %d: acknowledged line %q lost", round, line)
+			}
+		}
+		t.Logf("round %d: %d batches acknowledged, %d entries stored, stats %+v", round, len(acked), len(counts), s.Stats("crash"))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTornWALTailIsTruncated(t *testing.T) {
+	cfg, _ := testConfig(t)
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := logmodel.FromPairs("app", "a")
+	mustAppend(t, s, "t", ent(a, testBase, "one"), ent(a, testBase.Add(time.Second), "two"))
+	// Simulate a crash: copy the WAL aside before Close flushes it away.
+	segs, _ := listWALSegments(s.walDir)
+	walPath := filepath.Join(s.walDir, walSegmentName(segs[len(segs)-1]))
+	data, err := os.ReadFile(walPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(crashDir, "wal"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A second record, torn in the middle.
+	torn := append(append([]byte{}, data...), data[:len(data)/2]...)
+	if err := os.WriteFile(filepath.Join(crashDir, "wal", walSegmentName(1)), torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	cfg.Dir = crashDir
+	s2 := openTest(t, cfg)
+	res, _ := s2.Query(context.Background(), Query{Tenant: "t"})
+	if got := lines(res.Entries); got != "one|two" {
+		t.Fatalf("got %q; want one|two", got)
+	}
+	if st := s2.Stats(""); st.WALTornTails != 1 {
+		t.Fatalf("WALTornTails %d; want 1", st.WALTornTails)
+	}
+	fi, err := os.Stat(filepath.Join(crashDir, "wal", walSegmentName(1)))
+	if err != nil || fi.Size() != int64(len(data)) {
+		t.Fatalf("torn segment is %v bytes (%v); want %d", fi.Size(), err, len(data))
+	}
+}
+
+func TestCorruptPartIsSetAside(t *testing.T) {
+	cfg, _ := testConfig(t)
+	s := openTest(t, cfg)
+	ctx := context.Background()
+	a, b := logmodel.FromPairs("app", "a"), logmodel.FromPairs("app", "b")
+	mustAppend(t, s, "t", ent(a, testBase, "first part line"))
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, "t", ent(b, testBase.Add(time.Second), "second part line"))
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.RLock()
+	first := s.tenants["t"].parts[0]
+	s.mu.RUnlock()
+	// Flip a byte inside the first block of the first part.
+	f, err := os.OpenFile(first.path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := int64(first.blocks[0].off) + int64(first.blocks[0].length) - 2
+	if _, err := f.WriteAt([]byte{0xAA}, off); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	res, err := s.Query(ctx, Query{Tenant: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(res.Entries); got != "second part line" || res.Stats.CorruptBlocks != 1 {
+		t.Fatalf("got %q with %d corrupt blocks; want the second part's line and 1", got, res.Stats.CorruptBlocks)
+	}
+	st := s.Stats("")
+	if st.CorruptParts != 1 || st.Parts != 1 {
+		t.Fatalf("corrupt parts %d, parts %d; want 1 and 1", st.CorruptParts, st.Parts)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "corrupt", first.name)); err != nil {
+		t.Fatalf("corrupt part not set aside: %v", err)
+	}
+	// A restart does not bring it back.
+	_ = s.Close()
+	s2 := openTest(t, cfg)
+	res, _ = s2.Query(ctx, Query{Tenant: "t"})
+	if got := lines(res.Entries); got != "second part line" {
+		t.Fatalf("after restart got %q", got)
+	}
+}
+
+func TestCorruptPartFoundAtOpen(t *testing.T) {
+	cfg, _ := testConfig(t)
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, "t", ent(logmodel.FromPairs("app", "a"), testBase, "x"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	parts, _ := filepath.Glob(filepath.Join(cfg.Dir, "parts", "*.part"))
+	if len(parts) != 1 {
+		t.Fatalf("%d parts; want 1", len(parts))
+	}
+	if err := os.Truncate(parts[0], 20); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openTest(t, cfg)
+	if st := s2.Stats(""); st.CorruptParts != 1 || st.Parts != 0 {
+		t.Fatalf("corrupt %d parts %d; want 1 and 0", st.CorruptParts, st.Parts)
+	}
+	mustAppend(t, s2, "t", ent(logmodel.FromPairs("app", "a"), testBase.Add(time.Second), "y"))
+}
