@@ -240,7 +240,7 @@ func truncateLine(line []byte, n int) []byte {
 	cut := n
 	for i := 0; i < utf8.UTFMax && cut-i > 0; i++ {
 		if utf8.RuneStart(line[cut-i]) {
-			if utf8.Valid(line[cut-i : min(len(line), cut-i+utf8.UTFMax)]) || i == 0 {
+			if utf8.Valid(line[cut-i:min(len(line), cut-i+utf8.UTFMax)]) || i == 0 {
 				cut -= i
 			}
 			break
@@ -633,4 +633,3 @@ func (s *Store) flushFrozen() error {
 		s.log.Debug("head flushed", "parts", len(parts), "entries", h.entries, "took", time.Since(start))
 	}
 }
-

@@ -117,12 +117,12 @@ type blockMeta struct {
 // blockEncoder turns rows into block bytes. It reuses its buffers and is not
 // safe for concurrent use.
 type blockEncoder struct {
-	hdr, text, digits  []byte
-	hdrZ, textZ        []byte
-	mdSeen                 map[int32]int
-	mdOrder                []int32
-	tokens                 hashSet
-	huff                   huff0.Scratch
+	hdr, text, digits []byte
+	hdrZ, textZ       []byte
+	mdSeen            map[int32]int
+	mdOrder           []int32
+	tokens            hashSet
+	huff              huff0.Scratch
 }
 
 // encode appends the block for rows to dst and returns it, its metadata (off
