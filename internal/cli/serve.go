@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/kubelog/kubelog/internal/server"
+	"github.com/kubelog/kubelog/internal/timeparse"
+)
+
+// serveOptions are the settings of kubelog serve as strings, before they are
+// resolved (flag, then environment, then config file, then default) into a
+// server.Config.
+type serveOptions struct {
+	configFile string
+	logLevel   string
+	values     map[string]string
+}
+
+// serveSettings lists each setting: flag name, environment variable, YAML key
+// and help.
+var serveSettings = []struct{ flag, env, key, help string }{
+	{"listen", "KUBELOG_LISTEN", "listen", "address to listen on"},
+	{"data-dir", "KUBELOG_DATA_DIR", "data_dir", "directory for the store, the metadata database and the admin token"},
+	{"bootstrap-token", "KUBELOG_BOOTSTRAP_TOKEN", "bootstrap_token", "admin token of tenant default to create at start (20-256 chars of [A-Za-z0-9-._~+/=])"},
+	{"fsync", "KUBELOG_FSYNC", "fsync", "WAL durability: always (ack after fsync), interval or never"},
+	{"retention", "KUBELOG_RETENTION", "retention", "default retention, e.g. 30d"},
+	{"disk-budget", "KUBELOG_DISK_BUDGET", "disk_budget_bytes", "cap on stored bytes; the oldest data goes first (0: none)"},
+	{"max-body-bytes", "KUBELOG_MAX_BODY_BYTES", "max_body_bytes", "request body size cap"},
+	{"public-metrics", "KUBELOG_PUBLIC_METRICS", "public_metrics", "serve Prometheus /metrics without a token"},
+}
+
+func newServeCmd(stderr io.Writer) *cobra.Command {
+	o := &serveOptions{values: map[string]string{}}
+	def := server.DefaultConfig()
+	defaults := map[string]string{
+		"listen": def.Listen, "data-dir": def.DataDir, "bootstrap-token": "", "fsync": def.Fsync,
+		"retention": "30d", "disk-budget": "0", "max-body-bytes": strconv.FormatInt(def.MaxBodyBytes, 10),
+		"public-metrics": strconv.FormatBool(def.PublicMetrics),
+	}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the kubelog server",
+		Long: `serve runs kubelog: the store, the metadata database and the HTTP API.
+Settings come from flags, then KUBELOG_* environment variables, then the YAML
+file given with --config, then the defaults.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := o.resolve(cmd.Flags(), defaults)
+			if err != nil {
+				return err
+			}
+			cfg.Version = Version
+			log, err := newLogger(stderr, o.logLevel)
+			if err != nil {
+				return err
+			}
+			srv, err := server.Start(cmd.Context(), cfg, log, stderr)
+			if err != nil {
+				return err
+			}
+			select {
+			case <-cmd.Context().Done():
+				log.Info("stopping: finishing requests in flight and flushing the store")
+			case err := <-srv.Served():
+				log.Error("HTTP server stopped", "err", err)
+			}
+			if err := srv.Stop(); err != nil {
+				return fmt.Errorf("stop: %w", err)
+			}
+			log.Info("stopped")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	for _, s := range serveSettings {
+		f.String(s.flag, defaults[s.flag], s.help+" (env "+s.env+")")
+	}
+	f.StringVar(&o.configFile, "config", "", "YAML config file")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// resolve applies the precedence flag > env > file > default and parses the
+// result into a server.Config.
+func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string) (server.Config, error) {
+	file := map[string]any{}
+	if o.configFile != "" {
+		b, err := os.ReadFile(o.configFile)
+		if err != nil {
+			return server.Config{}, fmt.Errorf("--config: %w", err)
+		}
+		if err := yaml.Unmarshal(b, &file); err != nil {
+			return server.Config{}, fmt.Errorf("--config %s: %w", o.configFile, err)
+		}
+		known := map[string]bool{}
+		for _, s := range serveSettings {
+			known[s.key] = true
+		}
+		for k := range file {
+			if !known[k] {
+				return server.Config{}, fmt.Errorf("--config %s: unknown setting %q", o.configFile, k)
+			}
+		}
+	}
+	get := map[string]string{}
+	for _, s := range serveSettings {
+		v := defaults[s.flag]
+		if fv, ok := file[s.key]; ok {
+			v = fmt.Sprint(fv)
+		}
+		if ev, ok := os.LookupEnv(s.env); ok {
+			v = ev
+		}
+		if flags.Changed(s.flag) {
+			v, _ = flags.GetString(s.flag)
+		}
+		get[s.flag] = strings.TrimSpace(v)
+	}
+	cfg := server.DefaultConfig()
+	cfg.Listen = get["listen"]
+	cfg.DataDir = get["data-dir"]
+	cfg.BootstrapToken = get["bootstrap-token"]
+	cfg.Fsync = get["fsync"]
+	var err error
+	if cfg.Retention, err = timeparse.ParseDuration(get["retention"]); err != nil {
+		return cfg, fmt.Errorf("retention: %w", err)
+	}
+	if cfg.DiskBudget, err = strconv.ParseInt(get["disk-budget"], 10, 64); err != nil {
+		return cfg, fmt.Errorf("disk-budget: %w", err)
+	}
+	if cfg.MaxBodyBytes, err = strconv.ParseInt(get["max-body-bytes"], 10, 64); err != nil {
+		return cfg, fmt.Errorf("max-body-bytes: %w", err)
+	}
+	if cfg.PublicMetrics, err = strconv.ParseBool(get["public-metrics"]); err != nil {
+		return cfg, fmt.Errorf("public-metrics: %w", err)
+	}
+	switch cfg.Fsync {
+	case "always", "interval", "never":
+	default:
+		return cfg, fmt.Errorf("fsync: must be always, interval or never, not %q", cfg.Fsync)
+	}
+	return cfg, cfg.Validate()
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

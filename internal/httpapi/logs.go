@@ -1,0 +1,689 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kubelog/kubelog/internal/auth"
+	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/search"
+	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/timeparse"
+)
+
+// levels are the normalised levels an entry can carry.
+var levels = []string{"trace", "debug", "info", "notice", "warn", "error", "fatal", "unknown"}
+
+// logsResponse is the answer of GET /api/v1/logs and POST /search.
+type logsResponse struct {
+	Logs       []logmodel.EntryJSON `json:"logs"`
+	HasMore    bool                 `json:"has_more"`
+	NextCursor string               `json:"next_cursor"`
+	Stats      queryStats           `json:"stats"`
+}
+
+type queryStats struct {
+	ScannedBytes  int64   `json:"scanned_bytes"`
+	ScannedLines  int64   `json:"scanned_lines"`
+	BlocksScanned int     `json:"blocks_scanned"`
+	BlocksSkipped int     `json:"blocks_skipped"`
+	TookMs        float64 `json:"took_ms"`
+}
+
+// filterParams are the filters shared by GET / and POST /search.
+type filterParams struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	Container string `json:"container"`
+	Level     string `json:"level"`
+	Search    string `json:"search"`
+	Regex     string `json:"regex"`
+}
+
+// pageParams are the time range and paging of a query.
+type pageParams struct {
+	StartTime string `json:"start_time"`
+	EndTime   string `json:"end_time"`
+	Since     string `json:"since"`
+	Limit     *int   `json:"limit"`
+	Direction string `json:"direction"`
+	Cursor    string `json:"cursor"`
+}
+
+// buildQuery turns the shared parameters into a store query, naming the
+// field of any bad value.
+func (a *API) buildQuery(tenant string, f filterParams, p pageParams) (store.Query, error) {
+	q := store.Query{Tenant: tenant, Direction: logmodel.Backward, Limit: a.cfg.DefaultLimit}
+	for _, lf := range []struct{ name, value string }{
+		{"cluster", f.Cluster}, {"namespace", f.Namespace}, {"pod", f.Pod}, {"container", f.Container},
+	} {
+		m, err := listMatcher(lf.name, lf.value)
+		if err != nil {
+			return q, err
+		}
+		if m != nil {
+			q.Matchers = append(q.Matchers, m)
+		}
+	}
+	if f.Level != "" {
+		var vals []string
+		for _, v := range strings.Split(f.Level, ",") {
+			v = strings.ToLower(strings.TrimSpace(v))
+			if !validLevel(v) {
+				return q, badRequest("level: %q is not one of %s", v, strings.Join(levels, ", "))
+			}
+			vals = append(vals, v)
+		}
+		m, err := store.NewMatcher(store.MatchRegexp, logmodel.MetaLevel, strings.Join(vals, "|"))
+		if err != nil {
+			return q, badRequest("level: %v", err)
+		}
+		q.MetaFilters = append(q.MetaFilters, m)
+	}
+	if f.Search != "" {
+		q.LineFilters = append(q.LineFilters, store.LineFilter{Type: store.LineContainsFold, Value: f.Search})
+	}
+	if f.Regex != "" {
+		if _, err := regexp.Compile(f.Regex); err != nil {
+			return q, badRequest("regex: %v", err)
+		}
+		q.LineFilters = append(q.LineFilters, store.LineFilter{Type: store.LineRegexp, Value: f.Regex})
+	}
+	start, end, err := a.parseRange(p.StartTime, p.EndTime, p.Since)
+	if err != nil {
+		return q, err
+	}
+	q.Start, q.End = start, end
+	if p.Limit != nil {
+		switch {
+		case *p.Limit <= 0:
+			return q, badRequest("limit: must be positive, got %d", *p.Limit)
+		case *p.Limit > a.cfg.MaxLimit:
+			return q, badRequest("limit: %d is over the maximum of %d", *p.Limit, a.cfg.MaxLimit)
+		}
+		q.Limit = *p.Limit
+	}
+	if p.Direction != "" {
+		d, err := logmodel.ParseDirection(strings.ToLower(p.Direction))
+		if err != nil {
+			return q, badRequest("direction: %v", err)
+		}
+		q.Direction = d
+	}
+	if p.Cursor != "" {
+		tok, err := logmodel.ParsePageToken(p.Cursor)
+		if err != nil {
+			return q, badRequest("cursor: not a next_cursor returned by this API")
+		}
+		if tok.Direction != q.Direction {
+			return q, badRequest("cursor: it continues a %s query, but direction is %s", tok.Direction, q.Direction)
+		}
+		q.After = &tok
+	}
+	return q, nil
+}
+
+func validLevel(v string) bool {
+	for _, l := range levels {
+		if v == l {
+			return true
+		}
+	}
+	return false
+}
+
+// listMatcher matches a label against one value or a comma-separated list.
+func listMatcher(name, value string) (*store.Matcher, error) {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return nil, nil
+	}
+	if !strings.Contains(value, ",") {
+		return store.NewMatcher(store.MatchEqual, name, value)
+	}
+	var alts []string
+	for _, v := range strings.Split(value, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			alts = append(alts, regexp.QuoteMeta(v))
+		}
+	}
+	m, err := store.NewMatcher(store.MatchRegexp, name, strings.Join(alts, "|"))
+	if err != nil {
+		return nil, badRequest("%s: %v", name, err)
+	}
+	return m, nil
+}
+
+// parseRange reads start_time, end_time and since. Without them the range is
+// everything stored; since counts back from end_time (or now).
+func (a *API) parseRange(startS, endS, sinceS string) (int64, int64, error) {
+	var start, end int64
+	if endS != "" {
+		t, err := timeparse.ParseTime(endS)
+		if err != nil {
+			return 0, 0, badRequest("end_time: %v", err)
+		}
+		end = t.UnixNano()
+	}
+	if startS != "" {
+		t, err := timeparse.ParseTime(startS)
+		if err != nil {
+			return 0, 0, badRequest("start_time: %v", err)
+		}
+		start = t.UnixNano()
+	}
+	if sinceS != "" {
+		if startS != "" {
+			return 0, 0, badRequest("since: give since or start_time, not both")
+		}
+		d, err := timeparse.ParseDuration(sinceS)
+		if err != nil || d <= 0 {
+			return 0, 0, badRequest("since: %q is not a positive duration such as 15m, 6h or 7d", sinceS)
+		}
+		ref := end
+		if ref == 0 {
+			ref = a.now().UnixNano()
+		}
+		start = ref - int64(d)
+	}
+	if end != 0 && start >= end {
+		return 0, 0, badRequest("start_time: must be before end_time")
+	}
+	if end == 0 {
+		end = math.MaxInt64
+	}
+	return start, end, nil
+}
+
+// getLogs serves GET /api/v1/logs (and /api/v1/logs/).
+func (a *API) getLogs(w http.ResponseWriter, r *http.Request) error {
+	v := r.URL.Query()
+	f := filterParams{
+		Cluster: v.Get("cluster"), Namespace: v.Get("namespace"), Pod: v.Get("pod"), Container: v.Get("container"),
+		Level: v.Get("level"), Search: v.Get("search"), Regex: v.Get("regex"),
+	}
+	p := pageParams{StartTime: v.Get("start_time"), EndTime: v.Get("end_time"), Since: v.Get("since"), Direction: v.Get("direction"), Cursor: v.Get("cursor")}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return badRequest("limit: %q is not a whole number", s)
+		}
+		p.Limit = &n
+	}
+	q, err := a.buildQuery(tenantOf(r), f, p)
+	if err != nil {
+		return err
+	}
+	return a.answerQuery(w, r, q)
+}
+
+func (a *API) answerQuery(w http.ResponseWriter, r *http.Request, q store.Query) error {
+	start := time.Now()
+	res, err := a.store.Query(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	out := logsResponse{Logs: make([]logmodel.EntryJSON, len(res.Entries)), HasMore: res.HasMore}
+	for i := range res.Entries {
+		out.Logs[i] = res.Entries[i].ToJSON()
+	}
+	if res.HasMore {
+		out.NextCursor = res.Next.String()
+	}
+	out.Stats = queryStats{
+		ScannedBytes:  res.Stats.RawBytesScanned,
+		ScannedLines:  res.Stats.EntriesScanned + res.Stats.HeadEntriesScanned,
+		BlocksScanned: res.Stats.BlocksScanned,
+		BlocksSkipped: res.Stats.BlocksSkippedBloom,
+		TookMs:        float64(time.Since(start).Microseconds()) / 1000,
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// searchRequest is the body of POST /api/v1/logs/search.
+type searchRequest struct {
+	Query   string       `json:"query"`
+	Filters filterParams `json:"filters"`
+	pageParams
+}
+
+// postSearch serves POST /api/v1/logs/search.
+func (a *API) postSearch(w http.ResponseWriter, r *http.Request) error {
+	var req searchRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	q, err := a.buildQuery(tenantOf(r), req.Filters, req.pageParams)
+	if err != nil {
+		return err
+	}
+	expr, err := search.Parse(req.Query)
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, ID: "invalid_query", Message: "query: " + err.Error()}
+	}
+	if _, all := expr.(search.MatchAll); !all {
+		q.RequiredTokens = search.RequiredTokens(expr)
+		q.Predicate = func(st *store.Stream, e *store.EntryView) bool {
+			return expr.Match(searchRecord{labels: st.Labels, e: e})
+		}
+	}
+	return a.answerQuery(w, r, q)
+}
+
+// searchRecord lets a search expression see an entry: fields are stream
+// labels, then structured metadata.
+type searchRecord struct {
+	labels logmodel.Labels
+	e      *store.EntryView
+}
+
+func (s searchRecord) Line() []byte { return s.e.Line }
+
+func (s searchRecord) Field(name string) (string, bool) {
+	for _, l := range s.labels {
+		if l.Name == name {
+			return l.Value, true
+		}
+	}
+	for _, l := range s.e.Metadata {
+		if l.Name == name {
+			return l.Value, true
+		}
+	}
+	return "", false
+}
+
+// decodeBody decodes a JSON request body strictly, naming what is wrong.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return err
+		case errors.Is(err, io.EOF):
+			return badRequest("request body is empty; a JSON object is required")
+		case errors.As(err, &se):
+			return badRequest("request body is not valid JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te):
+			return badRequest("%s: must be %s, not %s", te.Field, te.Type, te.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return badRequest("%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+		return badRequest("request body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("request body has data after the JSON object")
+	}
+	return nil
+}
+
+// countBy is one group of a listing.
+type countBy struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	Pod       string `json:"pod,omitempty"`
+	Entries   uint64 `json:"entries"`
+	Bytes     uint64 `json:"bytes"`
+	Streams   int    `json:"streams"`
+}
+
+// listing groups the tenant's streams in a range by the key function.
+func (a *API) listing(r *http.Request, matchers []*store.Matcher, key func(ls logmodel.Labels) (countBy, bool)) ([]countBy, error) {
+	v := r.URL.Query()
+	start, end, err := a.parseRange(v.Get("start_time"), v.Get("end_time"), v.Get("since"))
+	if err != nil {
+		return nil, err
+	}
+	if m, err := listMatcher("cluster", v.Get("cluster")); err != nil {
+		return nil, err
+	} else if m != nil {
+		matchers = append(matchers, m)
+	}
+	stats, _, err := a.store.StreamStats(r.Context(), tenantOf(r), matchers, start, end)
+	if err != nil {
+		return nil, err
+	}
+	groups := map[string]*countBy{}
+	var order []string
+	for _, s := range stats {
+		c, ok := key(s.Stream.Labels)
+		if !ok {
+			continue
+		}
+		k := c.Namespace + "\x00" + c.Pod + "\x00" + c.Name
+		g := groups[k]
+		if g == nil {
+			g = &c
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.Entries += s.Entries
+		g.Bytes += s.Bytes
+		g.Streams++
+	}
+	out := make([]countBy, 0, len(order))
+	for _, k := range order {
+		out = append(out, *groups[k])
+	}
+	return out, nil
+}
+
+// getNamespaces serves GET /api/v1/logs/namespaces.
+func (a *API) getNamespaces(w http.ResponseWriter, r *http.Request) error {
+	out, err := a.listing(r, nil, func(ls logmodel.Labels) (countBy, bool) {
+		ns := ls.Get("namespace")
+		return countBy{Name: ns}, ns != ""
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"namespaces": out, "total": len(out)})
+	return nil
+}
+
+// getPods serves GET /api/v1/logs/pods?namespace=.
+func (a *API) getPods(w http.ResponseWriter, r *http.Request) error {
+	m, err := listMatcher("namespace", r.URL.Query().Get("namespace"))
+	if err != nil {
+		return err
+	}
+	var ms []*store.Matcher
+	if m != nil {
+		ms = append(ms, m)
+	}
+	out, err := a.listing(r, ms, func(ls logmodel.Labels) (countBy, bool) {
+		pod := ls.Get("pod")
+		return countBy{Name: pod, Namespace: ls.Get("namespace")}, pod != ""
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"pods": out, "total": len(out)})
+	return nil
+}
+
+// getContainers serves GET /api/v1/logs/containers?namespace=&pod=.
+func (a *API) getContainers(w http.ResponseWriter, r *http.Request) error {
+	var ms []*store.Matcher
+	for _, name := range []string{"namespace", "pod"} {
+		m, err := listMatcher(name, r.URL.Query().Get(name))
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			ms = append(ms, m)
+		}
+	}
+	out, err := a.listing(r, ms, func(ls logmodel.Labels) (countBy, bool) {
+		c := ls.Get("container")
+		return countBy{Name: c, Namespace: ls.Get("namespace"), Pod: ls.Get("pod")}, c != ""
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"containers": out, "total": len(out)})
+	return nil
+}
+
+// statsResponse is the answer of GET /api/v1/logs/stats.
+type statsResponse struct {
+	StartTime   string            `json:"start_time,omitempty"`
+	EndTime     string            `json:"end_time,omitempty"`
+	TotalLines  uint64            `json:"total_lines"`
+	TotalBytes  uint64            `json:"total_bytes"`
+	ByLevel     map[string]uint64 `json:"by_level"`
+	ByNamespace map[string]uint64 `json:"by_namespace"`
+	TopPods     []podCount        `json:"top_pods"`
+	Interval    string            `json:"interval,omitempty"`
+	Histogram   []histogramBucket `json:"histogram,omitempty"`
+}
+
+type podCount struct {
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	Lines     uint64 `json:"lines"`
+}
+
+type histogramBucket struct {
+	Time  string `json:"time"`
+	Lines uint64 `json:"lines"`
+}
+
+// getStats serves GET /api/v1/logs/stats: counts by level, namespace and the
+// top pods over a range, with an optional histogram (interval=1m).
+func (a *API) getStats(w http.ResponseWriter, r *http.Request) error {
+	v := r.URL.Query()
+	q, err := a.buildQuery(tenantOf(r), filterParams{Cluster: v.Get("cluster"), Namespace: v.Get("namespace"), Pod: v.Get("pod"), Container: v.Get("container"), Level: v.Get("level")},
+		pageParams{StartTime: v.Get("start_time"), EndTime: v.Get("end_time"), Since: v.Get("since")})
+	if err != nil {
+		return err
+	}
+	var interval int64
+	if s := v.Get("interval"); s != "" {
+		d, err := timeparse.ParseDuration(s)
+		if err != nil || d < time.Second {
+			return badRequest("interval: %q is not a duration of at least 1s", s)
+		}
+		interval = int64(d)
+	}
+	top := 10
+	if s := v.Get("top"); s != "" {
+		if top, err = strconv.Atoi(s); err != nil || top < 1 || top > 1000 {
+			return badRequest("top: must be a whole number from 1 to 1000")
+		}
+	}
+	type acc struct {
+		level map[string]uint64
+		hist  map[int64]uint64
+	}
+	workers := make([]acc, a.store.Workers())
+	for i := range workers {
+		workers[i] = acc{level: map[string]uint64{}, hist: map[int64]uint64{}}
+	}
+	if interval > 0 && q.Start == 0 {
+		return badRequest("interval: needs start_time or since, to bound the histogram")
+	}
+	perStream := map[uint64]*struct {
+		labels logmodel.Labels
+		n, b   uint64
+	}{}
+	_, err = a.store.Scan(r.Context(), q, func(wk int, st *store.Stream, e *store.EntryView) error {
+		lv := e.Metadata.Get(logmodel.MetaLevel)
+		if lv == "" {
+			lv = "unknown"
+		}
+		workers[wk].level[lv]++
+		if interval > 0 {
+			workers[wk].hist[(e.Timestamp-q.Start)/interval]++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ss, _, err := a.store.StreamStats(r.Context(), q.Tenant, q.Matchers, q.Start, q.End)
+	if err != nil {
+		return err
+	}
+	out := statsResponse{ByLevel: map[string]uint64{}, ByNamespace: map[string]uint64{}}
+	if len(q.MetaFilters) == 0 {
+		for _, s := range ss {
+			out.TotalLines += s.Entries
+			out.TotalBytes += s.Bytes
+			out.ByNamespace[s.Stream.Labels.Get("namespace")] += s.Entries
+			perStream[s.Stream.ID] = &struct {
+				labels logmodel.Labels
+				n, b   uint64
+			}{s.Stream.Labels, s.Entries, s.Bytes}
+		}
+	}
+	hist := map[int64]uint64{}
+	for _, w := range workers {
+		for k, n := range w.level {
+			out.ByLevel[k] += n
+			if len(q.MetaFilters) > 0 {
+				out.TotalLines += n
+			}
+		}
+		for k, n := range w.hist {
+			hist[k] += n
+		}
+	}
+	pods := map[string]*podCount{}
+	for _, s := range perStream {
+		k := s.labels.Get("namespace") + "/" + s.labels.Get("pod")
+		p := pods[k]
+		if p == nil {
+			p = &podCount{Namespace: s.labels.Get("namespace"), Pod: s.labels.Get("pod")}
+			pods[k] = p
+		}
+		p.Lines += s.n
+	}
+	for _, p := range pods {
+		out.TopPods = append(out.TopPods, *p)
+	}
+	sortPods(out.TopPods)
+	if len(out.TopPods) > top {
+		out.TopPods = out.TopPods[:top]
+	}
+	if q.Start > 0 {
+		out.StartTime = logmodel.FormatTime(q.Start)
+	}
+	if q.End != math.MaxInt64 {
+		out.EndTime = logmodel.FormatTime(q.End)
+	}
+	if interval > 0 {
+		out.Interval = time.Duration(interval).String()
+		end := q.End
+		if end == math.MaxInt64 {
+			end = a.now().UnixNano()
+		}
+		n := (end - q.Start + interval - 1) / interval
+		if n > 10_000 {
+			return badRequest("interval: %s over this range gives %d buckets; the maximum is 10000", out.Interval, n)
+		}
+		for i := int64(0); i < n; i++ {
+			out.Histogram = append(out.Histogram, histogramBucket{Time: logmodel.FormatTime(q.Start + i*interval), Lines: hist[i]})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func sortPods(p []podCount) {
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && (p[j].Lines > p[j-1].Lines || (p[j].Lines == p[j-1].Lines && p[j].Namespace+p[j].Pod < p[j-1].Namespace+p[j-1].Pod)); j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+}
+
+// getLogMetrics serves GET /api/v1/logs/metrics: the seed's JSON metrics for
+// the acting tenant (admins see every tenant with all=true).
+func (a *API) getLogMetrics(w http.ResponseWriter, r *http.Request) error {
+	v := r.URL.Query()
+	sinceS := v.Get("since")
+	if sinceS == "" {
+		sinceS = "5m"
+	}
+	since, err := timeparse.ParseDuration(sinceS)
+	if err != nil || since <= 0 {
+		return badRequest("since: %q is not a positive duration", sinceS)
+	}
+	var ms []*store.Matcher
+	for _, f := range []struct{ param, label string }{{"cluster_id", "cluster"}, {"namespace", "namespace"}} {
+		m, err := listMatcher(f.label, v.Get(f.param))
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			ms = append(ms, m)
+		}
+	}
+	tenants := []string{tenantOf(r)}
+	if v.Get("all") == "true" {
+		if !info(r).principal.Scopes.Has(auth.ScopeAdmin) {
+			return forbidden("all=true needs an admin token")
+		}
+		tenants = a.store.Tenants()
+	}
+	now := a.now().UnixNano()
+	type tenantMetrics struct {
+		tenantRates
+		WindowLines   uint64  `json:"window_lines"`
+		WindowBytes   uint64  `json:"window_bytes"`
+		WindowRate    float64 `json:"window_lines_per_second"`
+		ActiveStreams int     `json:"active_streams"`
+		ErrorLines    uint64  `json:"error_lines"`
+	}
+	out := []tenantMetrics{}
+	for _, t := range tenants {
+		m := tenantMetrics{tenantRates: a.ingest.snapshot(t)}
+		ss, _, err := a.store.StreamStats(r.Context(), t, ms, now-int64(since), math.MaxInt64)
+		if err != nil {
+			return err
+		}
+		for _, s := range ss {
+			m.WindowLines += s.Entries
+			m.WindowBytes += s.Bytes
+		}
+		m.ActiveStreams = len(ss)
+		m.WindowRate = float64(m.WindowLines) / since.Seconds()
+		n, _, _, err := a.store.Count(r.Context(), store.Query{Tenant: t, Matchers: ms, Start: now - int64(since),
+			MetaFilters: []*store.Matcher{store.MustMatcher(store.MatchEqual, logmodel.MetaLevel, "error")}})
+		if err != nil {
+			return err
+		}
+		m.ErrorLines = n
+		out = append(out, m)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"since": since.String(), "tenants": out})
+	return nil
+}
+
+// getStorageInfo serves GET /api/v1/logs/storage/info.
+func (a *API) getStorageInfo(w http.ResponseWriter, r *http.Request) error {
+	tenant := tenantOf(r)
+	s := a.store.Stats(tenant)
+	all := a.store.Stats("")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"path":              all.Dir,
+		"tenant":            tenant,
+		"bytes":             s.PartBytes,
+		"raw_bytes":         s.RawBytes,
+		"parts":             s.Parts,
+		"entries":           s.Entries,
+		"streams":           s.Streams,
+		"compression_ratio": s.CompressionRatio,
+		"retention":         a.store.Retention(tenant).String(),
+		"oldest_time":       timeOrEmpty(s.OldestTime),
+		"newest_time":       timeOrEmpty(s.NewestTime),
+		"disk": map[string]any{
+			"part_bytes":    all.PartBytes,
+			"wal_bytes":     all.WALBytes,
+			"total_bytes":   all.DiskBytes,
+			"corrupt_parts": all.CorruptParts,
+		},
+	})
+	return nil
+}
+
+func timeOrEmpty(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}

@@ -1,0 +1,55 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/kubelog/kubelog/internal/auth"
+)
+
+// routes registers every route of the API.
+func (a *API) routes() {
+	const logs = "/api/v1/logs"
+	std := func(pattern string, scope auth.Scopes, h handlerFunc) {
+		a.handle(route{pattern: pattern, scope: scope, class: auth.ClassStandard, limited: true, surface: surfaceLogs}, h)
+	}
+	heavy := func(pattern string, scope auth.Scopes, h handlerFunc) {
+		a.handle(route{pattern: pattern, scope: scope, class: auth.ClassHeavy, limited: true, surface: surfaceLogs}, h)
+	}
+	open := func(pattern string, h handlerFunc) {
+		a.handle(route{pattern: pattern, surface: surfaceLogs}, h)
+	}
+
+	// Operations at the root: no token, no limit.
+	open("GET /health", a.rootHealth)
+	open("GET /ready", a.ready_)
+	if a.cfg.PublicMetrics {
+		open("GET /metrics", a.promMetrics)
+	} else {
+		a.handle(route{pattern: "GET /metrics", scope: auth.ScopeAdmin, surface: surfaceLogs}, a.promMetrics)
+	}
+
+	// Logs management API (seed: k8s-logs-api.md).
+	std("GET "+logs, auth.ScopeRead, a.getLogs)
+	std("GET "+logs+"/{$}", auth.ScopeRead, a.getLogs)
+	heavy("POST "+logs+"/search", auth.ScopeRead, a.postSearch)
+	std("GET "+logs+"/namespaces", auth.ScopeRead, a.getNamespaces)
+	std("GET "+logs+"/pods", auth.ScopeRead, a.getPods)
+	std("GET "+logs+"/containers", auth.ScopeRead, a.getContainers)
+	std("GET "+logs+"/stats", auth.ScopeRead, a.getStats)
+	std("GET "+logs+"/metrics", auth.ScopeRead, a.getLogMetrics)
+	std("GET "+logs+"/health", auth.ScopeRead, a.getHealth)
+	std("GET "+logs+"/storage/info", auth.ScopeRead, a.getStorageInfo)
+	std("GET "+logs+"/tokens", auth.ScopeAdmin, a.listTokens)
+	std("POST "+logs+"/tokens", auth.ScopeAdmin, a.createToken)
+	std("DELETE "+logs+"/tokens", auth.ScopeAdmin, a.revokeToken)
+	std("DELETE "+logs+"/tokens/{id}", auth.ScopeAdmin, a.revokeToken)
+	std("GET "+logs+"/tenants/{tenant}/limits", auth.ScopeAdmin, a.getLimits)
+	std("PUT "+logs+"/tenants/{tenant}/limits", auth.ScopeAdmin, a.putLimits)
+	// Anything else under the logs API is a JSON 404, not the mux's text.
+	open(logs+"/", func(http.ResponseWriter, *http.Request) error {
+		return notFound("no such endpoint")
+	})
+
+	// Loki-compatible push.
+	a.handle(route{pattern: "POST /loki/api/v1/push", scope: auth.ScopeWrite, class: auth.ClassPush, surface: surfaceLoki}, a.push)
+}

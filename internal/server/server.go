@@ -1,0 +1,283 @@
+// Package server wires kubelog's components together and runs them: it
+// opens the metadata database and the store, sets up authentication and rate
+// limits, serves the HTTP API, and stops everything in reverse order.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kubelog/kubelog/internal/auth"
+	"github.com/kubelog/kubelog/internal/httpapi"
+	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/store"
+)
+
+// Config configures a server. Start from DefaultConfig.
+type Config struct {
+	// Listen is the HTTP address; port 0 picks a free port (see Addr).
+	Listen string `yaml:"listen"`
+	// DataDir holds the store, the metadata database and the admin token.
+	DataDir string `yaml:"data_dir"`
+	// BootstrapToken, when set, is an admin token of tenant default created
+	// at start if it does not exist yet.
+	BootstrapToken string `yaml:"bootstrap_token"`
+	// PublicMetrics serves /metrics without a token.
+	PublicMetrics bool `yaml:"public_metrics"`
+	// MaxBodyBytes caps request bodies.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Fsync is the store's WAL policy: always, interval or never.
+	Fsync string `yaml:"fsync"`
+	// Retention is the default retention (Go duration plus d and w).
+	Retention time.Duration `yaml:"retention"`
+	// DiskBudget caps the store's part bytes; 0 is no cap.
+	DiskBudget int64 `yaml:"disk_budget_bytes"`
+	// NoRateLimits turns every rate limit off (kubelog bench uses it).
+	NoRateLimits bool `yaml:"no_rate_limits"`
+	// ShutdownTimeout bounds how long in-flight requests may take at stop.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Version is reported by /health.
+	Version string `yaml:"-"`
+}
+
+// DefaultConfig returns the embedded defaults.
+func DefaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:7070",
+		DataDir:         "./kubelog-data",
+		PublicMetrics:   true,
+		MaxBodyBytes:    64 << 20,
+		Fsync:           string(store.FsyncAlways),
+		Retention:       30 * 24 * time.Hour,
+		ShutdownTimeout: 30 * time.Second,
+		Version:         "dev",
+	}
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	switch {
+	case c.Listen == "":
+		return errors.New("listen address is empty")
+	case c.DataDir == "":
+		return errors.New("data dir is empty")
+	case c.MaxBodyBytes <= 0:
+		return errors.New("max body bytes must be positive")
+	case c.Retention <= 0:
+		return errors.New("retention must be positive")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("shutdown timeout must be positive")
+	}
+	return nil
+}
+
+// Server is a running kubelog. Create it with Start; Stop must be called.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *meta.DB
+	st       *store.Store
+	api      *httpapi.API
+	http     *http.Server
+	ln       net.Listener
+	limits   *auth.LimitTable
+	served   chan error
+	stopLoop chan struct{}
+	loopDone chan struct{}
+}
+
+// MetaPath and StorePath name where the server keeps its state in a data dir.
+func MetaPath(dataDir string) string  { return filepath.Join(dataDir, "kubelog.db") }
+func StorePath(dataDir string) string { return filepath.Join(dataDir, "store") }
+
+// Start opens everything and begins serving. adminOut receives the first
+// admin token when one is generated.
+func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, served: make(chan error, 1), stopLoop: make(chan struct{}), loopDone: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeStorage()
+		}
+	}()
+	var err error
+	if s.db, err = meta.Open(ctx, MetaPath(cfg.DataDir)); err != nil {
+		return nil, fmt.Errorf("metadata db: %w", err)
+	}
+	if err := s.bootstrap(ctx, adminOut); err != nil {
+		return nil, err
+	}
+	defaults := auth.DefaultLimits()
+	if cfg.NoRateLimits {
+		defaults.Requests = auth.RequestRates{}
+		defaults.PushBytesPerSecond, defaults.PushBurstBytes = 0, 0
+	}
+	s.limits = auth.NewLimitTable(defaults)
+	if err := s.limits.Load(ctx, s.db); err != nil {
+		return nil, err
+	}
+	scfg := store.DefaultConfig(StorePath(cfg.DataDir))
+	scfg.Fsync = store.FsyncPolicy(cfg.Fsync)
+	scfg.Retention = cfg.Retention
+	scfg.DiskBudget = cfg.DiskBudget
+	scfg.Logger = log.With("component", "store")
+	if s.st, err = store.Open(scfg); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s.applyRetention(ctx)
+	authn, err := auth.NewAuthenticator(s.db, auth.DefaultAuthenticatorConfig())
+	if err != nil {
+		return nil, err
+	}
+	limiter, err := auth.NewLimiter(s.limits, auth.DefaultLimiterConfig())
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	acfg := httpapi.DefaultConfig()
+	acfg.MaxBodyBytes = cfg.MaxBodyBytes
+	acfg.PublicMetrics = cfg.PublicMetrics
+	acfg.Version = cfg.Version
+	s.api, err = httpapi.New(acfg, httpapi.Deps{
+		Store: s.st, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
+		Logger: log.With("component", "http"), Registry: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.http = &http.Server{Handler: s.api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() { s.served <- s.http.Serve(s.ln) }()
+	go s.reloadLoop()
+	ok = true
+	log.Info("kubelog serving", "addr", s.Addr(), "data_dir", cfg.DataDir)
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Store returns the server's store (for tests and tools in the same process).
+func (s *Server) Store() *store.Store { return s.st }
+
+// Served reports the HTTP server's exit error, should it stop by itself.
+func (s *Server) Served() <-chan error { return s.served }
+
+// bootstrap makes sure an admin token exists: the configured bootstrap token,
+// or, when no token exists at all, a new one printed once and saved to
+// <data-dir>/admin-token with mode 0600.
+func (s *Server) bootstrap(ctx context.Context, adminOut io.Writer) error {
+	spec := auth.TokenSpec{Tenant: meta.DefaultTenant, Name: "bootstrap-admin", Scopes: auth.ScopeAdmin}
+	if s.cfg.BootstrapToken != "" {
+		if _, err := auth.LookupSecret(ctx, s.db, s.cfg.BootstrapToken); err == nil {
+			return nil
+		} else if !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		if _, err := auth.ImportToken(ctx, s.db, time.Now(), spec, s.cfg.BootstrapToken); err != nil {
+			if errors.Is(err, meta.ErrConflict) {
+				spec.Name = fmt.Sprintf("bootstrap-admin-%d", time.Now().Unix())
+				_, err = auth.ImportToken(ctx, s.db, time.Now(), spec, s.cfg.BootstrapToken)
+			}
+			if err != nil {
+				return fmt.Errorf("bootstrap token: %w", err)
+			}
+		}
+		return nil
+	}
+	existing, err := s.db.ListTokens(ctx, "")
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 {
+		return nil
+	}
+	spec.Name = "first-admin"
+	secret, _, err := auth.IssueToken(ctx, s.db, time.Now(), spec)
+	if err != nil {
+		return fmt.Errorf("first admin token: %w", err)
+	}
+	path := filepath.Join(s.cfg.DataDir, "admin-token")
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fmt.Fprintf(adminOut, "kubelog: created the first admin token (tenant default); it is also in %s\n%s\n", path, secret)
+	return nil
+}
+
+// applyRetention gives the store each tenant's configured retention.
+func (s *Server) applyRetention(ctx context.Context) {
+	tenants, err := s.db.ListTenants(ctx)
+	if err != nil {
+		s.log.Warn("cannot read tenants for retention", "err", err)
+		return
+	}
+	for _, t := range tenants {
+		s.st.SetRetention(t.Name, time.Duration(s.limits.For(t.Name).Retention))
+	}
+}
+
+// reloadLoop picks up limits changed by other processes (kubelog token and
+// limit changes made through another server sharing the data dir).
+func (s *Server) reloadLoop() {
+	defer close(s.loopDone)
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.limits.Load(ctx, s.db); err != nil {
+				s.log.Warn("reloading tenant limits failed", "err", err)
+			} else {
+				s.applyRetention(ctx)
+			}
+			cancel()
+		case <-s.stopLoop:
+			return
+		}
+	}
+}
+
+// Stop stops accepting requests, lets the ones in flight finish (up to
+// ShutdownTimeout), flushes the store and closes everything.
+func (s *Server) Stop() error {
+	s.api.SetReady(false)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	close(s.stopLoop)
+	<-s.loopDone
+	return errors.Join(err, s.closeStorage())
+}
+
+func (s *Server) closeStorage() error {
+	var errs []error
+	if s.st != nil {
+		errs = append(errs, s.st.Close())
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	return errors.Join(errs...)
+}
