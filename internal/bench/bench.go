@@ -34,13 +34,15 @@ type Config struct {
 	BatchSize int
 	// Runs is how many timed runs each query gets after a warm-up.
 	Runs int
+	// Fsync is the store's WAL policy.
+	Fsync string
 	// Progress receives progress lines; nil discards them.
 	Progress io.Writer
 }
 
 // DefaultConfig returns the standard benchmark settings.
 func DefaultConfig() Config {
-	return Config{Corpus: "../shared/data/loghub", Lines: 5_000_000, Mode: "engine", Senders: 4, BatchSize: 2000, Runs: 5}
+	return Config{Corpus: "../shared/data/loghub", Lines: 5_000_000, Mode: "engine", Senders: 4, BatchSize: 2000, Runs: 5, Fsync: string(store.FsyncAlways)}
 }
 
 // Validate checks the settings.
@@ -107,6 +109,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer os.RemoveAll(dir)
 	scfg := store.DefaultConfig(dir)
+	scfg.Fsync = store.FsyncPolicy(cfg.Fsync)
+	if err := scfg.Validate(); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(scfg)
 	if err != nil {
 		return nil, err

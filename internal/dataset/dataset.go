@@ -6,6 +6,7 @@ package dataset
 import (
 	"bufio"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -198,16 +199,27 @@ func (g *Generator) Next(dst []logmodel.Entry, n int) []logmodel.Entry {
 	return dst
 }
 
+// randomizeDigits copies src, replacing every digit with a random one. Each
+// 64-bit random number yields up to 16 digits: multiplying the remaining
+// fraction by 10 takes the next digit from the high word.
 func (g *Generator) randomizeDigits(dst, src []byte) []byte {
-	for _, c := range src {
-		if c >= '0' && c <= '9' {
-			c = '0' + byte(g.rng.IntN(10))
+	dst = append(dst, src...)
+	var x uint64
+	left := 0
+	for i, c := range dst {
+		if c-'0' > 9 {
+			continue
 		}
-		dst = append(dst, c)
+		if left == 0 {
+			x, left = g.rng.Uint64(), 16
+		}
+		var d uint64
+		d, x = bits.Mul64(x, 10)
+		left--
+		dst[i] = '0' + byte(d)
 	}
 	return dst
 }
-
 // TotalLines is the number of entries the generator yields.
 func (g *Generator) TotalLines() int { return g.cfg.Lines }
 

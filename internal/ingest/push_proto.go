@@ -34,8 +34,8 @@ const (
 // block of a protobuf push, already decoded). Each stream's labels string,
 // such as {app="api", env="prod"}, is parsed with ParseLabels and must hold
 // at least one label. Every entry needs a timestamp between 1970 and 2262,
-// so that it fits in int64 nanoseconds. Structured metadata must be valid UTF-8; lines
-// are kept as sent.
+// so that it fits in int64 nanoseconds. Structured metadata must be valid
+// UTF-8; lines are kept as sent.
 //
 // Lines alias buf: the caller must not modify buf while it uses the result.
 // Errors wrap ErrInvalidPayload and name the stream and entry at fault.

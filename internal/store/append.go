@@ -425,7 +425,7 @@ func (s *Store) rollback(h *head, undos []undo, firstSeq map[*tenant]uint64) {
 			hs.bytes -= int64(hs.ref[i].n)
 		}
 		hs.ts, hs.seq, hs.md, hs.ref = hs.ts[:u.n], hs.seq[:u.n], hs.md[:u.n], hs.ref[:u.n]
-		hs.byTs = nil
+		hs.byTs, hs.byTsN = hs.byTs[:0], 0
 		if u.n == 0 {
 			delete(h.streams, hs.s.ID)
 			hs.s.cur = nil
@@ -441,6 +441,9 @@ func (s *Store) rollback(h *head, undos []undo, firstSeq map[*tenant]uint64) {
 func (s *Store) isDuplicate(h *head, st *Stream, row *logmodel.Entry) bool {
 	if h.contains(st, row.Timestamp, row.Line, row.Metadata) {
 		return true
+	}
+	if row.Timestamp > st.flushedMaxTs {
+		return false
 	}
 	s.mu.RLock()
 	frozen := append([]*head(nil), s.frozen...)
@@ -558,6 +561,9 @@ func (s *Store) freeze() error {
 	}
 	s.wal = next
 	h.walEnd = next.num
+	for _, hs := range h.streams {
+		hs.s.flushedMaxTs = max(hs.s.flushedMaxTs, hs.maxTs)
+	}
 	s.mu.Lock()
 	s.frozen = append(s.frozen, h)
 	s.active = newHead()

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
+	"slices"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -179,14 +181,7 @@ func (e *blockEncoder) encode(dst []byte, rows *blockRows, mdDict []logmodel.Lab
 	for _, line := range rows.lines {
 		e.hdr = binary.AppendUvarint(e.hdr, uint64(len(line)))
 		m.rawBytes += uint64(len(line))
-		addLineTokens(line, &e.tokens)
-		for _, c := range line {
-			if c >= '0' && c <= '9' {
-				e.digits = append(e.digits, c)
-				c = '0'
-			}
-			e.text = append(e.text, c)
-		}
+		e.text, e.digits = splitLine(e.text, e.digits, line, &e.tokens)
 	}
 	start := len(dst)
 	dst = append(dst, blockFormatV1)
@@ -222,6 +217,42 @@ func (e *blockEncoder) encode(dst []byte, rows *blockRows, mdDict []logmodel.Lab
 	return dst, m, bloomDst
 }
 
+// splitLine appends line to text with each ASCII digit replaced by '0',
+// appends the digits to digits, and adds the line's indexable tokens to set,
+// all in one pass.
+func splitLine(text, digits, line []byte, set *hashSet) ([]byte, []byte) {
+	text = slices.Grow(text, len(line))
+	digits = slices.Grow(digits, len(line))
+	t := text[len(text) : len(text)+len(line)]
+	dg := digits[len(digits) : len(digits)+len(line)]
+	nd := 0
+	h := uint64(fnvOffset)
+	in, alpha := false, false
+	for i, c := range line {
+		if tokenByte[c] {
+			h = (h ^ uint64(lowerByte[c])) * fnvPrime
+			in = true
+			if c-'0' <= 9 {
+				dg[nd] = c
+				nd++
+				c = '0'
+			} else {
+				alpha = true
+			}
+		} else if in {
+			if alpha {
+				set.add(mixHash(h))
+			}
+			h, in, alpha = fnvOffset, false, false
+		}
+		t[i] = c
+	}
+	if in && alpha {
+		set.add(mixHash(h))
+	}
+	return text[:len(text)+len(line)], digits[:len(digits)+nd]
+}
+
 func appendString(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
@@ -245,7 +276,15 @@ type blockDecoder struct {
 
 	hdrBuf, digitBuf []byte
 	huff             huff0.Scratch
-	raw              []byte // read buffer for block bytes
+
+	// Lazy digit merging: digits holds the block's digits in order; merged
+	// says every line has them back; otherwise digitAt[i] is the index of
+	// line i's first digit and lineDone marks the lines merged so far.
+	digits   []byte
+	merged   bool
+	digitAt  []uint32
+	lineDone []bool
+	raw      []byte // read buffer for block bytes
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(blockDecoder) }}
@@ -361,6 +400,17 @@ func (d *blockDecoder) lineLen(i int) int { return int(d.lineAt[i+1] - d.lineAt[
 
 // decodeText decodes the lines; call it after decodeHeader.
 func (d *blockDecoder) decodeText() error {
+	if err := d.decodeMasked(); err != nil {
+		return err
+	}
+	d.mergeAll()
+	return nil
+}
+
+// decodeMasked decodes the text with its digits still masked as '0' and the
+// digits beside it. Searches for literals without digits can run on the
+// masked text; line merges the digits back into the lines they read.
+func (d *blockDecoder) decodeMasked() error {
 	var err error
 	d.text, err = zstdDecoder.DecodeAll(d.textZ, d.text[:0])
 	if err != nil {
@@ -369,11 +419,11 @@ func (d *blockDecoder) decodeText() error {
 	if len(d.text) != int(d.lineAt[d.count]) {
 		return corruptf("block text: %d bytes, header says %d", len(d.text), d.lineAt[d.count])
 	}
-	var digits []byte
+	d.digits = nil
 	switch d.digitsMode {
 	case digitsNone:
 	case digitsRaw:
-		digits = d.digitsZ
+		d.digits = d.digitsZ
 	case digitsHuff0:
 		s, rest, err := huff0.ReadTable(d.digitsZ, &d.huff)
 		if err != nil {
@@ -381,36 +431,84 @@ func (d *blockDecoder) decodeText() error {
 		}
 		s.MaxDecodedSize = huff0.BlockSizeMax
 		s.Out = d.digitBuf[:0]
-		digits, err = s.Decompress4X(rest, d.nDigits)
+		d.digits, err = s.Decompress4X(rest, d.nDigits)
 		if err != nil {
 			return corruptf("block digits: %v", err)
 		}
-		d.digitBuf = digits
+		d.digitBuf = d.digits
 	default:
 		return corruptf("block digits: unknown mode %d", d.digitsMode)
 	}
-	if len(digits) != d.nDigits {
-		return corruptf("block digits: %d, header says %d", len(digits), d.nDigits)
+	if len(d.digits) != d.nDigits || bytes.Count(d.text, []byte{'0'}) != d.nDigits {
+		return corruptf("block digits: %d digits for %d places", len(d.digits), d.nDigits)
 	}
+	for _, c := range d.digits {
+		if c < '0' || c > '9' {
+			return corruptf("block digits: byte %#x is not a digit", c)
+		}
+	}
+	d.merged = d.nDigits == 0
+	d.digitAt = d.digitAt[:0]
+	return nil
+}
+
+// mergeAll puts every digit back in place.
+func (d *blockDecoder) mergeAll() {
+	if d.merged {
+		return
+	}
+	if len(d.digitAt) > 0 {
+		// Some lines are merged already: finish line by line.
+		for i := 0; i < d.count; i++ {
+			d.mergeLine(i)
+		}
+		d.merged = true
+		return
+	}
+	text, digits := d.text, d.digits
 	j := 0
-	text := d.text
-	for i := 0; i < len(text); i++ {
-		if text[i] == '0' {
-			if j >= len(digits) {
-				return corruptf("block digits: too few")
-			}
+	for i, c := range text {
+		if c == '0' {
 			text[i] = digits[j]
 			j++
 		}
 	}
-	if j != len(digits) {
-		return corruptf("block digits: %d left over", len(digits)-j)
-	}
-	return nil
+	d.merged = true
 }
 
-// line returns line i; valid until the decoder is reused.
-func (d *blockDecoder) line(i int) []byte { return d.text[d.lineAt[i]:d.lineAt[i+1]] }
+// mergeLine puts the digits of line i back in place, once.
+func (d *blockDecoder) mergeLine(i int) {
+	if len(d.digitAt) == 0 {
+		d.digitAt = grow(d.digitAt, d.count)
+		d.lineDone = grow(d.lineDone, d.count)
+		clear(d.lineDone)
+		n := uint32(0)
+		for k := 0; k < d.count; k++ {
+			d.digitAt[k] = n
+			n += uint32(bytes.Count(d.text[d.lineAt[k]:d.lineAt[k+1]], []byte{'0'}))
+		}
+	}
+	if d.lineDone[i] {
+		return
+	}
+	d.lineDone[i] = true
+	j := d.digitAt[i]
+	line := d.text[d.lineAt[i]:d.lineAt[i+1]]
+	for k, c := range line {
+		if c == '0' {
+			line[k] = d.digits[j]
+			j++
+		}
+	}
+}
+
+// line returns line i, its digits merged; valid until the decoder is reused.
+func (d *blockDecoder) line(i int) []byte {
+	if !d.merged {
+		d.mergeLine(i)
+	}
+	return d.text[d.lineAt[i]:d.lineAt[i+1]]
+}
 
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {

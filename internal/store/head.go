@@ -17,7 +17,10 @@ type Stream struct {
 	// parts; pruned marks a stream dropped from the registry by retention.
 	// Both are owned by the writer goroutine.
 	maxTs  int64
-	pruned bool
+	// flushedMaxTs is the largest timestamp of the stream in frozen heads
+	// and parts: a newer entry cannot duplicate anything there.
+	flushedMaxTs int64
+	pruned       bool
 	cur    *headStream // the stream's entries in the head it was last added to
 }
 
@@ -66,7 +69,10 @@ type headStream struct {
 	sorted         bool // timestamps non-decreasing in arrival order
 	bytes          int64
 
-	byTs map[int64][]int32 // built lazily for duplicate checks on unsorted streams
+	// byTs indexes the first byTsN entries by timestamp, for duplicate checks
+	// on streams that arrived out of order; it is rebuilt as they grow.
+	byTs  []int32
+	byTsN int
 
 	commitGen uint64 // the writer's last commit that touched this stream
 }
@@ -133,9 +139,6 @@ func (h *head) addTo(hs *headStream, ts int64, seq uint64, line []byte, mdID int
 	hs.seq = append(hs.seq, seq)
 	hs.md = append(hs.md, mdID)
 	hs.ref = append(hs.ref, hs.store(line))
-	if hs.byTs != nil {
-		hs.byTs[ts] = append(hs.byTs[ts], int32(len(hs.ts)-1))
-	}
 	hs.minTs, hs.maxTs = min(hs.minTs, ts), max(hs.maxTs, ts)
 	hs.minSeq, hs.maxSeq = min(hs.minSeq, seq), max(hs.maxSeq, seq)
 	hs.bytes += int64(len(line))
@@ -260,14 +263,22 @@ func (h *head) contains(s *Stream, ts int64, line []byte, md logmodel.Labels) bo
 		}
 		return false
 	}
-	if hs.byTs == nil {
-		hs.byTs = make(map[int64][]int32, len(hs.ts))
-		for i, t := range hs.ts {
-			hs.byTs[t] = append(hs.byTs[t], int32(i))
+	if unsorted := len(hs.ts) - hs.byTsN; unsorted > 64 && unsorted > hs.byTsN/32 {
+		hs.byTs = hs.byTs[:0]
+		for i := range hs.ts {
+			hs.byTs = append(hs.byTs, int32(i))
+		}
+		sort.Slice(hs.byTs, func(a, b int) bool { return hs.ts[hs.byTs[a]] < hs.ts[hs.byTs[b]] })
+		hs.byTsN = len(hs.ts)
+	}
+	k := sort.Search(len(hs.byTs), func(k int) bool { return hs.ts[hs.byTs[k]] >= ts })
+	for ; k < len(hs.byTs) && hs.ts[hs.byTs[k]] == ts; k++ {
+		if match(int(hs.byTs[k])) {
+			return true
 		}
 	}
-	for _, i := range hs.byTs[ts] {
-		if match(int(i)) {
+	for i := hs.byTsN; i < len(hs.ts); i++ {
+		if match(i) {
 			return true
 		}
 	}

@@ -103,7 +103,7 @@ type StreamStat struct {
 // block metadata and timestamps, without decompressing lines. end 0 means no
 // upper bound.
 func (s *Store) StreamStats(ctx context.Context, tenant string, matchers []*Matcher, start, end int64) ([]StreamStat, QueryStats, error) {
-	pl, err := s.prepare(Query{Tenant: tenant, Matchers: matchers, Start: start, End: end}, false, 0)
+	pl, err := s.prepareMode(Query{Tenant: tenant, Matchers: matchers, Start: start, End: end}, false, 0, true)
 	if err != nil {
 		return nil, QueryStats{}, err
 	}
@@ -134,6 +134,11 @@ func (s *Store) StreamStats(ctx context.Context, tenant string, matchers []*Matc
 					r.Bytes += uint64(hv.ref[j].n)
 				}
 			}
+			continue
+		}
+		if src.block < 0 {
+			r.Entries += src.ps.entries
+			r.Bytes += src.ps.rawBytes
 			continue
 		}
 		b := &src.p.blocks[src.block]
@@ -167,7 +172,11 @@ func (s *Store) StreamStats(ctx context.Context, tenant string, matchers []*Matc
 			out = append(out, *r)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Stream.Labels.String() < out[j].Stream.Labels.String() })
+	keys := make(map[uint64]string, len(out))
+	for _, r := range out {
+		keys[r.Stream.ID] = r.Stream.Labels.String()
+	}
+	sort.Slice(out, func(i, j int) bool { return keys[out[i].Stream.ID] < keys[out[j].Stream.ID] })
 	return out, pl.stats, nil
 }
 
@@ -254,7 +263,7 @@ func sortedKeys(m map[string]bool) []string {
 // activeStreams returns matching streams with a block or head entries
 // overlapping [start, end), judged at block granularity.
 func (s *Store) activeStreams(tenant string, matchers []*Matcher, start, end int64) ([]*Stream, error) {
-	pl, err := s.prepare(Query{Tenant: tenant, Matchers: matchers, Start: start, End: end}, false, 0)
+	pl, err := s.prepareMode(Query{Tenant: tenant, Matchers: matchers, Start: start, End: end}, false, 0, true)
 	if err != nil {
 		return nil, err
 	}

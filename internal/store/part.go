@@ -45,6 +45,11 @@ type partStream struct {
 	labels logmodel.Labels
 	first  int // index of its first block
 	n      int // number of blocks
+
+	// Totals over the stream's blocks, so that counts over whole parts need
+	// no block metadata.
+	entries, rawBytes uint64
+	minTs, maxTs      int64
 }
 
 // part is an open, immutable part file. Its fields are read-only after open,
@@ -350,7 +355,13 @@ func (p *part) parseIndex(idx []byte, dataEnd, bloomLen uint64) error {
 		} else if s.first+s.n != i {
 			return corruptf("index: blocks of stream %d not contiguous", st)
 		}
+		if s.n == 0 {
+			s.minTs, s.maxTs = b.minTs, b.maxTs
+		}
 		s.n++
+		s.entries += uint64(b.count)
+		s.rawBytes += b.rawBytes
+		s.minTs, s.maxTs = min(s.minTs, b.minTs), max(s.maxTs, b.maxTs)
 		p.minTs, p.maxTs = min(p.minTs, b.minTs), max(p.maxTs, b.maxTs)
 		if i == 0 {
 			p.minSeq, p.maxSeq = b.minSeq, b.maxSeq

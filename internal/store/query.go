@@ -89,19 +89,24 @@ type plan struct {
 	tokens  []uint64
 	anchor  []byte
 	fold    bool
-	end     int64
-	srcs    []source
-	stats   QueryStats
+	// anchorDigits says the anchor holds digits, so it must be searched in
+	// the text with its digits merged back.
+	anchorDigits bool
+	end          int64
+	srcs         []source
+	stats        QueryStats
 
 	corruptMu  sync.Mutex // guards corrupt and corruptErr
 	corrupt    []*part
 	corruptErr []error
 }
 
-// source is one unit of scanning: a part block or a head stream.
+// source is one unit of scanning: a part block, all of a stream's blocks in
+// a part (block < 0, only for metadata counts), or a head stream.
 type source struct {
 	p      *part
 	block  int
+	ps     *partStream
 	hv     headView
 	st     *Stream
 	minTs  int64
@@ -111,6 +116,12 @@ type source struct {
 }
 
 func (s *Store) prepare(q Query, seqMode bool, afterSeq uint64) (*plan, error) {
+	return s.prepareMode(q, seqMode, afterSeq, false)
+}
+
+// prepareMode is prepare; with wholeStreams, a stream all of whose blocks in
+// a part lie inside the time range becomes one source with block -1.
+func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams bool) (*plan, error) {
 	if err := validTenant(q.Tenant); err != nil {
 		return nil, err
 	}
@@ -127,6 +138,7 @@ func (s *Store) prepare(q Query, seqMode bool, afterSeq uint64) (*plan, error) {
 		pl.tokens = append(pl.tokens, c.tokens()...)
 		if pl.anchor == nil {
 			pl.anchor, pl.fold = c.anchor()
+			pl.anchorDigits = bytes.ContainsAny(pl.anchor, "0123456789")
 		}
 	}
 	for _, tok := range q.RequiredTokens {
@@ -158,6 +170,10 @@ func (s *Store) prepare(q Query, seqMode bool, afterSeq uint64) (*plan, error) {
 		}
 		pl.stats.Parts++
 		visit := func(ps *partStream, st *Stream) {
+			if wholeStreams && ps.minTs >= q.Start && ps.maxTs < pl.end && len(pl.tokens) == 0 {
+				pl.srcs = append(pl.srcs, source{p: p, block: -1, ps: ps, st: st, minTs: ps.minTs, maxTs: ps.maxTs})
+				return
+			}
 			for bi := ps.first; bi < ps.first+ps.n; bi++ {
 				b := &p.blocks[bi]
 				if b.maxTs < q.Start || b.minTs >= pl.end || (seqMode && b.maxSeq <= afterSeq) || pl.beforePage(b.minTs, b.maxTs) {
@@ -326,7 +342,7 @@ func (sc *scanner) scan(src *source, backward bool, fn func(e *EntryView) error)
 		err = d.decodeHeader(d.raw)
 	}
 	if err == nil {
-		err = d.decodeText()
+		err = d.decodeMasked()
 	}
 	if err != nil {
 		if errors.Is(err, errCorrupt) {
@@ -343,6 +359,7 @@ func (sc *scanner) scan(src *source, backward bool, fn func(e *EntryView) error)
 	cands := sc.candidates()
 	n := len(cands)
 	if cands == nil {
+		d.mergeAll()
 		n = d.count
 	}
 	for k := 0; k < n; k++ {
@@ -370,11 +387,15 @@ func (sc *scanner) scan(src *source, backward bool, fn func(e *EntryView) error)
 
 // candidates returns the indexes of lines that contain the plan's anchor
 // literal, found by searching the block text as a whole, or nil when every
-// line is a candidate.
+// line is a candidate. An anchor without digits is searched in the masked
+// text, so that only candidate lines need their digits back.
 func (sc *scanner) candidates() []int32 {
 	a := sc.pl.anchor
 	if len(a) == 0 {
 		return nil
+	}
+	if sc.pl.anchorDigits {
+		sc.dec.mergeAll()
 	}
 	d := sc.dec
 	text := d.text

@@ -92,7 +92,7 @@ func (t *tenant) stream(id uint64, labels logmodel.Labels) *Stream {
 	if s = t.streams[id]; s != nil {
 		return s
 	}
-	s = &Stream{ID: id, Tenant: t.name, Labels: labels.Copy(), maxTs: -1 << 63}
+	s = &Stream{ID: id, Tenant: t.name, Labels: labels.Copy(), maxTs: -1 << 63, flushedMaxTs: -1 << 63}
 	t.streams[id] = s
 	for _, l := range s.Labels {
 		vals := t.postings[l.Name]
@@ -247,6 +247,7 @@ func (s *Store) addPartLocked(p *part) {
 			last = max(last, b.maxTs)
 		}
 		st.maxTs = max(st.maxTs, last)
+		st.flushedMaxTs = max(st.flushedMaxTs, last)
 	}
 	if p.maxSeq >= t.nextSeq.Load() {
 		t.nextSeq.Store(p.maxSeq + 1)
