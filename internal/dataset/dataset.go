@@ -220,6 +220,7 @@ func (g *Generator) randomizeDigits(dst, src []byte) []byte {
 	}
 	return dst
 }
+
 // TotalLines is the number of entries the generator yields.
 func (g *Generator) TotalLines() int { return g.cfg.Lines }
 

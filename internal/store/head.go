@@ -16,12 +16,12 @@ type Stream struct {
 	// maxTs is the largest timestamp stored for the stream, in the head or in
 	// parts; pruned marks a stream dropped from the registry by retention.
 	// Both are owned by the writer goroutine.
-	maxTs  int64
+	maxTs int64
 	// flushedMaxTs is the largest timestamp of the stream in frozen heads
 	// and parts: a newer entry cannot duplicate anything there.
 	flushedMaxTs int64
 	pruned       bool
-	cur    *headStream // the stream's entries in the head it was last added to
+	cur          *headStream // the stream's entries in the head it was last added to
 }
 
 // EntryView is one entry as a query or scan sees it. Line and Metadata may
