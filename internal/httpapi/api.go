@@ -64,6 +64,8 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// StoreHealth reports the store's condition; nil means Store.Health.
+	StoreHealth func() error
 }
 
 // API is the HTTP API. Create it with New.
@@ -77,6 +79,7 @@ type API struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	now     func() time.Time
+	storeOK func() error
 	mux     *http.ServeMux
 	metrics *apiMetrics
 	ingest  *ingestMeter
@@ -97,7 +100,10 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		cfg: cfg, store: d.Store, meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
-		log: d.Logger, reg: d.Registry, now: d.Now, mux: http.NewServeMux(),
+		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, mux: http.NewServeMux(),
+	}
+	if a.storeOK == nil {
+		a.storeOK = d.Store.Health
 	}
 	if a.log == nil {
 		a.log = slog.Default()

@@ -505,3 +505,32 @@ func TestTokensAndLimitsAPI(t *testing.T) {
 		t.Fatalf("store retention %v; want 7d", got)
 	}
 }
+
+func TestHealthTurnsDegradedOnWALErrors(t *testing.T) {
+	e := newEnv(t, noLimits())
+	var fail error
+	e.api.storeOK = func() error { return fail }
+	check := func(path, token, want string, code int) {
+		t.Helper()
+		got, b, _ := e.do(token, "GET", path, nil)
+		var rep healthReport
+		_ = json.Unmarshal(b, &rep)
+		if got != code || rep.Status != want {
+			t.Fatalf("%s: %d %s; want %d %s", path, got, b, code, want)
+		}
+	}
+	check("/health", "", "ok", 200)
+	check("/api/v1/logs/health", "a-read", "ok", 200)
+	fail = &store.HealthError{Message: "wal write: no space left on device", Since: time.Now()}
+	check("/health", "", "degraded", 200)
+	check("/api/v1/logs/health", "a-read", "degraded", 200)
+	_, b, _ := e.do("", "GET", "/health", nil)
+	if !strings.Contains(string(b), "no space left") {
+		t.Fatalf("health does not say why: %s", b)
+	}
+	fail = nil
+	check("/health", "", "ok", 200)
+	// A closed metadata database takes the service down.
+	_ = e.db.Close()
+	check("/health", "", "down", 503)
+}

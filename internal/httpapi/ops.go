@@ -44,7 +44,7 @@ func (a *API) health(ctx context.Context) healthReport {
 		}
 	}
 	st := componentHealth{Status: healthOK}
-	if err := a.store.Health(); err != nil {
+	if err := a.storeOK(); err != nil {
 		st = componentHealth{Status: healthDegraded, Message: err.Error()}
 		var he *store.HealthError
 		if errors.As(err, &he) {

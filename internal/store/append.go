@@ -359,7 +359,10 @@ func (s *Store) commit(group []*appendReq) {
 	}
 	h.mu.Unlock()
 	var err error
-	if len(s.walBuf) > 0 {
+	if s.wal.broken {
+		err = s.rotateWAL()
+	}
+	if err == nil && len(s.walBuf) > 0 {
 		err = s.wal.write(s.walBuf)
 		if err == nil && s.cfg.Fsync == FsyncAlways {
 			err = s.wal.sync()
@@ -518,10 +521,21 @@ func (p *part) contains(id uint64, row *logmodel.Entry) (bool, error) {
 func (s *Store) walFailed(err error) {
 	s.stats.walErrors.Add(1)
 	s.stats.setWALError(err, s.cfg.Now())
-	s.log.Error("WAL write failed; appends are refused until it recovers", "err", err)
+	s.log.Error("WAL write failed; appends fail until writes succeed again", "err", err)
 }
 
 func (s *Store) walOK() { s.stats.clearWALError() }
+
+// rotateWAL moves writing to a new segment, leaving a broken one behind.
+func (s *Store) rotateWAL() error {
+	next, err := createWALSegment(s.walDir, s.wal.num+1)
+	if err != nil {
+		return err
+	}
+	_ = s.wal.close()
+	s.wal = next
+	return nil
+}
 
 // maybeFreeze freezes the active head when it is full or old enough.
 func (s *Store) maybeFreeze() {
@@ -552,15 +566,10 @@ func (s *Store) freeze() error {
 	if err := s.wal.sync(); err != nil {
 		return err
 	}
-	next, err := createWALSegment(s.walDir, s.wal.num+1)
-	if err != nil {
+	if err := s.rotateWAL(); err != nil {
 		return err
 	}
-	if err := s.wal.close(); err != nil {
-		s.log.Warn("closing WAL segment", "err", err)
-	}
-	s.wal = next
-	h.walEnd = next.num
+	h.walEnd = s.wal.num
 	for _, hs := range h.streams {
 		hs.s.flushedMaxTs = max(hs.s.flushedMaxTs, hs.maxTs)
 	}

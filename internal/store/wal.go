@@ -251,6 +251,9 @@ type walFile struct {
 	num  uint64
 	f    *os.File
 	size int64
+	// broken is set when a failed write could not be cut back: the segment
+	// may end in a partial record, so the writer moves to a new one.
+	broken bool
 }
 
 func createWALSegment(dir string, num uint64) (*walFile, error) {
@@ -271,9 +274,11 @@ func (w *walFile) write(b []byte) error {
 	n, err := w.f.Write(b)
 	if err != nil {
 		if terr := w.f.Truncate(w.size); terr != nil {
+			w.broken = true
 			return fmt.Errorf("wal write: %w (and truncate failed: %v)", err, terr)
 		}
 		if _, serr := w.f.Seek(w.size, io.SeekStart); serr != nil {
+			w.broken = true
 			return fmt.Errorf("wal write: %w (and seek failed: %v)", err, serr)
 		}
 		return fmt.Errorf("wal write: %w", err)
