@@ -36,13 +36,15 @@ type Config struct {
 	Runs int
 	// Fsync is the store's WAL policy.
 	Fsync string
+	// PushFormat is json or protobuf, for the http mode.
+	PushFormat string
 	// Progress receives progress lines; nil discards them.
 	Progress io.Writer
 }
 
 // DefaultConfig returns the standard benchmark settings.
 func DefaultConfig() Config {
-	return Config{Corpus: "../shared/data/loghub", Lines: 5_000_000, Mode: "engine", Senders: 4, BatchSize: 2000, Runs: 5, Fsync: string(store.FsyncAlways)}
+	return Config{Corpus: "../shared/data/loghub", Lines: 5_000_000, Mode: "engine", Senders: 4, BatchSize: 2000, Runs: 5, Fsync: string(store.FsyncAlways), PushFormat: "json"}
 }
 
 // Validate checks the settings.
@@ -50,8 +52,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Mode != "engine" && c.Mode != "http":
 		return fmt.Errorf("--mode must be engine or http, not %q", c.Mode)
-	case c.Mode == "http":
-		return errors.New("--mode http needs the HTTP server, which is not built yet; use --mode engine")
+	case c.PushFormat != "json" && c.PushFormat != "protobuf":
+		return fmt.Errorf("--push-format must be json or protobuf, not %q", c.PushFormat)
 	case c.Lines < dataset.NeedleCount:
 		return fmt.Errorf("--lines must be at least %d", dataset.NeedleCount)
 	case c.Senders < 1 || c.BatchSize < 1 || c.Runs < 1:
@@ -68,6 +70,11 @@ type Report struct {
 	IngestLinesPerSec   float64 `json:"ingest_lines_per_sec"`
 	IngestCPUPerMillion float64 `json:"ingest_cpu_seconds_per_million"`
 	FlushSeconds        float64 `json:"flush_seconds"`
+	// The http mode's figures: the push format, and the server's own CPU and
+	// peak RSS, measured apart from the senders.
+	PushFormat          string  `json:"push_format,omitempty"`
+	ServerCPUPerMillion float64 `json:"server_cpu_seconds_per_million,omitempty"`
+	ServerPeakRSSBytes  int64   `json:"server_peak_rss_bytes,omitempty"`
 	DiskBytes           int64   `json:"disk_bytes"`
 	BytesPerLine        float64 `json:"bytes_per_line"`
 	PeakRSSBytes        int64   `json:"peak_rss_bytes"`
@@ -108,6 +115,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	rep := &Report{Lines: cfg.Lines}
+	if cfg.Mode == "http" {
+		fmt.Fprintf(progress, "pushing %s to a kubelog server in %s as %s\n", gen.Describe(), dir, cfg.PushFormat)
+		if err := runHTTP(ctx, cfg, gen, dcfg, dir, rep, progress); err != nil {
+			return nil, err
+		}
+		rep.PeakRSSBytes = peakRSS()
+		return rep, nil
+	}
 	scfg := store.DefaultConfig(dir)
 	scfg.Fsync = store.FsyncPolicy(cfg.Fsync)
 	if err := scfg.Validate(); err != nil {
@@ -119,7 +135,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer st.Close()
 
-	rep := &Report{Lines: cfg.Lines}
 	fmt.Fprintf(progress, "ingesting %s into %s\n", gen.Describe(), dir)
 	if err := ingest(ctx, st, gen, cfg, rep); err != nil {
 		return nil, err
@@ -202,24 +217,7 @@ func runQueries(ctx context.Context, st *store.Store, d dataset.Config, runs int
 		store.MustMatcher(store.MatchEqual, "container", "c1"),
 	}
 	var err error
-	timed := func(q func() error) float64 {
-		if err != nil {
-			return 0
-		}
-		if err = q(); err != nil {
-			return 0
-		}
-		ms := make([]float64, runs)
-		for i := range ms {
-			t := time.Now()
-			if err = q(); err != nil {
-				return 0
-			}
-			ms[i] = float64(time.Since(t).Microseconds()) / 1000
-		}
-		sort.Float64s(ms)
-		return ms[len(ms)/2]
-	}
+	timed := func(q func() error) float64 { return timeMedian(runs, &err, q) }
 	rep.Q1Ms = timed(func() error {
 		res, err := st.Query(ctx, store.Query{Tenant: tenant, Matchers: oneStream, Start: start, End: end, Direction: logmodel.Backward, Limit: 100})
 		if err == nil {
@@ -278,13 +276,40 @@ func runQueries(ctx context.Context, st *store.Store, d dataset.Config, runs int
 	return err
 }
 
+// timeMedian runs q once to warm up, then runs more times and returns the
+// median in milliseconds. It does nothing once *err is set, and sets it.
+func timeMedian(runs int, err *error, q func() error) float64 {
+	if *err != nil {
+		return 0
+	}
+	if *err = q(); *err != nil {
+		return 0
+	}
+	ms := make([]float64, runs)
+	for i := range ms {
+		t := time.Now()
+		if *err = q(); *err != nil {
+			return 0
+		}
+		ms[i] = float64(time.Since(t).Microseconds()) / 1000
+	}
+	sort.Float64s(ms)
+	return ms[len(ms)/2]
+}
+
 // Table renders the report for people.
 func (r *Report) Table() string {
 	var b strings.Builder
 	row := func(name, value string) { fmt.Fprintf(&b, "%-28s %s\n", name, value) }
 	row("lines", strconv.Itoa(r.Lines))
 	row("raw bytes", fmt.Sprintf("%d (%.1f MB)", r.RawBytes, float64(r.RawBytes)/1e6))
-	row("ingest", fmt.Sprintf("%.2f s, %.0f lines/s, %.2f CPU-s per million lines", r.IngestSeconds, r.IngestLinesPerSec, r.IngestCPUPerMillion))
+	if r.PushFormat != "" {
+		row("push format", r.PushFormat)
+		row("ingest", fmt.Sprintf("%.2f s, %.0f lines/s, server %.2f CPU-s per million lines", r.IngestSeconds, r.IngestLinesPerSec, r.ServerCPUPerMillion))
+		row("server peak RSS", fmt.Sprintf("%.1f MiB", float64(r.ServerPeakRSSBytes)/(1<<20)))
+	} else {
+		row("ingest", fmt.Sprintf("%.2f s, %.0f lines/s, %.2f CPU-s per million lines", r.IngestSeconds, r.IngestLinesPerSec, r.IngestCPUPerMillion))
+	}
 	row("flush and merge", fmt.Sprintf("%.2f s", r.FlushSeconds))
 	row("disk", fmt.Sprintf("%d bytes, %.1f bytes per line", r.DiskBytes, r.BytesPerLine))
 	row("peak RSS", fmt.Sprintf("%.1f MiB", float64(r.PeakRSSBytes)/(1<<20)))
@@ -304,13 +329,18 @@ func cpuSeconds() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-// peakRSS reads the process's high-water resident set size.
+// peakRSS reads this process's high-water resident set size.
 func peakRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	return vmHWM(string(b))
+}
+
+// vmHWM extracts the peak RSS in bytes from a /proc/PID/status text.
+func vmHWM(status string) int64 {
+	for _, line := range strings.Split(status, "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			return kb << 10

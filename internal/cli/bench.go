@@ -59,6 +59,7 @@ and the queries q1 to q5 (median of --runs runs after a warm-up).`,
 	f.IntVar(&cfg.Senders, "senders", cfg.Senders, "concurrent senders")
 	f.IntVar(&cfg.BatchSize, "batch", cfg.BatchSize, "entries per append or push")
 	f.StringVar(&cfg.Fsync, "fsync", cfg.Fsync, "WAL durability: always (ack after fsync), interval or never")
+	f.StringVar(&cfg.PushFormat, "push-format", cfg.PushFormat, "http mode: push as json or protobuf")
 	f.IntVar(&cfg.Runs, "runs", cfg.Runs, "timed runs per query after a warm-up")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")

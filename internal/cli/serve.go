@@ -36,6 +36,7 @@ var serveSettings = []struct{ flag, env, key, help string }{
 	{"disk-budget", "KUBELOG_DISK_BUDGET", "disk_budget_bytes", "cap on stored bytes; the oldest data goes first (0: none)"},
 	{"max-body-bytes", "KUBELOG_MAX_BODY_BYTES", "max_body_bytes", "request body size cap"},
 	{"public-metrics", "KUBELOG_PUBLIC_METRICS", "public_metrics", "serve Prometheus /metrics without a token"},
+	{"no-rate-limits", "KUBELOG_NO_RATE_LIMITS", "no_rate_limits", "turn every rate limit off (for benchmarks)"},
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -44,7 +45,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 	defaults := map[string]string{
 		"listen": def.Listen, "data-dir": def.DataDir, "bootstrap-token": "", "fsync": def.Fsync,
 		"retention": "30d", "disk-budget": "0", "max-body-bytes": strconv.FormatInt(def.MaxBodyBytes, 10),
-		"public-metrics": strconv.FormatBool(def.PublicMetrics),
+		"public-metrics": strconv.FormatBool(def.PublicMetrics), "no-rate-limits": "false",
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -142,6 +143,9 @@ func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string)
 	}
 	if cfg.PublicMetrics, err = strconv.ParseBool(get["public-metrics"]); err != nil {
 		return cfg, fmt.Errorf("public-metrics: %w", err)
+	}
+	if cfg.NoRateLimits, err = strconv.ParseBool(get["no-rate-limits"]); err != nil {
+		return cfg, fmt.Errorf("no-rate-limits: %w", err)
 	}
 	switch cfg.Fsync {
 	case "always", "interval", "never":

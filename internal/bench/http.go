@@ -1,0 +1,397 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/snappy"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/kubelog/kubelog/internal/dataset"
+	"github.com/kubelog/kubelog/internal/logmodel"
+)
+
+// serverProc is a kubelog serve child process.
+type serverProc struct {
+	cmd    *exec.Cmd
+	url    string
+	token  string
+	exited chan error
+}
+
+var servingRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
+
+// startServer runs this binary's serve command on a free port, without rate
+// limits, with its data in dir.
+func startServer(dir, fsync string, progress io.Writer) (*serverProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	cmd := exec.Command(exe, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--fsync", fsync, "--no-rate-limits", "true")
+	cmd.Env = append(os.Environ(), "KUBELOG_BOOTSTRAP_TOKEN="+token)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &serverProc{cmd: cmd, token: token, exited: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			} else if strings.Contains(sc.Text(), "level=ERROR") {
+				fmt.Fprintln(progress, "server:", sc.Text())
+			}
+		}
+	}()
+	go func() { p.exited <- cmd.Wait() }()
+	select {
+	case a := <-addr:
+		p.url = "http://" + a
+		return p, nil
+	case err := <-p.exited:
+		return nil, fmt.Errorf("kubelog serve exited: %v", err)
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("kubelog serve did not start")
+	}
+}
+
+// usage returns the child's CPU seconds so far and its peak RSS in bytes.
+func (p *serverProc) usage() (cpu float64, peak int64) {
+	pid := p.cmd.Process.Pid
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// Fields after the command name: utime and stime are the 12th and
+		// 13th after the closing parenthesis, in clock ticks (100 Hz).
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i >= 0 {
+			f := strings.Fields(s[i+1:])
+			if len(f) > 12 {
+				ut, _ := strconv.ParseFloat(f[11], 64)
+				st, _ := strconv.ParseFloat(f[12], 64)
+				cpu = (ut + st) / 100
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		peak = vmHWM(string(b))
+	}
+	return cpu, peak
+}
+
+func (p *serverProc) stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.exited:
+		return err
+	case <-time.After(2 * time.Minute):
+		_ = p.cmd.Process.Kill()
+		return fmt.Errorf("kubelog serve did not stop")
+	}
+}
+
+func (p *serverProc) request(ctx context.Context, method, path, ctype string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, p.url+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	return b, nil
+}
+
+// runHTTP measures ingest through the Loki push API of a real server and the
+// queries through its HTTP API.
+func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg dataset.Config, dir string, rep *Report, progress io.Writer) error {
+	srv, err := startServer(dir, cfg.Fsync, progress)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = srv.stop() }()
+	rep.PushFormat = cfg.PushFormat
+	cpu0, _ := srv.usage()
+	batches := make(chan []byte, cfg.Senders*2)
+	errs := make(chan error, cfg.Senders)
+	var wg sync.WaitGroup
+	start := time.Now()
+	ctype := "application/json"
+	if cfg.PushFormat == "protobuf" {
+		ctype = "application/x-protobuf"
+	}
+	for i := 0; i < cfg.Senders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for body := range batches {
+				if _, err := srv.request(ctx, "POST", "/loki/api/v1/push", ctype, body); err != nil {
+					errs <- err
+					for range batches {
+					}
+					return
+				}
+			}
+		}()
+	}
+	var raw int64
+	var entries []logmodel.Entry
+	var enc pushEncoder
+	for gen.Remaining() > 0 {
+		entries = gen.Next(entries, cfg.BatchSize)
+		for _, e := range entries {
+			raw += int64(len(e.Line))
+		}
+		var body []byte
+		if cfg.PushFormat == "protobuf" {
+			body = enc.protobuf(entries)
+		} else {
+			body = enc.json(entries)
+		}
+		select {
+		case batches <- body:
+		case err := <-errs:
+			close(batches)
+			return err
+		}
+	}
+	close(batches)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	el := time.Since(start).Seconds()
+	cpu1, peak := srv.usage()
+	rep.RawBytes = raw
+	rep.IngestSeconds = el
+	rep.IngestLinesPerSec = float64(cfg.Lines) / el
+	rep.ServerCPUPerMillion = (cpu1 - cpu0) / (float64(cfg.Lines) / 1e6)
+	rep.ServerPeakRSSBytes = peak
+	fmt.Fprintf(progress, "pushed %d lines in %.1fs\n", cfg.Lines, el)
+
+	if err := httpQueries(ctx, srv, dcfg, cfg.Runs, rep); err != nil {
+		return err
+	}
+	_, rep.ServerPeakRSSBytes = srv.usage()
+	if err := srv.stop(); err != nil {
+		return err
+	}
+	rep.DiskBytes = dirSize(dir)
+	rep.BytesPerLine = float64(rep.DiskBytes) / float64(cfg.Lines)
+	return nil
+}
+
+// httpQueries runs the queries that the HTTP API can answer without LogQL.
+func httpQueries(ctx context.Context, srv *serverProc, d dataset.Config, runs int, rep *Report) error {
+	var err error
+	timed := func(q func() error) float64 { return timeMedian(runs, &err, q) }
+	rng := fmt.Sprintf("start_time=%d&end_time=%d", d.Start, d.Start+d.Span+int64(time.Minute))
+	rep.Q1Ms = timed(func() error {
+		b, err := srv.request(ctx, "GET", "/api/v1/logs?namespace=ns-3&pod=app-3-7&container=c1&limit=100&"+rng, "", nil)
+		if err == nil {
+			rep.Q1Count = countLogs(b)
+		}
+		return err
+	})
+	rep.Q2Ms = timed(func() error {
+		body, _ := json.Marshal(map[string]any{"query": `"` + dataset.Needle + `"`, "limit": 1000,
+			"start_time": strconv.FormatInt(d.Start, 10), "end_time": strconv.FormatInt(d.Start+d.Span+int64(time.Minute), 10)})
+		b, err := srv.request(ctx, "POST", "/api/v1/logs/search", "application/json", body)
+		if err == nil {
+			rep.Q2Count = countLogs(b)
+		}
+		return err
+	})
+	rep.Q5Ms = timed(func() error {
+		b, err := srv.request(ctx, "GET", "/api/v1/logs/stats?"+rng, "", nil)
+		if err != nil {
+			return err
+		}
+		var st struct {
+			TotalLines int `json:"total_lines"`
+		}
+		err = json.Unmarshal(b, &st)
+		rep.Q5Count = st.TotalLines
+		return err
+	})
+	return err
+}
+
+func countLogs(b []byte) int {
+	var r struct {
+		Logs []json.RawMessage `json:"logs"`
+	}
+	_ = json.Unmarshal(b, &r)
+	return len(r.Logs)
+}
+
+// pushEncoder builds Loki push bodies. It reuses its buffers.
+type pushEncoder struct {
+	buf, pb, stream []byte
+}
+
+// json encodes entries as Loki's JSON push body, one stream per entry run
+// with the same labels.
+func (e *pushEncoder) json(entries []logmodel.Entry) []byte {
+	b := append(e.buf[:0], `{"streams":[`...)
+	for i := 0; i < len(entries); {
+		j := i
+		for j < len(entries) && entries[j].Labels.Equal(entries[i].Labels) {
+			j++
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"stream":{`...)
+		for k, l := range entries[i].Labels {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, l.Name)
+			b = append(b, ':')
+			b = appendJSONString(b, l.Value)
+		}
+		b = append(b, `},"values":[`...)
+		for k := i; k < j; k++ {
+			if k > i {
+				b = append(b, ',')
+			}
+			b = append(b, `["`...)
+			b = strconv.AppendInt(b, entries[k].Timestamp, 10)
+			b = append(b, `",`...)
+			b = appendJSONString(b, string(entries[k].Line))
+			b = append(b, ']')
+		}
+		b = append(b, "]}"...)
+		i = j
+	}
+	b = append(b, "]}"...)
+	e.buf = b
+	return bytes.Clone(b)
+}
+
+// protobuf encodes entries as Loki's snappy-compressed PushRequest.
+func (e *pushEncoder) protobuf(entries []logmodel.Entry) []byte {
+	pb := e.pb[:0]
+	for i := 0; i < len(entries); {
+		j := i
+		for j < len(entries) && entries[j].Labels.Equal(entries[i].Labels) {
+			j++
+		}
+		s := e.stream[:0]
+		s = protowire.AppendTag(s, 1, protowire.BytesType) // labels
+		s = protowire.AppendString(s, entries[i].Labels.String())
+		for k := i; k < j; k++ {
+			var ts []byte
+			ts = protowire.AppendTag(ts, 1, protowire.VarintType)
+			ts = protowire.AppendVarint(ts, uint64(entries[k].Timestamp/1e9))
+			ts = protowire.AppendTag(ts, 2, protowire.VarintType)
+			ts = protowire.AppendVarint(ts, uint64(entries[k].Timestamp%1e9))
+			var ent []byte
+			ent = protowire.AppendTag(ent, 1, protowire.BytesType)
+			ent = protowire.AppendBytes(ent, ts)
+			ent = protowire.AppendTag(ent, 2, protowire.BytesType)
+			ent = protowire.AppendBytes(ent, entries[k].Line)
+			s = protowire.AppendTag(s, 2, protowire.BytesType) // entries
+			s = protowire.AppendBytes(s, ent)
+		}
+		e.stream = s
+		pb = protowire.AppendTag(pb, 1, protowire.BytesType) // streams
+		pb = protowire.AppendBytes(pb, s)
+		i = j
+	}
+	e.pb = pb
+	return snappy.Encode(nil, pb)
+}
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
+// as encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\r':
+				b = append(b, '\\', 'r')
+			default:
+				b = append(b, fmt.Sprintf(`\u%04x`, c)...)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(b, '"')
+}
+
+// dirSize sums the sizes of the files below dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
