@@ -22,6 +22,7 @@ import (
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/tail"
 )
 
 // Config configures the API.
@@ -56,6 +57,7 @@ func (c Config) Validate() error {
 // Deps are the components the API serves from. All are required unless noted.
 type Deps struct {
 	Store    *store.Store
+	Hub      *tail.Hub
 	Meta     *meta.DB
 	Auth     *auth.Authenticator
 	Limiter  *auth.Limiter
@@ -71,8 +73,10 @@ type Deps struct {
 // API is the HTTP API. Create it with New.
 type API struct {
 	cfg     Config
-	store   *store.Store
-	meta    *meta.DB
+	store    *store.Store
+	hub      *tail.Hub
+	sessions *tail.Sessions
+	meta     *meta.DB
 	auth    *auth.Authenticator
 	limiter *auth.Limiter
 	limits  *auth.LimitTable
@@ -85,6 +89,11 @@ type API struct {
 	ingest  *ingestMeter
 	started time.Time
 
+	// shutdown ends when the server begins to stop; long-lived streams
+	// follow it.
+	shutdown      context.Context
+	beginShutdown context.CancelFunc
+
 	ready    atomic.Bool
 	ridBase  string
 	ridCount atomic.Uint64
@@ -95,11 +104,11 @@ func New(cfg Config, d Deps) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if d.Store == nil || d.Meta == nil || d.Auth == nil || d.Limiter == nil || d.Limits == nil || d.Registry == nil {
-		return nil, errors.New("httpapi: Store, Meta, Auth, Limiter, Limits and Registry are required")
+	if d.Store == nil || d.Hub == nil || d.Meta == nil || d.Auth == nil || d.Limiter == nil || d.Limits == nil || d.Registry == nil {
+		return nil, errors.New("httpapi: Store, Hub, Meta, Auth, Limiter, Limits and Registry are required")
 	}
 	a := &API{
-		cfg: cfg, store: d.Store, meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
+		cfg: cfg, store: d.Store, hub: d.Hub, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
 		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, mux: http.NewServeMux(),
 	}
 	if a.storeOK == nil {
@@ -112,6 +121,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		a.now = time.Now
 	}
 	a.started = a.now()
+	a.shutdown, a.beginShutdown = context.WithCancel(context.Background())
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	a.ridBase = hex.EncodeToString(b[:])
@@ -128,9 +138,15 @@ func New(cfg Config, d Deps) (*API, error) {
 // Handler returns the root handler.
 func (a *API) Handler() http.Handler { return a.mux }
 
-// SetReady sets what /ready answers; the server clears it when it begins to
-// shut down.
+// SetReady sets what /ready answers.
 func (a *API) SetReady(ready bool) { a.ready.Store(ready) }
+
+// BeginShutdown marks the API not ready and ends its long-lived streams
+// (tails), which save their cursors; ordinary requests finish normally.
+func (a *API) BeginShutdown() {
+	a.ready.Store(false)
+	a.beginShutdown()
+}
 
 // surface selects the error format of a route.
 type surface uint8

@@ -19,6 +19,7 @@ import (
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/tail"
 )
 
 // fakeClock drives the rate limiter in tests.
@@ -59,7 +60,11 @@ func newEnv(t *testing.T, limits auth.Limits) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	st, err := store.Open(store.DefaultConfig(dir + "/store"))
+	hub := tail.NewHub(tail.DefaultHubConfig())
+	t.Cleanup(hub.Close)
+	scfg := store.DefaultConfig(dir + "/store")
+	scfg.OnCommit = hub.OnCommit
+	st, err := store.Open(scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +82,7 @@ func newEnv(t *testing.T, limits auth.Limits) *env {
 		t.Fatal(err)
 	}
 	api, err := New(DefaultConfig(), Deps{
-		Store: st, Meta: db, Auth: authn, Limiter: limiter, Limits: table,
+		Store: st, Hub: hub, Meta: db, Auth: authn, Limiter: limiter, Limits: table,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
 	})
 	if err != nil {

@@ -45,6 +45,12 @@ func (a *API) routes() {
 	std("DELETE "+logs+"/tokens/{id}", auth.ScopeAdmin, a.revokeToken)
 	std("GET "+logs+"/tenants/{tenant}/limits", auth.ScopeAdmin, a.getLimits)
 	std("PUT "+logs+"/tenants/{tenant}/limits", auth.ScopeAdmin, a.putLimits)
+	std("POST "+logs+"/tail/sessions", auth.ScopeRead, a.createSession)
+	std("GET "+logs+"/tail/sessions", auth.ScopeRead, a.listSessions)
+	std("GET "+logs+"/tail/sessions/{id}", auth.ScopeRead, a.getSession)
+	std("PATCH "+logs+"/tail/sessions/{id}", auth.ScopeRead, a.patchSession)
+	std("DELETE "+logs+"/tail/sessions/{id}", auth.ScopeRead, a.deleteSession)
+	std("GET "+logs+"/tail/sessions/{id}/stream", auth.ScopeRead, a.streamSession)
 	// Anything else under the logs API is a JSON 404, not the mux's text.
 	open(logs+"/", func(http.ResponseWriter, *http.Request) error {
 		return notFound("no such endpoint")

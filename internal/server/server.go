@@ -22,6 +22,7 @@ import (
 	"github.com/kubelog/kubelog/internal/httpapi"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/tail"
 )
 
 // Config configures a server. Start from DefaultConfig.
@@ -88,6 +89,7 @@ type Server struct {
 	log      *slog.Logger
 	db       *meta.DB
 	st       *store.Store
+	hub      *tail.Hub
 	api      *httpapi.API
 	http     *http.Server
 	ln       net.Listener
@@ -138,6 +140,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	scfg.Retention = cfg.Retention
 	scfg.DiskBudget = cfg.DiskBudget
 	scfg.Logger = log.With("component", "store")
+	s.hub = tail.NewHub(tail.DefaultHubConfig())
+	scfg.OnCommit = s.hub.OnCommit
 	if s.st, err = store.Open(scfg); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -157,7 +161,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	acfg.PublicMetrics = cfg.PublicMetrics
 	acfg.Version = cfg.Version
 	s.api, err = httpapi.New(acfg, httpapi.Deps{
-		Store: s.st, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
+		Store: s.st, Hub: s.hub, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
 		Logger: log.With("component", "http"), Registry: reg,
 	})
 	if err != nil {
@@ -262,7 +266,7 @@ func (s *Server) reloadLoop() {
 // Stop stops accepting requests, lets the ones in flight finish (up to
 // ShutdownTimeout), flushes the store and closes everything.
 func (s *Server) Stop() error {
-	s.api.SetReady(false)
+	s.api.BeginShutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
@@ -275,6 +279,9 @@ func (s *Server) closeStorage() error {
 	var errs []error
 	if s.st != nil {
 		errs = append(errs, s.st.Close())
+	}
+	if s.hub != nil {
+		s.hub.Close()
 	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())

@@ -1,0 +1,97 @@
+package tail
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+)
+
+func TestFilterMatch(t *testing.T) {
+	labels := logmodel.FromPairs("namespace", "payments", "pod", "api-7f9", "container", "app", "app", "checkout")
+	md := logmodel.FromPairs("level", "error", "stream", "stderr")
+	line := []byte("Timeout talking to db-1 after 30s")
+	f := func(filter string, want bool) {
+		t.Helper()
+		flt, err := ParseFilter(filter)
+		if err != nil {
+			t.Fatalf("%q: %v", filter, err)
+		}
+		if got := flt.Match(labels, md, line); got != want {
+			t.Fatalf("%q: got %v; want %v", filter, got, want)
+		}
+	}
+	f("", true)
+	f("level=error", true)
+	f("level=ERROR", true)
+	f("level!=debug", true)
+	f(`level=~"warn|error"`, true)
+	f(`level=~"warn"`, false)
+	f("namespace=payments", true)
+	f("namespace=payment", false)
+	f(`pod=~"api-.*"`, true)
+	f(`pod=~"api"`, false)
+	f("container=app", true)
+	f(`"timeout"`, true)
+	f(`"TIMEOUT TALKING"`, true)
+	f(`"refused"`, false)
+	f(`msg=~"db-\\d+"`, true)
+	f(`msg!~"db"`, false)
+	f("level=error and namespace=payments", true)
+	f("level=error namespace=payments", true)
+	f("level=info or namespace=payments", true)
+	f("not level=info", true)
+	f("NOT (level=error OR stream=stdout)", false)
+	f(`(level=warn or level=error) and not "refused"`, true)
+	f(`node=""`, true)
+	f(`node!=""`, false)
+	f("restart=~\"\"", true)
+}
+
+func TestFilterErrors(t *testing.T) {
+	f := func(filter string, pos int, mention string) {
+		t.Helper()
+		_, err := ParseFilter(filter)
+		pe, ok := err.(*ParseError)
+		if !ok || pe.Pos != pos || !strings.Contains(pe.Msg, mention) {
+			t.Fatalf("%q: got %v; want error at %d mentioning %q", filter, err, pos, mention)
+		}
+	}
+	f("level", 5, "expected =")
+	f("level=", 6, "expected a value")
+	f("(level=error", 12, `")"`)
+	f("level=error)", 11, `")"`)
+	f(`pod=~"(["`, 5, "regexp")
+	f(`"unterminated`, 0, "unterminated")
+	f("level=error or", 14, "at the end")
+	f("= x", 0, "unexpected")
+	f(strings.Repeat("(", 200)+"a=b"+strings.Repeat(")", 200), 101, "nested")
+}
+
+func TestFilterEqualities(t *testing.T) {
+	flt, err := ParseFilter(`namespace=payments and level=error and pod=~"x.*" and (app=a or app=b) container=app`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := flt.Equalities()
+	if len(got) != 2 || got["namespace"] != "payments" || got["container"] != "app" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{"", "level=error", `level=~"warn|error" and not "timeout"`, "(a=b or c!=d) e=~f", "msg!~`x`", "not not x=y", `"\x00"`} {
+		f.Add(s, "a line")
+	}
+	f.Fuzz(func(t *testing.T, filter, line string) {
+		flt, err := ParseFilter(filter)
+		if err != nil {
+			if _, ok := err.(*ParseError); !ok {
+				t.Fatalf("error of type %T", err)
+			}
+			return
+		}
+		_ = flt.Match(logmodel.FromPairs("a", "b"), logmodel.FromPairs("level", "info"), []byte(line))
+		_ = flt.Equalities()
+	})
+}
