@@ -72,22 +72,22 @@ type Deps struct {
 
 // API is the HTTP API. Create it with New.
 type API struct {
-	cfg     Config
+	cfg      Config
 	store    *store.Store
 	hub      *tail.Hub
 	sessions *tail.Sessions
 	meta     *meta.DB
-	auth    *auth.Authenticator
-	limiter *auth.Limiter
-	limits  *auth.LimitTable
-	log     *slog.Logger
-	reg     *prometheus.Registry
-	now     func() time.Time
-	storeOK func() error
-	mux     *http.ServeMux
-	metrics *apiMetrics
-	ingest  *ingestMeter
-	started time.Time
+	auth     *auth.Authenticator
+	limiter  *auth.Limiter
+	limits   *auth.LimitTable
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	now      func() time.Time
+	storeOK  func() error
+	mux      *http.ServeMux
+	metrics  *apiMetrics
+	ingest   *ingestMeter
+	started  time.Time
 
 	// shutdown ends when the server begins to stop; long-lived streams
 	// follow it.

@@ -211,7 +211,7 @@ func TestSSEResumeIsExact(t *testing.T) {
 		from := lastID
 		mu.Unlock()
 		resp := e.openStream("a-read", s.ID, from)
-		done := read(resp, 4) // break the connection after 4 events
+		done := read(resp, 4)        // break the connection after 4 events
 		push(30+conn*20, 50+conn*20) // live, while connected
 		select {
 		case <-done:
