@@ -332,4 +332,3 @@ func colorize(s string) string {
 	}
 	return fmt.Sprintf("\x1b[%dm%s\x1b[0m", colors[h%len(colors)], s)
 }
-
