@@ -50,8 +50,8 @@ func DefaultConfig() Config {
 // Validate checks the settings.
 func (c Config) Validate() error {
 	switch {
-	case c.Mode != "engine" && c.Mode != "http":
-		return fmt.Errorf("--mode must be engine or http, not %q", c.Mode)
+	case c.Mode != "engine" && c.Mode != "http" && c.Mode != "tail":
+		return fmt.Errorf("--mode must be engine, http or tail, not %q", c.Mode)
 	case c.PushFormat != "json" && c.PushFormat != "protobuf":
 		return fmt.Errorf("--push-format must be json or protobuf, not %q", c.PushFormat)
 	case c.Lines < dataset.NeedleCount:

@@ -13,6 +13,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	cfg := bench.DefaultConfig()
+	tcfg := bench.TailConfig{Sessions: 100, LinesPerSec: 50_000, Seconds: 10, IdleSessions: 1000}
 	var asJSON bool
 	var cpuProfile string
 	cmd := &cobra.Command{
@@ -29,6 +30,18 @@ and the queries q1 to q5 (median of --runs runs after a warm-up).`,
 			}
 			if !asJSON {
 				cfg.Progress = cmd.ErrOrStderr()
+			}
+			if cfg.Mode == "tail" {
+				tcfg.Progress = cfg.Progress
+				rep, err := bench.RunTail(cmd.Context(), tcfg)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
+				}
+				_, err = fmt.Fprint(cmd.OutOrStdout(), rep.Table())
+				return err
 			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -55,7 +68,11 @@ and the queries q1 to q5 (median of --runs runs after a warm-up).`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.Corpus, "corpus", cfg.Corpus, "directory of loghub *_2k.log files")
 	f.IntVar(&cfg.Lines, "lines", cfg.Lines, "number of lines to generate")
-	f.StringVar(&cfg.Mode, "mode", cfg.Mode, "engine (in-process) or http (through a real server)")
+	f.StringVar(&cfg.Mode, "mode", cfg.Mode, "engine (in-process), http (through a real server) or tail (live-tail latency)")
+	f.IntVar(&tcfg.Sessions, "sessions", tcfg.Sessions, "tail mode: concurrent sessions, each matching 1/sessions of the lines")
+	f.IntVar(&tcfg.LinesPerSec, "rate", tcfg.LinesPerSec, "tail mode: lines pushed per second")
+	f.IntVar(&tcfg.Seconds, "seconds", tcfg.Seconds, "tail mode: seconds of pushing")
+	f.IntVar(&tcfg.IdleSessions, "idle", tcfg.IdleSessions, "tail mode: idle streams opened to measure memory per stream")
 	f.IntVar(&cfg.Senders, "senders", cfg.Senders, "concurrent senders")
 	f.IntVar(&cfg.BatchSize, "batch", cfg.BatchSize, "entries per append or push")
 	f.StringVar(&cfg.Fsync, "fsync", cfg.Fsync, "WAL durability: always (ack after fsync), interval or never")

@@ -14,7 +14,9 @@ import (
 // WebSocket messages. It is used by one goroutine.
 type eventSink interface {
 	// send writes one event: kind "" is an entry with id as its SSE id.
+	// Events may wait in a buffer until flush.
 	send(kind, id string, data []byte) error
+	flush() error
 	// heartbeat keeps an idle connection alive.
 	heartbeat() error
 	close()
@@ -64,11 +66,11 @@ func (s *sseSink) send(kind, id string, data []byte) error {
 	b = append(b, "data: "...)
 	b = append(b, data...)
 	b = append(b, "\n\n"...)
-	if _, err := s.w.Write(b); err != nil {
-		return err
-	}
-	return s.rc.Flush()
+	_, err := s.w.Write(b)
+	return err
 }
+
+func (s *sseSink) flush() error { return s.rc.Flush() }
 
 func (s *sseSink) heartbeat() error {
 	if _, err := fmt.Fprintf(s.w, ": heartbeat %s\n\n", time.Now().UTC().Format(time.RFC3339)); err != nil {
@@ -94,6 +96,8 @@ func (s *wsSink) send(kind, id string, data []byte) error {
 	}
 	return s.c.Write(ctx, websocket.MessageText, data)
 }
+
+func (s *wsSink) flush() error { return nil }
 
 func (s *wsSink) heartbeat() error {
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)

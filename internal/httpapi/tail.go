@@ -264,6 +264,7 @@ func (a *API) streamSession(w http.ResponseWriter, r *http.Request) error {
 		Query:  tail.QueryFor(s.Tenant, flt, s.Service),
 		Match:  tail.MatchFilter(flt, s.Service),
 		Cursor: cursor,
+		Flush:  sink.flush,
 		Idle: func() error {
 			if time.Since(lastSave) >= time.Second {
 				save()
@@ -280,7 +281,10 @@ func (a *API) streamSession(w http.ResponseWriter, r *http.Request) error {
 		if ev.Gap != nil {
 			b, _ := json.Marshal(map[string]any{"after": ev.Gap.After.String(), "next": ev.Gap.Next.String(), "missing": ev.Gap.Missing,
 				"message": "entries after the cursor were deleted by retention"})
-			return sink.send("gap", "", b)
+			if err := sink.send("gap", "", b); err != nil {
+				return err
+			}
+			return sink.flush()
 		}
 		b, err := json.Marshal(ev.Entry.ToJSON())
 		if err != nil {

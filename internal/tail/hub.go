@@ -259,6 +259,9 @@ type FollowSpec struct {
 	// second while idle, so that the transport can send heartbeats and
 	// persist the cursor; it may return an error to stop.
 	Idle func() error
+	// Flush, when set, is called after each run of delivered entries, so
+	// that the transport can write them out together.
+	Flush func() error
 }
 
 // Follow delivers every entry after spec.Cursor that matches, in cursor
@@ -307,6 +310,9 @@ func (h *Hub) catchUpAndLive(ctx context.Context, r Reader, spec FollowSpec, sub
 			}
 			*cursor = es[i].Cursor
 		}
+		if err := flush(spec); err != nil {
+			return err
+		}
 		if !more {
 			break
 		}
@@ -332,6 +338,9 @@ func (h *Hub) catchUpAndLive(ctx context.Context, r Reader, spec FollowSpec, sub
 			*cursor = es[i].Cursor
 		}
 		if len(es) > 0 {
+			if err := flush(spec); err != nil {
+				return err
+			}
 			continue
 		}
 		if spec.Idle != nil {
@@ -346,6 +355,13 @@ func (h *Hub) catchUpAndLive(ctx context.Context, r Reader, spec FollowSpec, sub
 		case <-tick:
 		}
 	}
+}
+
+func flush(spec FollowSpec) error {
+	if spec.Flush == nil {
+		return nil
+	}
+	return spec.Flush()
 }
 
 // MatchFilter builds the live-path test that matches a store query built by
