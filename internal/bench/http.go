@@ -49,7 +49,11 @@ func startServer(dir, fsync string, progress io.Writer) (*serverProc, error) {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
-	cmd := exec.Command(exe, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--fsync", fsync, "--no-rate-limits", "true")
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--fsync", fsync, "--no-rate-limits", "true"}
+	if p := os.Getenv("KUBELOG_BENCH_SERVER_CPUPROFILE"); p != "" {
+		args = append(args, "--cpuprofile", p)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "KUBELOG_BOOTSTRAP_TOKEN="+token)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

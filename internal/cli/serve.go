@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,7 @@ import (
 type serveOptions struct {
 	configFile string
 	logLevel   string
+	cpuProfile string
 	values     map[string]string
 }
 
@@ -64,6 +66,17 @@ file given with --config, then the defaults.`,
 			if err != nil {
 				return err
 			}
+			if o.cpuProfile != "" {
+				f, err := os.Create(o.cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			srv, err := server.Start(cmd.Context(), cfg, log, stderr)
 			if err != nil {
 				return err
@@ -87,6 +100,7 @@ file given with --config, then the defaults.`,
 	}
 	f.StringVar(&o.configFile, "config", "", "YAML config file")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for profiling)")
 	return cmd
 }
 

@@ -200,6 +200,7 @@ func (s *Store) openParts(m manifest) error {
 			continue
 		}
 		s.addPartLocked(p)
+		s.notePartOnOpen(p)
 	}
 	ents, err := os.ReadDir(s.partDir)
 	if err != nil {
@@ -240,14 +241,20 @@ func (s *Store) addPartLocked(p *part) {
 	t.parts = append(t.parts, p)
 	for i := range p.streams {
 		ps := &p.streams[i]
+		ps.labels = t.stream(ps.id, ps.labels).Labels
+	}
+}
+
+// notePartOnOpen raises the writer-owned figures (stream timestamps, the next
+// cursor) to cover a part found at open. Later parts come from the head,
+// whose entries the writer has counted already.
+func (s *Store) notePartOnOpen(p *part) {
+	t := s.tenantLocked(p.tenant)
+	for i := range p.streams {
+		ps := &p.streams[i]
 		st := t.stream(ps.id, ps.labels)
-		ps.labels = st.Labels
-		last := p.blocks[ps.first+ps.n-1].maxTs
-		for _, b := range p.blocks[ps.first : ps.first+ps.n] {
-			last = max(last, b.maxTs)
-		}
-		st.maxTs = max(st.maxTs, last)
-		st.flushedMaxTs = max(st.flushedMaxTs, last)
+		st.maxTs = max(st.maxTs, ps.maxTs)
+		st.flushedMaxTs = max(st.flushedMaxTs, ps.maxTs)
 	}
 	if p.maxSeq >= t.nextSeq.Load() {
 		t.nextSeq.Store(p.maxSeq + 1)
