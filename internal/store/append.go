@@ -312,18 +312,26 @@ type undo struct {
 func (s *Store) commit(group []*appendReq) {
 	h := s.active
 	now := s.cfg.Now().UnixNano()
-	s.walBuf = s.walBuf[:0]
+	// A fresh buffer per group: the head keeps pointing at its lines.
+	size := 0
+	for _, req := range group {
+		for i := range req.rows {
+			size += len(req.rows[i].Line) + 48
+		}
+	}
+	buf := make([]byte, 0, size+1024)
 	var undos []undo
 	s.commitGen++
 	firstSeq := make(map[*tenant]uint64)
 	var key []byte
 	h.mu.Lock()
+	bufIdx := h.addBuffer()
 	for _, req := range group {
 		t := req.t
 		if _, ok := firstSeq[t]; !ok {
 			firstSeq[t] = t.nextSeq.Load()
 		}
-		s.walEnc.begin()
+		s.walEnc.begin(buf, t.name)
 		for i := range req.rows {
 			row := &req.rows[i]
 			st := req.streams[i]
@@ -347,23 +355,23 @@ func (s *Store) commit(group []*appendReq) {
 				key = appendMetaKey(key[:0], row.Metadata)
 				mdID = h.mdID(row.Metadata, key)
 			}
-			h.addTo(hs, row.Timestamp, seq, row.Line, mdID, now)
+			off := s.walEnc.add(st, row.Timestamp, seq, row.Metadata, row.Line)
+			h.setBuffer(bufIdx, s.walEnc.buf)
+			h.addTo(hs, row.Timestamp, seq, lineRef{buf: bufIdx, off: uint32(off), n: uint32(len(row.Line))}, mdID, now)
 			st.maxTs = max(st.maxTs, row.Timestamp)
-			s.walEnc.add(st, row.Timestamp, seq, row.Metadata, row.Line)
 			req.res.Cursors[req.index[i]] = logmodel.Cursor{Seq: seq}
 			req.res.Accepted++
 		}
-		if s.walEnc.nEntry > 0 {
-			s.walBuf = s.walEnc.finish(s.walBuf, t.name)
-		}
+		buf = s.walEnc.finish()
 	}
+	h.setBuffer(bufIdx, buf)
 	h.mu.Unlock()
 	var err error
 	if s.wal.broken {
 		err = s.rotateWAL()
 	}
-	if err == nil && len(s.walBuf) > 0 {
-		err = s.wal.write(s.walBuf)
+	if err == nil && len(buf) > 0 {
+		err = s.wal.write(buf)
 		if err == nil && s.cfg.Fsync == FsyncAlways {
 			err = s.wal.sync()
 		}

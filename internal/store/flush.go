@@ -62,7 +62,7 @@ func (s *Store) planHead(h *head) []*partPlan {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
 		hs := h.streams[id]
-		v := hs.viewLocked(h.mdDict)
+		v := hs.viewLocked(h)
 		order := v.order()
 		var cur *planStream
 		curWin := int64(-1 << 63)

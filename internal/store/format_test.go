@@ -33,12 +33,13 @@ func fixtureRows() (*blockRows, []logmodel.Labels) {
 	return r, md
 }
 
-// TestFormatFixtureV1 reads a part and a WAL segment written by format v1 and
+// TestFormatFixtureV1 reads a part (format v1) and a WAL segment (record
+// kind 2) written by the current version and
 // checks every field, so that a change to the format that breaks old files
 // fails here. Regenerate with -update only for a deliberate, versioned change.
 func TestFormatFixtureV1(t *testing.T) {
 	partPath := filepath.Join("testdata", "format-v1.part")
-	walPath := filepath.Join("testdata", "format-v1.wal")
+	walPath := filepath.Join("testdata", "format-v2.wal")
 	rows, md := fixtureRows()
 	st := &Stream{ID: 42, Tenant: "fixture", Labels: logmodel.FromPairs("namespace", "ns", "pod", "p")}
 	if *update {
@@ -56,7 +57,7 @@ func TestFormatFixtureV1(t *testing.T) {
 			t.Fatal(err)
 		}
 		var we walEncoder
-		we.begin()
+		we.begin(nil, "fixture")
 		for i := range rows.ts {
 			var m logmodel.Labels
 			if rows.md[i] >= 0 {
@@ -64,7 +65,7 @@ func TestFormatFixtureV1(t *testing.T) {
 			}
 			we.add(st, rows.ts[i], rows.seq[i], m, rows.lines[i])
 		}
-		if err := os.WriteFile(walPath, we.finish(nil, "fixture"), 0o644); err != nil {
+		if err := os.WriteFile(walPath, we.finish(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

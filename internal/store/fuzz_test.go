@@ -63,19 +63,19 @@ func FuzzOpenPart(f *testing.F) {
 }
 
 func FuzzDecodeWALRecord(f *testing.F) {
-	seed, err := os.ReadFile(filepath.Join("testdata", "format-v1.wal"))
+	seed, err := os.ReadFile(filepath.Join("testdata", "format-v2.wal"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(seed[walHeaderSize:])
-	f.Add([]byte{walRecordEntries, 1, 'a', 0, 0})
+	f.Add([]byte{walRecordEntries, 1, 'a', 0, 0, 0, 0, 0, 0, 3, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = decodeWALRecord(b)
 	})
 }
 
 func FuzzReplaySegment(f *testing.F) {
-	seed, err := os.ReadFile(filepath.Join("testdata", "format-v1.wal"))
+	seed, err := os.ReadFile(filepath.Join("testdata", "format-v2.wal"))
 	if err != nil {
 		f.Fatal(err)
 	}

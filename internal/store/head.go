@@ -44,6 +44,13 @@ type head struct {
 	entries int64
 	created int64 // unix nanos when the head received its first entry
 
+	// bufs holds the lines: the WAL buffers of the head's commit groups,
+	// whose lines the head points into rather than copying them, and blocks
+	// of replayed lines. An element is final before any entry pointing into
+	// it becomes visible. sealed says the last one takes no copied lines.
+	bufs   [][]byte
+	sealed bool
+
 	// walEnd is the first WAL segment not covered by this head, set when the
 	// head is frozen.
 	walEnd uint64
@@ -61,8 +68,6 @@ type headStream struct {
 	seq    []uint64
 	md     []int32
 	ref    []lineRef
-	chunks [][]byte // fixed-length chunks; never resliced once created
-	fill   int      // bytes used in the last chunk
 
 	minTs, maxTs   int64
 	minSeq, maxSeq uint64
@@ -77,11 +82,10 @@ type headStream struct {
 	commitGen uint64 // the writer's last commit that touched this stream
 }
 
+// lineRef locates a line in the head's buffers.
 type lineRef struct {
-	chunk, off, n uint32
+	buf, off, n uint32
 }
-
-const maxChunk = 64 << 10
 
 // mdID interns a metadata set. Call with h.mu held for writing.
 func (h *head) mdID(md logmodel.Labels, key []byte) int32 {
@@ -123,12 +127,31 @@ func (h *head) streamFor(s *Stream) *headStream {
 	return hs
 }
 
-// add appends one entry. Call with h.mu held for writing.
-func (h *head) add(s *Stream, ts int64, seq uint64, line []byte, mdID int32, now int64) {
-	h.addTo(h.streamFor(s), ts, seq, line, mdID, now)
+// addCopy appends one entry, copying its line into the head. Replay uses it;
+// the writer uses addTo with lines already in a head buffer. Call with h.mu
+// held for writing.
+func (h *head) addCopy(s *Stream, ts int64, seq uint64, line []byte, mdID int32, now int64) {
+	h.addTo(h.streamFor(s), ts, seq, h.copyLine(line), mdID, now)
 }
 
-func (h *head) addTo(hs *headStream, ts int64, seq uint64, line []byte, mdID int32, now int64) {
+// replayBlock is the size of the buffers that replayed lines are copied to.
+const replayBlock = 1 << 20
+
+func (h *head) copyLine(line []byte) lineRef {
+	n := len(h.bufs)
+	if n == 0 || len(h.bufs[n-1])+len(line) > cap(h.bufs[n-1]) || h.sealed {
+		h.bufs = append(h.bufs, make([]byte, 0, max(replayBlock, len(line))))
+		h.sealed = false
+		n++
+	}
+	b := h.bufs[n-1]
+	off := len(b)
+	h.bufs[n-1] = append(b, line...)
+	return lineRef{buf: uint32(n - 1), off: uint32(off), n: uint32(len(line))}
+}
+
+// addTo appends one entry whose line is already in the head's buffers.
+func (h *head) addTo(hs *headStream, ts int64, seq uint64, ref lineRef, mdID int32, now int64) {
 	if h.entries == 0 {
 		h.created = now
 	}
@@ -138,31 +161,23 @@ func (h *head) addTo(hs *headStream, ts int64, seq uint64, line []byte, mdID int
 	hs.ts = append(hs.ts, ts)
 	hs.seq = append(hs.seq, seq)
 	hs.md = append(hs.md, mdID)
-	hs.ref = append(hs.ref, hs.store(line))
+	hs.ref = append(hs.ref, ref)
 	hs.minTs, hs.maxTs = min(hs.minTs, ts), max(hs.maxTs, ts)
 	hs.minSeq, hs.maxSeq = min(hs.minSeq, seq), max(hs.maxSeq, seq)
-	hs.bytes += int64(len(line))
-	h.bytes += int64(len(line)) + 40
+	hs.bytes += int64(ref.n)
+	h.bytes += int64(ref.n) + 40
 	h.entries++
 }
 
-func (hs *headStream) store(line []byte) lineRef {
-	n := len(hs.chunks)
-	if n == 0 || hs.fill+len(line) > len(hs.chunks[n-1]) {
-		size := 256
-		if n > 0 {
-			size = min(2*len(hs.chunks[n-1]), maxChunk)
-		}
-		size = max(size, len(line))
-		hs.chunks = append(hs.chunks, make([]byte, size))
-		hs.fill = 0
-		n++
-	}
-	copy(hs.chunks[n-1][hs.fill:], line)
-	r := lineRef{chunk: uint32(n - 1), off: uint32(hs.fill), n: uint32(len(line))}
-	hs.fill += len(line)
-	return r
+// addBuffer registers a buffer that lines will point into and returns its
+// index; setBuffer updates it as it grows. Call with h.mu held for writing.
+func (h *head) addBuffer() uint32 {
+	h.bufs = append(h.bufs, nil)
+	h.sealed = true // replay must not append to it
+	return uint32(len(h.bufs) - 1)
 }
+
+func (h *head) setBuffer(i uint32, b []byte) { h.bufs[i] = b }
 
 // headView is a consistent read-only snapshot of one head stream.
 type headView struct {
@@ -171,7 +186,7 @@ type headView struct {
 	seq            []uint64
 	md             []int32
 	ref            []lineRef
-	chunks         [][]byte
+	bufs           [][]byte
 	mdDict         []logmodel.Labels
 	minTs, maxTs   int64
 	minSeq, maxSeq uint64
@@ -180,7 +195,7 @@ type headView struct {
 
 func (v *headView) line(i int) []byte {
 	r := v.ref[i]
-	return v.chunks[r.chunk][r.off : r.off+r.n]
+	return v.bufs[r.buf][r.off : r.off+r.n]
 }
 
 func (v *headView) metadata(i int) logmodel.Labels {
@@ -213,12 +228,12 @@ func (h *head) view(id uint64) (headView, bool) {
 	if hs == nil {
 		return headView{}, false
 	}
-	return hs.viewLocked(h.mdDict), true
+	return hs.viewLocked(h), true
 }
 
-func (hs *headStream) viewLocked(mdDict []logmodel.Labels) headView {
+func (hs *headStream) viewLocked(h *head) headView {
 	return headView{
-		s: hs.s, ts: hs.ts, seq: hs.seq, md: hs.md, ref: hs.ref, chunks: hs.chunks, mdDict: mdDict,
+		s: hs.s, ts: hs.ts, seq: hs.seq, md: hs.md, ref: hs.ref, bufs: h.bufs, mdDict: h.mdDict,
 		minTs: hs.minTs, maxTs: hs.maxTs, minSeq: hs.minSeq, maxSeq: hs.maxSeq, sorted: hs.sorted,
 	}
 }
@@ -230,7 +245,7 @@ func (h *head) views(tenant string) []headView {
 	var out []headView
 	for _, hs := range h.streams {
 		if hs.s.Tenant == tenant {
-			out = append(out, hs.viewLocked(h.mdDict))
+			out = append(out, hs.viewLocked(h))
 		}
 	}
 	return out
@@ -245,7 +260,7 @@ func (h *head) contains(s *Stream, ts int64, line []byte, md logmodel.Labels) bo
 	}
 	match := func(i int) bool {
 		r := hs.ref[i]
-		if hs.ts[i] != ts || string(hs.chunks[r.chunk][r.off:r.off+r.n]) != string(line) {
+		if hs.ts[i] != ts || string(h.bufs[r.buf][r.off:r.off+r.n]) != string(line) {
 			return false
 		}
 		var got logmodel.Labels

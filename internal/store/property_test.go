@@ -194,7 +194,7 @@ func checkRandomQuery(t *testing.T, s *Store, rng *rand.Rand, model []modelEntry
 		t.Logf("stats %+v", s.Stats(""))
 		t.Logf("frozen %d active entries %d visible %d", len(s.frozen), s.active.entries, s.tenants[tn].visible.Load())
 		for _, hs := range s.active.streams {
-			v := hs.viewLocked(s.active.mdDict)
+			v := hs.viewLocked(s.active)
 			t.Logf("head stream %s %s ts %d..%d seq %v sorted %v", hs.s.Tenant, hs.s.Labels, v.minTs, v.maxTs, v.seq, v.sorted)
 		}
 		s.mu.RUnlock()

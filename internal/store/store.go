@@ -54,7 +54,6 @@ type Store struct {
 	// Owned by the writer goroutine.
 	wal       *walFile
 	walEnc    walEncoder
-	walBuf    []byte
 	commitGen uint64
 
 	stats storeCounters
@@ -301,7 +300,7 @@ func (s *Store) replayWAL(checkpoint uint64) error {
 			for _, e := range rec.entries {
 				st := streams[e.stream]
 				key = appendMetaKey(key[:0], e.md)
-				s.active.add(st, e.ts, e.seq, e.line, s.active.mdID(e.md, key), now)
+				s.active.addCopy(st, e.ts, e.seq, e.line, s.active.mdID(e.md, key), now)
 				st.maxTs = max(st.maxTs, e.ts)
 				if e.seq >= t.nextSeq.Load() {
 					t.nextSeq.Store(e.seq + 1)

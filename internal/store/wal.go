@@ -21,15 +21,19 @@ import (
 //
 //	u32 LE   payload length
 //	u32 LE   CRC-32C of the payload
-//	payload  u8 kind (1 = entries); tenant string; uvarint streams, per stream:
-//	         u64 id, uvarint n, n × (name, value); uvarint entries, per entry:
-//	         uvarint stream index, varint timestamp, uvarint seq, uvarint n,
-//	         n × (name, value) metadata, string line
+//	payload  u8 kind (2 = entries); tenant string; entries, each: uvarint
+//	         stream index, varint timestamp, uvarint seq, uvarint n, n ×
+//	         (name, value) metadata, string line; then the stream table:
+//	         uvarint streams, per stream: u64 id, uvarint n, n × (name, value);
+//	         then u32 LE entry count and u32 LE offset of the stream table.
 //
-// Strings are uvarint length + bytes. A segment is never appended to after a
-// restart; a torn record at the end of the last segment is cut off.
+// Strings are uvarint length + bytes. The stream table comes last so that the
+// record is written in one pass and the lines stay where they are: the
+// in-memory head keeps pointing at them instead of copying them again. A
+// segment is never appended to after a restart; a torn record at the end of
+// the last segment is cut off.
 const (
-	walRecordEntries = 1
+	walRecordEntries = 2
 	walHeaderSize    = 8
 	maxWALRecord     = 256 << 20
 )
@@ -81,28 +85,35 @@ type walEntry struct {
 	line   []byte
 }
 
-// walEncoder builds one record. It is owned by the writer goroutine.
+// walEncoder appends records to a buffer. It is owned by the writer
+// goroutine.
 type walEncoder struct {
 	buf     []byte
+	start   int // where the current record's frame begins
 	streams map[uint64]int
 	nStream int
-	entries []byte
-	nEntry  int
 	sbuf    []byte
+	nEntry  int
 	lastID  uint64 // the last stream added and its index, to skip the map
 	lastIdx int
 }
 
-func (e *walEncoder) begin() {
+// begin starts a record for tenant at the end of buf.
+func (e *walEncoder) begin(buf []byte, tenant string) {
 	if e.streams == nil {
 		e.streams = make(map[uint64]int)
 	}
 	clear(e.streams)
 	e.nStream, e.nEntry, e.lastIdx = 0, 0, -1
-	e.sbuf, e.entries = e.sbuf[:0], e.entries[:0]
+	e.sbuf = e.sbuf[:0]
+	e.start = len(buf)
+	buf = append(buf, make([]byte, walHeaderSize)...)
+	buf = append(buf, walRecordEntries)
+	e.buf = appendString(buf, tenant)
 }
 
-func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, line []byte) {
+// add appends an entry and returns the offset of its line in the buffer.
+func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, line []byte) int {
 	idx, ok := e.lastIdx, e.lastIdx >= 0 && e.lastID == s.ID
 	if !ok {
 		idx, ok = e.streams[s.ID]
@@ -119,63 +130,73 @@ func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, li
 		}
 	}
 	e.lastID, e.lastIdx = s.ID, idx
-	e.entries = binary.AppendUvarint(e.entries, uint64(idx))
-	e.entries = binary.AppendVarint(e.entries, ts)
-	e.entries = binary.AppendUvarint(e.entries, seq)
-	e.entries = binary.AppendUvarint(e.entries, uint64(len(md)))
+	b := binary.AppendUvarint(e.buf, uint64(idx))
+	b = binary.AppendVarint(b, ts)
+	b = binary.AppendUvarint(b, seq)
+	b = binary.AppendUvarint(b, uint64(len(md)))
 	for _, l := range md {
-		e.entries = appendString(e.entries, l.Name)
-		e.entries = appendString(e.entries, l.Value)
+		b = appendString(b, l.Name)
+		b = appendString(b, l.Value)
 	}
-	e.entries = binary.AppendUvarint(e.entries, uint64(len(line)))
-	e.entries = append(e.entries, line...)
+	b = binary.AppendUvarint(b, uint64(len(line)))
+	off := len(b)
+	e.buf = append(b, line...)
 	e.nEntry++
+	return off
 }
 
-// finish appends the framed record for tenant to dst.
-func (e *walEncoder) finish(dst []byte, tenant string) []byte {
-	start := len(dst)
-	dst = append(dst, make([]byte, walHeaderSize)...)
-	dst = append(dst, walRecordEntries)
-	dst = appendString(dst, tenant)
-	dst = binary.AppendUvarint(dst, uint64(e.nStream))
-	dst = append(dst, e.sbuf...)
-	dst = binary.AppendUvarint(dst, uint64(e.nEntry))
-	dst = append(dst, e.entries...)
-	payload := dst[start+walHeaderSize:]
-	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, crcTable))
-	return dst
+// finish closes the record and returns the buffer; a record without entries
+// is dropped.
+func (e *walEncoder) finish() []byte {
+	if e.nEntry == 0 {
+		return e.buf[:e.start]
+	}
+	payloadStart := e.start + walHeaderSize
+	tableOff := len(e.buf) - payloadStart
+	b := binary.AppendUvarint(e.buf, uint64(e.nStream))
+	b = append(b, e.sbuf...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(e.nEntry))
+	b = binary.LittleEndian.AppendUint32(b, uint32(tableOff))
+	payload := b[payloadStart:]
+	binary.LittleEndian.PutUint32(b[e.start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(b[e.start+4:], crc32.Checksum(payload, crcTable))
+	e.buf = b
+	return b
 }
 
-// decodeWALRecord decodes one payload.
+// decodeWALRecord decodes one payload. Entry lines alias p.
 func decodeWALRecord(p []byte) (walRecord, error) {
 	var rec walRecord
-	if len(p) < 1 || p[0] != walRecordEntries {
+	if len(p) < 9 || p[0] != walRecordEntries {
 		return rec, corruptf("wal: unknown record kind")
 	}
-	r := reader{b: p[1:]}
-	rec.tenant = r.str()
-	ns := r.uvarint()
+	nEntries := binary.LittleEndian.Uint32(p[len(p)-8:])
+	tableOff := binary.LittleEndian.Uint32(p[len(p)-4:])
+	if tableOff < 1 || int(tableOff) > len(p)-8 || int(nEntries) > len(p) {
+		return rec, corruptf("wal: bad trailer")
+	}
+	t := reader{b: p[tableOff : len(p)-8]}
+	ns := t.uvarint()
 	if ns > uint64(len(p)) {
 		return rec, corruptf("wal: stream count")
 	}
-	for i := uint64(0); i < ns && r.err == nil; i++ {
-		s := walStream{id: r.u64()}
-		nl := r.uvarint()
+	for i := uint64(0); i < ns && t.err == nil; i++ {
+		s := walStream{id: t.u64()}
+		nl := t.uvarint()
 		if nl > 1024 {
 			return rec, corruptf("wal: label count")
 		}
 		for j := uint64(0); j < nl; j++ {
-			s.labels = append(s.labels, logmodel.Label{Name: r.str(), Value: r.str()})
+			s.labels = append(s.labels, logmodel.Label{Name: t.str(), Value: t.str()})
 		}
 		rec.streams = append(rec.streams, s)
 	}
-	ne := r.uvarint()
-	if ne > uint64(len(p)) {
-		return rec, corruptf("wal: entry count")
+	if t.err != nil || len(t.b) != 0 {
+		return rec, corruptf("wal: bad stream table")
 	}
-	for i := uint64(0); i < ne && r.err == nil; i++ {
+	r := reader{b: p[1:tableOff]}
+	rec.tenant = r.str()
+	for i := uint32(0); i < nEntries && r.err == nil; i++ {
 		var e walEntry
 		si := r.uvarint()
 		if si >= ns {
@@ -214,7 +235,6 @@ func replaySegment(path string, fn func(walRecord) error) (good int64, torn bool
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
 	var hdr [walHeaderSize]byte
-	var payload []byte
 	for {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			if err == io.EOF {
@@ -227,7 +247,7 @@ func replaySegment(path string, fn func(walRecord) error) (good int64, torn bool
 		if n == 0 || n > maxWALRecord {
 			return good, true, nil
 		}
-		payload = grow(payload, int(n))
+		payload := make([]byte, n) // the head keeps the lines: no reuse
 		if _, err := io.ReadFull(br, payload); err != nil {
 			return good, true, nil
 		}
