@@ -62,12 +62,12 @@ func newHead() *head {
 
 // headStream holds one stream's entries in arrival order.
 type headStream struct {
-	h      *head
-	s      *Stream
-	ts     []int64
-	seq    []uint64
-	md     []int32
-	ref    []lineRef
+	h   *head
+	s   *Stream
+	ts  []int64
+	seq []uint64
+	md  []int32
+	ref []lineRef
 
 	minTs, maxTs   int64
 	minSeq, maxSeq uint64
