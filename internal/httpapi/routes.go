@@ -56,6 +56,27 @@ func (a *API) routes() {
 		return notFound("no such endpoint")
 	})
 
+	heavy("POST "+logs+"/search/logql", auth.ScopeRead, a.logqlSearch)
+
+	// Loki-compatible query API.
+	loki := func(pattern string, class auth.Class, h handlerFunc) {
+		a.handle(route{pattern: pattern, scope: auth.ScopeRead, class: class, limited: true, surface: surfaceLoki}, h)
+	}
+	const lv1 = "/loki/api/v1"
+	for _, m := range []string{"GET ", "POST "} {
+		loki(m+lv1+"/query", auth.ClassLokiHeavy, a.lokiQuery)
+		loki(m+lv1+"/query_range", auth.ClassLokiHeavy, a.lokiQueryRange)
+		loki(m+lv1+"/labels", auth.ClassLoki, a.lokiLabels)
+		loki(m+lv1+"/label/{name}/values", auth.ClassLoki, a.lokiLabelValues)
+		loki(m+lv1+"/series", auth.ClassLoki, a.lokiSeries)
+		loki(m+lv1+"/index/stats", auth.ClassLokiHeavy, a.lokiIndexStats)
+		loki(m+lv1+"/index/volume", auth.ClassLokiHeavy, a.lokiVolume(false))
+		loki(m+lv1+"/index/volume_range", auth.ClassLokiHeavy, a.lokiVolume(true))
+		loki(m+lv1+"/format_query", auth.ClassLoki, a.lokiFormatQuery)
+	}
+	loki("GET "+lv1+"/status/buildinfo", auth.ClassLoki, a.lokiBuildInfo)
+	loki("GET "+lv1+"/tail", auth.ClassLokiHeavy, a.lokiTail)
+
 	// Loki-compatible push.
 	a.handle(route{pattern: "POST /loki/api/v1/push", scope: auth.ScopeWrite, class: auth.ClassPush, surface: surfaceLoki}, a.push)
 }

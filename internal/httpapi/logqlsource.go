@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kubelog/kubelog/internal/logql"
+	"github.com/kubelog/kubelog/internal/store"
+)
+
+// storeSource serves one tenant's entries to the LogQL engine, pushing the
+// matchers, the time range and the line filters down into the store, where
+// bloom filters and literal searches skip what cannot match.
+type storeSource struct {
+	st     *store.Store
+	tenant string
+}
+
+var _ logql.Source = storeSource{}
+
+func (s storeSource) Workers() int { return s.st.Workers() }
+
+func (s storeSource) query(p logql.SelectParams) (store.Query, error) {
+	q := store.Query{Tenant: s.tenant, Start: p.Start, End: p.End, Direction: p.Direction, Limit: p.Limit}
+	for _, m := range p.Matchers {
+		sm, err := store.NewMatcher(store.MatchType(m.Type), m.Name, m.Value)
+		if err != nil {
+			return q, err
+		}
+		q.Matchers = append(q.Matchers, sm)
+	}
+	for _, f := range p.Filters {
+		var t store.LineFilterType
+		switch f.Type {
+		case logql.FilterContains:
+			t = store.LineContains
+		case logql.FilterNotContains:
+			t = store.LineNotContains
+		case logql.FilterRegexp:
+			t = store.LineRegexp
+		case logql.FilterNotRegexp:
+			t = store.LineNotRegexp
+		default:
+			return q, fmt.Errorf("BUG: unknown pushed-down filter %v", f.Type)
+		}
+		q.LineFilters = append(q.LineFilters, store.LineFilter{Type: t, Value: f.Value})
+	}
+	return q, nil
+}
+
+// SelectLogs implements logql.Source.
+func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn func(worker int, e *logql.Entry) error) error {
+	q, err := s.query(p)
+	if err != nil {
+		return err
+	}
+	if p.Limit > 0 {
+		res, err := s.st.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		for i := range res.Entries {
+			e := &res.Entries[i]
+			if err := fn(0, &logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	entries := make([]logql.Entry, s.st.Workers())
+	_, err = s.st.Scan(ctx, q, func(w int, st *store.Stream, e *store.EntryView) error {
+		ent := &entries[w]
+		ent.Labels, ent.Timestamp, ent.Line, ent.Metadata = st.Labels, e.Timestamp, e.Line, e.Metadata
+		return fn(w, ent)
+	})
+	return err
+}

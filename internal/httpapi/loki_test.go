@@ -1,0 +1,226 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// lokiResponse is Loki's documented query response shape.
+type lokiResponse struct {
+	Status string `json:"status"`
+	Data   struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+		Stats      struct {
+			Summary map[string]any `json:"summary"`
+		} `json:"stats"`
+	} `json:"data"`
+}
+
+func (e *env) loki(path string, params url.Values) (int, []byte) {
+	e.t.Helper()
+	code, b, _ := e.do("a-read", "GET", path+"?"+params.Encode(), nil)
+	return code, b
+}
+
+func seedLoki(e *env) time.Time {
+	base := time.Now().Add(-30 * time.Minute).Truncate(time.Minute)
+	for i := 0; i < 60; i++ {
+		app := "a"
+		if i%3 == 0 {
+			app = "b"
+		}
+		line := fmt.Sprintf("level=info msg=\"request %d\" duration=%dms", i, i*10)
+		if i%4 == 0 {
+			line = fmt.Sprintf("level=error msg=\"request %d failed\" duration=%dms", i, i*10)
+		}
+		e.pushJSON("a-write", map[string]string{"app": app, "namespace": "shop"}, base.Add(time.Duration(i)*time.Second), line)
+	}
+	return base
+}
+
+func TestLokiQueryShapes(t *testing.T) {
+	e := newEnv(t, noLimits())
+	base := seedLoki(e)
+	start, end := strconv.FormatInt(base.Add(-time.Minute).UnixNano(), 10), strconv.FormatInt(base.Add(10*time.Minute).UnixNano(), 10)
+
+	// A log query returns streams with string nanosecond timestamps.
+	code, b := e.loki("/loki/api/v1/query_range", url.Values{"query": {`{app="a"} |= "error"`}, "start": {start}, "end": {end}, "limit": {"1000"}})
+	var r lokiResponse
+	if code != 200 || json.Unmarshal(b, &r) != nil || r.Status != "success" || r.Data.ResultType != "streams" {
+		t.Fatalf("log query: %d %s", code, b)
+	}
+	var streams []struct {
+		Stream map[string]string `json:"stream"`
+		Values [][2]string       `json:"values"`
+	}
+	if err := json.Unmarshal(r.Data.Result, &streams); err != nil || len(streams) != 1 || streams[0].Stream["app"] != "a" {
+		t.Fatalf("streams: %v %s", err, r.Data.Result)
+	}
+	want := 0
+	for i := 0; i < 60; i++ {
+		if i%3 != 0 && i%4 == 0 {
+			want++
+		}
+	}
+	if len(streams[0].Values) != want {
+		t.Fatalf("%d lines; want %d", len(streams[0].Values), want)
+	}
+	if _, err := strconv.ParseInt(streams[0].Values[0][0], 10, 64); err != nil || r.Data.Stats.Summary == nil {
+		t.Fatalf("timestamp %q is not nanoseconds, or no stats", streams[0].Values[0][0])
+	}
+	// Backward by default, newest first.
+	t0, _ := strconv.ParseInt(streams[0].Values[0][0], 10, 64)
+	t1, _ := strconv.ParseInt(streams[0].Values[1][0], 10, 64)
+	if t0 <= t1 {
+		t.Fatalf("default direction is not backward")
+	}
+
+	// A metric range query returns a matrix of [float seconds, "value"].
+	code, b = e.loki("/loki/api/v1/query_range", url.Values{"query": {`sum by (app) (count_over_time({namespace="shop"} | logfmt | level="error" [10m]))`},
+		"start": {start}, "end": {end}, "step": {"300"}})
+	if code != 200 || json.Unmarshal(b, &r) != nil || r.Data.ResultType != "matrix" {
+		t.Fatalf("matrix: %d %s", code, b)
+	}
+	var matrix []struct {
+		Metric map[string]string `json:"metric"`
+		Values [][2]any          `json:"values"`
+	}
+	if err := json.Unmarshal(r.Data.Result, &matrix); err != nil || len(matrix) != 2 {
+		t.Fatalf("matrix result: %v %s", err, r.Data.Result)
+	}
+	if _, ok := matrix[0].Values[0][0].(float64); !ok {
+		t.Fatalf("matrix time is not a number: %s", r.Data.Result)
+	}
+	if _, ok := matrix[0].Values[0][1].(string); !ok {
+		t.Fatalf("matrix value is not a string: %s", r.Data.Result)
+	}
+
+	// Instant queries: a vector, and a scalar.
+	code, b = e.loki("/loki/api/v1/query", url.Values{"query": {`sum(count_over_time({app="b"}[1h]))`}, "time": {end}})
+	var vec []struct {
+		Metric map[string]string `json:"metric"`
+		Value  [2]any            `json:"value"`
+	}
+	if code != 200 || json.Unmarshal(b, &r) != nil || r.Data.ResultType != "vector" || json.Unmarshal(r.Data.Result, &vec) != nil || len(vec) != 1 || vec[0].Value[1] != "20" {
+		t.Fatalf("vector: %d %s", code, b)
+	}
+	code, b = e.loki("/loki/api/v1/query", url.Values{"query": {`1 + 1`}})
+	if code != 200 || json.Unmarshal(b, &r) != nil || r.Data.ResultType != "scalar" || !strings.Contains(string(r.Data.Result), `"2"`) {
+		t.Fatalf("scalar: %d %s", code, b)
+	}
+
+	// Metadata endpoints.
+	check := func(path string, params url.Values, want string) {
+		t.Helper()
+		code, b := e.loki(path, params)
+		if code != 200 || !strings.Contains(string(b), want) {
+			t.Fatalf("%s: %d %s; want it to contain %s", path, code, b, want)
+		}
+	}
+	rng := url.Values{"start": {start}, "end": {end}}
+	check("/loki/api/v1/labels", rng, `{"status":"success","data":["app","namespace"]}`)
+	check("/loki/api/v1/label/app/values", rng, `{"status":"success","data":["a","b"]}`)
+	check("/loki/api/v1/series", url.Values{"match[]": {`{app="a"}`}, "start": {start}, "end": {end}}, `{"status":"success","data":[{"app":"a","namespace":"shop"}]}`)
+	check("/loki/api/v1/index/stats", url.Values{"query": {`{namespace="shop"}`}, "start": {start}, "end": {end}}, `"entries":60`)
+	check("/loki/api/v1/index/volume", url.Values{"query": {`{namespace="shop"}`}, "start": {start}, "end": {end}}, `"resultType":"vector"`)
+	check("/loki/api/v1/index/volume_range", url.Values{"query": {`{app=~".+"}`}, "targetLabels": {"app"}, "start": {start}, "end": {end}, "step": {"60"}}, `"resultType":"matrix"`)
+	check("/loki/api/v1/status/buildinfo", nil, `"goVersion"`)
+	check("/loki/api/v1/format_query", url.Values{"query": {`{app="a"}|="x"`}}, `{"status":"success","data":"{app=\"a\"} |= \"x\""}`)
+
+	// Errors as Loki answers them: 400 with the reason in plain text.
+	for _, c := range []struct{ q, limit, want string }{
+		{`{app="a"`, "", "parse error"},
+		{`{app="a"}`, "5001", "max entries limit"},
+		{`sum(rate({app="a"}[1m])) by`, "", "parse error"},
+	} {
+		p := url.Values{"query": {c.q}}
+		if c.limit != "" {
+			p.Set("limit", c.limit)
+		}
+		code, b := e.loki("/loki/api/v1/query_range", p)
+		if code != 400 || !strings.Contains(string(b), c.want) {
+			t.Fatalf("%q: %d %s", c.q, code, b)
+		}
+	}
+
+	// The seed's LogQL search endpoint, snake_case.
+	code, sb, _ := e.do("a-read", "POST", "/api/v1/logs/search/logql", map[string]any{"query": `{app="a"} |= "error"`, "start": start, "end_time": end, "limit": 3, "direction": "forward"})
+	var sr struct {
+		ResultType string `json:"result_type"`
+		Logs       []struct {
+			Message string `json:"message"`
+			App     string `json:"app"`
+		} `json:"logs"`
+	}
+	if code != 200 || json.Unmarshal(sb, &sr) != nil || sr.ResultType != "streams" || len(sr.Logs) != 3 || !strings.Contains(sr.Logs[0].Message, "request 4 failed") {
+		t.Fatalf("search/logql: %d %s", code, sb)
+	}
+	code, sb, _ = e.do("a-read", "POST", "/api/v1/logs/search/logql", map[string]any{"query": `{app=`})
+	if code != 400 || !strings.Contains(string(sb), "invalid_query") {
+		t.Fatalf("bad logql: %d %s", code, sb)
+	}
+}
+
+func TestLokiTailWebSocket(t *testing.T) {
+	e := newEnv(t, noLimits())
+	seedLoki(e)
+	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/loki/api/v1/tail?" + url.Values{
+		"query": {`{app="a"} |= "tail" | logfmt | line_format "{{.msg}}"`},
+		"limit": {"5"}, "start": {strconv.FormatInt(time.Now().Add(-time.Minute).UnixNano(), 10)},
+	}.Encode()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.tokens["a-read"]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(websocket.StatusNormalClosure, "")
+	type frame struct {
+		Streams []struct {
+			Stream map[string]string `json:"stream"`
+			Values [][2]string       `json:"values"`
+		} `json:"streams"`
+		Dropped []any `json:"dropped_entries"`
+	}
+	read := func() frame {
+		_, msg, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f frame
+		if err := json.Unmarshal(msg, &f); err != nil || f.Dropped == nil {
+			t.Fatalf("frame %s: %v", msg, err)
+		}
+		return f
+	}
+	if f := read(); len(f.Streams) != 0 {
+		t.Fatalf("initial frame %+v; want empty", f)
+	}
+	var want []string
+	for i := 0; i < 30; i++ {
+		e.pushJSON("a-write", map[string]string{"app": "a"}, time.Now(), fmt.Sprintf(`level=info msg="tail %d"`, i))
+		e.pushJSON("a-write", map[string]string{"app": "b"}, time.Now(), fmt.Sprintf(`level=info msg="tail other %d"`, i))
+		want = append(want, fmt.Sprintf("tail %d", i))
+	}
+	var got []string
+	for len(got) < len(want) {
+		for _, s := range read().Streams {
+			for _, v := range s.Values {
+				got = append(got, v[1])
+			}
+		}
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("tail received %v; want %v", got, want)
+	}
+}
