@@ -106,3 +106,30 @@ func TestTailCLIResumesAcrossServerRestart(t *testing.T) {
 		t.Fatalf("printed %d lines, want %d:\n%s\n--- stderr:\n%s", len(printed), len(want), strings.Join(printed, "\n"), stderr.String())
 	}
 }
+
+// TestQueryCLI runs kubelog query against a real server: a log query printed
+// raw, and a metric query printed as a table.
+func TestQueryCLI(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	now := time.Now()
+	for i := 0; i < 10; i++ {
+		body := fmt.Sprintf(`{"streams":[{"stream":{"app":"q"},"values":[["%d","level=error msg=\"boom %d\""]]}]}`, now.Add(time.Duration(i)*time.Millisecond).UnixNano(), i)
+		if code, b, _ := s.do(adminToken, "POST", "/loki/api/v1/push", []byte(body), "Content-Type", "application/json"); code != 204 {
+			t.Fatalf("push: %d %s", code, b)
+		}
+	}
+	out, err := exec.Command(kubelogBin, "query", "--server", s.url, "--token", adminToken, "--since", "5m", "--direction", "forward", "-o", "raw",
+		`{app="q"} | logfmt | line_format "{{.msg}}"`).CombinedOutput()
+	if err != nil || strings.Count(string(out), "boom") != 10 || !strings.HasPrefix(string(out), "boom 0\n") {
+		t.Fatalf("log query: %v\n%s", err, out)
+	}
+	out, err = exec.Command(kubelogBin, "query", "--server", s.url, "--token", adminToken, "--since", "5m",
+		`sum(count_over_time({app="q"}[5m]))`).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SERIES") || !strings.Contains(string(out), "10") {
+		t.Fatalf("metric query: %v\n%s", err, out)
+	}
+	out, _ = exec.Command(kubelogBin, "query", "--server", s.url, "--token", adminToken, `{app="q"`).CombinedOutput()
+	if !strings.Contains(string(out), "parse error") {
+		t.Fatalf("bad query: %s", out)
+	}
+}
