@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,49 +226,100 @@ func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg datas
 	return nil
 }
 
-// httpQueries runs the queries that the HTTP API can answer without LogQL.
+// httpQueries runs q1 to q5 as LogQL through /loki/api/v1/query_range, as
+// Grafana and logcli would.
 func httpQueries(ctx context.Context, srv *serverProc, d dataset.Config, runs int, rep *Report) error {
 	var err error
 	timed := func(q func() error) float64 { return timeMedian(runs, &err, q) }
-	rng := fmt.Sprintf("start_time=%d&end_time=%d", d.Start, d.Start+d.Span+int64(time.Minute))
-	rep.Q1Ms = timed(func() error {
-		b, err := srv.request(ctx, "GET", "/api/v1/logs?namespace=ns-3&pod=app-3-7&container=c1&limit=100&"+rng, "", nil)
-		if err == nil {
-			rep.Q1Count = countLogs(b)
+	start, end := d.Start, d.Start+d.Span+int64(time.Minute)
+	span := fmt.Sprintf("%ds", (end-start)/int64(time.Second)+1)
+	query := func(q string, extra url.Values) (lokiResult, error) {
+		p := url.Values{"query": {q}, "start": {strconv.FormatInt(start, 10)}, "end": {strconv.FormatInt(end, 10)}}
+		if extra.Get("step") == span {
+			// One step at the end, whose window covers the whole dataset.
+			p.Set("start", strconv.FormatInt(end, 10))
 		}
+		for k, v := range extra {
+			p[k] = v
+		}
+		var r lokiResult
+		b, err := srv.request(ctx, "GET", "/loki/api/v1/query_range?"+p.Encode(), "", nil)
+		if err == nil {
+			err = json.Unmarshal(b, &r)
+		}
+		return r, err
+	}
+	rep.Q1Ms = timed(func() error {
+		r, err := query(`{namespace="ns-3", pod="app-3-7", container="c1"}`, url.Values{"limit": {"100"}})
+		rep.Q1Count = r.lines()
 		return err
 	})
 	rep.Q2Ms = timed(func() error {
-		body, _ := json.Marshal(map[string]any{"query": `"` + dataset.Needle + `"`, "limit": 1000,
-			"start_time": strconv.FormatInt(d.Start, 10), "end_time": strconv.FormatInt(d.Start+d.Span+int64(time.Minute), 10)})
-		b, err := srv.request(ctx, "POST", "/api/v1/logs/search", "application/json", body)
-		if err == nil {
-			rep.Q2Count = countLogs(b)
-		}
+		r, err := query(`{cluster="bench"} |= "`+dataset.Needle+`"`, url.Values{"limit": {"1000"}})
+		rep.Q2Count = r.lines()
+		return err
+	})
+	rep.Q3Ms = timed(func() error {
+		r, err := query(`sum by (namespace) (count_over_time({cluster="bench"} |= "error" [1m]))`, url.Values{"step": {"60"}})
+		rep.Q3Count, rep.Q3Groups = int(r.total()), r.points()
+		return err
+	})
+	rep.Q4Ms = timed(func() error {
+		r, err := query(`sum(count_over_time({cluster="bench"} |~ "(?i)fail(ed|ure)" [`+span+`]))`, url.Values{"step": {span}})
+		rep.Q4Count = int(r.last())
 		return err
 	})
 	rep.Q5Ms = timed(func() error {
-		b, err := srv.request(ctx, "GET", "/api/v1/logs/stats?"+rng, "", nil)
-		if err != nil {
-			return err
-		}
-		var st struct {
-			TotalLines int `json:"total_lines"`
-		}
-		err = json.Unmarshal(b, &st)
-		rep.Q5Count = st.TotalLines
+		r, err := query(`sum(count_over_time({cluster="bench"}[`+span+`]))`, url.Values{"step": {span}})
+		rep.Q5Count = int(r.last())
 		return err
 	})
 	return err
 }
 
-func countLogs(b []byte) int {
-	var r struct {
-		Logs []json.RawMessage `json:"logs"`
-	}
-	_ = json.Unmarshal(b, &r)
-	return len(r.Logs)
+// lokiResult is the part of a Loki query response the benchmark reads.
+type lokiResult struct {
+	Data struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Values [][2]any `json:"values"`
+		} `json:"result"`
+	} `json:"data"`
 }
+
+// lines counts the entries of a streams result.
+func (r lokiResult) lines() int {
+	n := 0
+	for _, s := range r.Data.Result {
+		n += len(s.Values)
+	}
+	return n
+}
+
+// points counts the points of a matrix; total sums their values; last is
+// the value of the last point of the first series.
+func (r lokiResult) points() int { return r.lines() }
+
+func (r lokiResult) total() float64 {
+	var t float64
+	for _, s := range r.Data.Result {
+		for _, v := range s.Values {
+			f, _ := strconv.ParseFloat(fmt.Sprint(v[1]), 64)
+			t += f
+		}
+	}
+	return t
+}
+
+func (r lokiResult) last() float64 {
+	if len(r.Data.Result) == 0 || len(r.Data.Result[0].Values) == 0 {
+		return 0
+	}
+	v := r.Data.Result[0].Values
+	f, _ := strconv.ParseFloat(fmt.Sprint(v[len(v)-1][1]), 64)
+	return f
+}
+
 
 // pushEncoder builds Loki push bodies. It reuses its buffers.
 type pushEncoder struct {
@@ -326,18 +378,20 @@ func (e *pushEncoder) protobuf(entries []logmodel.Entry) []byte {
 		s = protowire.AppendTag(s, 1, protowire.BytesType) // labels
 		s = protowire.AppendString(s, entries[i].Labels.String())
 		for k := i; k < j; k++ {
-			var ts []byte
-			ts = protowire.AppendTag(ts, 1, protowire.VarintType)
-			ts = protowire.AppendVarint(ts, uint64(entries[k].Timestamp/1e9))
-			ts = protowire.AppendTag(ts, 2, protowire.VarintType)
-			ts = protowire.AppendVarint(ts, uint64(entries[k].Timestamp%1e9))
-			var ent []byte
-			ent = protowire.AppendTag(ent, 1, protowire.BytesType)
-			ent = protowire.AppendBytes(ent, ts)
-			ent = protowire.AppendTag(ent, 2, protowire.BytesType)
-			ent = protowire.AppendBytes(ent, entries[k].Line)
+			secs, nanos := uint64(entries[k].Timestamp/1e9), uint64(entries[k].Timestamp%1e9)
+			tsLen := 1 + protowire.SizeVarint(secs) + 1 + protowire.SizeVarint(nanos)
+			line := entries[k].Line
+			entLen := 1 + protowire.SizeVarint(uint64(tsLen)) + tsLen + 1 + protowire.SizeBytes(len(line))
 			s = protowire.AppendTag(s, 2, protowire.BytesType) // entries
-			s = protowire.AppendBytes(s, ent)
+			s = protowire.AppendVarint(s, uint64(entLen))
+			s = protowire.AppendTag(s, 1, protowire.BytesType) // timestamp
+			s = protowire.AppendVarint(s, uint64(tsLen))
+			s = protowire.AppendTag(s, 1, protowire.VarintType)
+			s = protowire.AppendVarint(s, secs)
+			s = protowire.AppendTag(s, 2, protowire.VarintType)
+			s = protowire.AppendVarint(s, nanos)
+			s = protowire.AppendTag(s, 2, protowire.BytesType) // line
+			s = protowire.AppendBytes(s, line)
 		}
 		e.stream = s
 		pb = protowire.AppendTag(pb, 1, protowire.BytesType) // streams

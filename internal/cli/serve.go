@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -24,7 +25,9 @@ type serveOptions struct {
 	configFile string
 	logLevel   string
 	cpuProfile string
-	values     map[string]string
+	// memoryLimit is the resolved soft memory limit (0: none).
+	memoryLimit int64
+	values      map[string]string
 }
 
 // serveSettings lists each setting: flag name, environment variable, YAML key
@@ -39,6 +42,8 @@ var serveSettings = []struct{ flag, env, key, help string }{
 	{"max-body-bytes", "KUBELOG_MAX_BODY_BYTES", "max_body_bytes", "request body size cap"},
 	{"public-metrics", "KUBELOG_PUBLIC_METRICS", "public_metrics", "serve Prometheus /metrics without a token"},
 	{"no-rate-limits", "KUBELOG_NO_RATE_LIMITS", "no_rate_limits", "turn every rate limit off (for benchmarks)"},
+	{"head-max-bytes", "KUBELOG_HEAD_MAX_BYTES", "head_max_bytes", "raw bytes of recent entries kept in memory before a flush to disk"},
+	{"memory-limit", "KUBELOG_MEMORY_LIMIT", "memory_limit", "soft memory limit for the Go runtime, e.g. 192MiB or 2GiB (0: none; GOMEMLIMIT wins)"},
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -48,6 +53,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		"listen": def.Listen, "data-dir": def.DataDir, "bootstrap-token": "", "fsync": def.Fsync,
 		"retention": "30d", "disk-budget": "0", "max-body-bytes": strconv.FormatInt(def.MaxBodyBytes, 10),
 		"public-metrics": strconv.FormatBool(def.PublicMetrics), "no-rate-limits": "false",
+		"head-max-bytes": strconv.FormatInt(def.HeadMaxBytes, 10), "memory-limit": "192MiB",
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -62,6 +68,9 @@ file given with --config, then the defaults.`,
 				return err
 			}
 			cfg.Version = Version
+			if _, set := os.LookupEnv("GOMEMLIMIT"); !set && o.memoryLimit > 0 {
+				debug.SetMemoryLimit(o.memoryLimit)
+			}
 			log, err := newLogger(stderr, o.logLevel)
 			if err != nil {
 				return err
@@ -161,6 +170,12 @@ func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string)
 	if cfg.NoRateLimits, err = strconv.ParseBool(get["no-rate-limits"]); err != nil {
 		return cfg, fmt.Errorf("no-rate-limits: %w", err)
 	}
+	if cfg.HeadMaxBytes, err = parseBytes(get["head-max-bytes"]); err != nil {
+		return cfg, fmt.Errorf("head-max-bytes: %w", err)
+	}
+	if o.memoryLimit, err = parseBytes(get["memory-limit"]); err != nil {
+		return cfg, fmt.Errorf("memory-limit: %w", err)
+	}
 	switch cfg.Fsync {
 	case "always", "interval", "never":
 	default:
@@ -175,4 +190,26 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// parseBytes reads a size: a whole number with an optional unit B, KB, MB,
+// GB (powers of 1000) or KiB, MiB, GiB (powers of 1024).
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 512MiB or 2GB", s)
+	}
+	return n * mult, nil
 }

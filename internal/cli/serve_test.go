@@ -23,7 +23,8 @@ func TestServeSettingsPrecedence(t *testing.T) {
 	}
 	o := &serveOptions{configFile: file}
 	defaults := map[string]string{"listen": "127.0.0.1:7070", "data-dir": "./kubelog-data", "bootstrap-token": "", "fsync": "always",
-		"retention": "30d", "disk-budget": "0", "max-body-bytes": "100", "public-metrics": "true", "no-rate-limits": "false"}
+		"retention": "30d", "disk-budget": "0", "max-body-bytes": "100", "public-metrics": "true", "no-rate-limits": "false",
+		"head-max-bytes": "33554432", "memory-limit": "192MiB"}
 	cfg, err := o.resolve(cmd.Flags(), defaults)
 	if err != nil {
 		t.Fatal(err)
@@ -42,4 +43,21 @@ func TestServeSettingsPrecedence(t *testing.T) {
 	if _, err := (&serveOptions{}).resolve(cmd.Flags(), defaults); err == nil || !strings.Contains(err.Error(), "fsync") {
 		t.Fatalf("bad fsync: %v", err)
 	}
+}
+
+func TestParseBytes(t *testing.T) {
+	f := func(in string, want int64, ok bool) {
+		t.Helper()
+		got, err := parseBytes(in)
+		if (err == nil) != ok || got != want {
+			t.Fatalf("parseBytes(%q) = %d, %v; want %d ok=%v", in, got, err, want, ok)
+		}
+	}
+	f("0", 0, true)
+	f("192MiB", 192<<20, true)
+	f("2 GiB", 2<<30, true)
+	f("500MB", 500e6, true)
+	f("1024", 1024, true)
+	f("12XB", 0, false)
+	f("-1MiB", 0, false)
 }

@@ -75,3 +75,22 @@ func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn fu
 	})
 	return err
 }
+
+var _ logql.Counter = storeSource{}
+
+// CountStreams implements logql.Counter from block metadata.
+func (s storeSource) CountStreams(ctx context.Context, ms []logql.Matcher, start, end int64) ([]logql.StreamCount, error) {
+	q, err := s.query(logql.SelectParams{Matchers: ms})
+	if err != nil {
+		return nil, err
+	}
+	stats, _, err := s.st.StreamStats(ctx, s.tenant, q.Matchers, start, end)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]logql.StreamCount, len(stats))
+	for i, st := range stats {
+		out[i] = logql.StreamCount{Labels: st.Stream.Labels, Entries: st.Entries, Bytes: st.Bytes}
+	}
+	return out, nil
+}

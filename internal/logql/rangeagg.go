@@ -117,6 +117,17 @@ func (ev *evaluator) rangeAgg(e *RangeAggExpr, group *Grouping) (matrixValue, er
 	if _, err := newPipeline(r.Log.Pipeline, skip, want); err != nil {
 		return nil, err
 	}
+	if c, ok := ev.e.src.(Counter); ok && countable(e) && ev.step > 0 {
+		order, err := ev.countRange(c, e, group, params.Start, params.End)
+		if err != nil {
+			return nil, err
+		}
+		out := make(matrixValue, len(order))
+		ev.parallel(len(order), func(scratch *[]float64, i int) {
+			out[i] = ev.finishSeries(e, order[i], scratch)
+		})
+		return out.nonEmpty(), nil
+	}
 	sum := summable(e)
 	workers := make([]*rangeWorker, max(ev.e.src.Workers(), 1))
 	maxSeries := ev.e.cfg.MaxSeries
@@ -176,7 +187,7 @@ func (ev *evaluator) rangeAgg(e *RangeAggExpr, group *Grouping) (matrixValue, er
 		s, ok := w.series[string(w.key)]
 		if !ok {
 			if maxSeries > 0 && len(w.series) >= maxSeries {
-				return fmt.Errorf("%w: a range aggregation reached %d series; narrow the selector or aggregate with by()", ErrLimit, maxSeries)
+				return errTooManySeries(maxSeries)
 			}
 			s = &rangeSeries{labels: cloneLabels(ls), key: string(w.key)}
 			w.series[s.key] = s
@@ -213,7 +224,7 @@ func (ev *evaluator) rangeAgg(e *RangeAggExpr, group *Grouping) (matrixValue, er
 		}
 	}
 	if maxSeries > 0 && len(order) > maxSeries {
-		return nil, fmt.Errorf("%w: a range aggregation reached %d series; narrow the selector or aggregate with by()", ErrLimit, maxSeries)
+		return nil, errTooManySeries(maxSeries)
 	}
 	if e.Op == RangeAbsent {
 		return ev.absent(e, order), nil
@@ -223,6 +234,10 @@ func (ev *evaluator) rangeAgg(e *RangeAggExpr, group *Grouping) (matrixValue, er
 		out[i] = ev.finishSeries(e, order[i], scratch)
 	})
 	return out.nonEmpty(), nil
+}
+
+func errTooManySeries(max int) error {
+	return fmt.Errorf("%w: a range aggregation reached %d series; narrow the selector or aggregate with by()", ErrLimit, max)
 }
 
 // groupLabels returns the labels of an entry reduced by a grouping.

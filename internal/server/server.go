@@ -44,6 +44,9 @@ type Config struct {
 	Retention time.Duration `yaml:"retention"`
 	// DiskBudget caps the store's part bytes; 0 is no cap.
 	DiskBudget int64 `yaml:"disk_budget_bytes"`
+	// HeadMaxBytes is the raw size of the store's in-memory head, the main
+	// term of the server's memory use.
+	HeadMaxBytes int64 `yaml:"head_max_bytes"`
 	// NoRateLimits turns every rate limit off (kubelog bench uses it).
 	NoRateLimits bool `yaml:"no_rate_limits"`
 	// ShutdownTimeout bounds how long in-flight requests may take at stop.
@@ -61,6 +64,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes:    64 << 20,
 		Fsync:           string(store.FsyncAlways),
 		Retention:       30 * 24 * time.Hour,
+		HeadMaxBytes:    32 << 20,
 		ShutdownTimeout: 30 * time.Second,
 		Version:         "dev",
 	}
@@ -77,6 +81,8 @@ func (c Config) Validate() error {
 		return errors.New("max body bytes must be positive")
 	case c.Retention <= 0:
 		return errors.New("retention must be positive")
+	case c.HeadMaxBytes < 1<<20:
+		return errors.New("head max bytes must be at least 1 MiB")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("shutdown timeout must be positive")
 	}
@@ -139,6 +145,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	scfg.Fsync = store.FsyncPolicy(cfg.Fsync)
 	scfg.Retention = cfg.Retention
 	scfg.DiskBudget = cfg.DiskBudget
+	scfg.HeadMaxBytes = cfg.HeadMaxBytes
 	scfg.Logger = log.With("component", "store")
 	s.hub = tail.NewHub(tail.DefaultHubConfig())
 	scfg.OnCommit = s.hub.OnCommit

@@ -1,0 +1,463 @@
+package collector
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubelog/kubelog/internal/ingest"
+	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/store"
+)
+
+// Why a stream's connection was cut by the collector itself.
+var (
+	errIdle      = errors.New("no bytes within the idle timeout")
+	errLifetime  = errors.New("maximum stream lifetime reached")
+	errRefresh   = errors.New("refresh requested")
+	errFinishing = errors.New("container instance ended")
+)
+
+// instance identifies one run of one container: what a stream reads.
+type instance struct {
+	key       string // checkpoint key: tenant/cluster/container-ID
+	namespace string
+	pod       string
+	podUID    string
+	container string
+	// restart is the instance's restart count; id its container ID, empty
+	// when the runtime reports none (then key uses pod UID, name and restart).
+	restart int32
+	id      string
+}
+
+// instState is where an instance stands according to the pod informer.
+type instState int
+
+const (
+	stateWaiting  instState = iota // not started yet
+	stateRunning                   // the container's current, running instance
+	stateExited                    // the current instance, terminated
+	statePrevious                  // the last terminated instance before the current one
+	stateGone                      // pod deleted, or the instance is older than the previous one
+)
+
+// stream reads one container instance's log into the sink.
+type stream struct {
+	c      *clusterCollector
+	inst   instance
+	labels logmodel.Labels
+	pos    position
+	// acked is the resume point of the last entries the sink acknowledged;
+	// saved is the one last saved, at savedAt.
+	acked, saved Resume
+	savedAt      time.Time
+	// refreshGen is the cluster's refresh generation when the current
+	// connection opened.
+	refreshGen int64
+	// holding is set while s holds a slot of the cluster's stream limit.
+	holding bool
+	// connected is set when a connection opened; the backoff starts over.
+	connected bool
+	// lastByte is the clock's time of the last byte read, in Unix nanoseconds.
+	lastByte atomic.Int64
+}
+
+// readLine is a line read from a connection, parsed.
+type readLine struct {
+	ts        int64
+	text      []byte
+	truncated bool
+}
+
+// run streams until the instance is read to its end, the stream is stopped
+// (ctx) or the pod is gone. It reports whether the instance was read to its
+// end. It holds a slot of the cluster's stream limit while it runs.
+func (s *stream) run(ctx context.Context) (finished bool) {
+	c := s.c
+	if !s.acquire(ctx) {
+		return false
+	}
+	defer s.release()
+
+	if r, ok, err := c.m.checkpoints.Load(ctx, s.inst.key); err != nil {
+		c.noteError(fmt.Errorf("load checkpoint: %w", err))
+		return false
+	} else if ok {
+		s.pos.last, s.acked, s.saved = r, r, r
+	}
+	defer s.saveCheckpoint(true)
+
+	backoff := c.m.cfg.BackoffMin
+	finishing := false
+	for ctx.Err() == nil {
+		state, pod := c.lookup(s.inst)
+		if state == stateWaiting {
+			if !c.sleep(ctx, c.m.cfg.BackoffMin*10) {
+				return false
+			}
+			continue
+		}
+		if state == stateGone {
+			// Deleted, or an instance older than the previous one: its log is
+			// no longer served.
+			return false
+		}
+		if s.labels == nil {
+			s.labels = entryLabels(c.spec.Name, pod, s.inst.container)
+		}
+		// An ended instance is read once more without follow, from the current
+		// or previous log, to its end.
+		follow := state == stateRunning && !finishing
+		opts := &corev1.PodLogOptions{
+			Container:  s.inst.container,
+			Follow:     follow,
+			Timestamps: true,
+			Previous:   state == statePrevious,
+		}
+		if s.pos.last.Timestamp > 0 {
+			since := metav1.NewTime(time.Unix(0, s.pos.last.Timestamp))
+			opts.SinceTime = &since
+		}
+		s.pos.reopen()
+		err := s.follow(ctx, opts)
+		switch {
+		case ctx.Err() != nil:
+			return false
+		case err == nil && !follow:
+			return true
+		case errors.Is(err, errFinishing):
+			finishing = true
+			continue
+		case err == nil:
+			// The follow ended: the container exited, or the connection was
+			// closed cleanly; a running container is followed again.
+			if now, _ := c.lookup(s.inst); now != stateRunning {
+				finishing = true
+				continue
+			}
+			err = errors.New("follow ended while the container runs")
+		case errors.Is(err, errLifetime):
+			// Take turns with the streams waiting for a slot, if any.
+			s.release()
+			if !s.acquire(ctx) {
+				return false
+			}
+			backoff = c.m.cfg.BackoffMin
+			continue
+		case errors.Is(err, errIdle), errors.Is(err, errRefresh):
+			backoff = c.m.cfg.BackoffMin
+			continue
+		case apierrors.IsNotFound(err):
+			if now, _ := c.lookup(s.inst); now == stateGone {
+				return false
+			}
+		}
+		c.noteError(fmt.Errorf("stream %s/%s %s: %w", s.inst.namespace, s.inst.pod, s.inst.container, err))
+		if s.connected {
+			backoff, s.connected = c.m.cfg.BackoffMin, false
+		}
+		if !c.sleep(ctx, jitter(backoff)) {
+			return false
+		}
+		backoff = min(2*backoff, c.m.cfg.BackoffMax)
+	}
+	return false
+}
+
+// acquire waits for a slot of the cluster's stream limit, reporting false when
+// ctx ended first.
+func (s *stream) acquire(ctx context.Context) bool {
+	select {
+	case s.c.slots <- struct{}{}:
+		s.c.active.Add(1)
+		s.holding = true
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// release gives the slot back, if s holds one.
+func (s *stream) release() {
+	if s.holding {
+		<-s.c.slots
+		s.c.active.Add(-1)
+		s.holding = false
+	}
+}
+
+// follow opens one connection with opts and takes its lines until it ends.
+// It returns nil at EOF, the cause when the collector cut the connection, or
+// the error that broke it. Entries taken are stored before it returns, unless
+// ctx ends.
+func (s *stream) follow(ctx context.Context, opts *corev1.PodLogOptions) error {
+	c := s.c
+	connCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.refreshGen = c.refreshGen.Load()
+	body, err := c.client.CoreV1().Pods(s.inst.namespace).GetLogs(s.inst.pod, opts).Stream(connCtx)
+	if err != nil {
+		return err
+	}
+	c.noteReachable()
+	s.connected = true
+	now := c.m.clock.Now()
+	s.lastByte.Store(now.UnixNano())
+	opened := now
+
+	lines := make(chan readLine, 256)
+	var readErr error
+	go func() {
+		defer close(lines)
+		readErr = s.read(connCtx, body, lines)
+	}()
+	// The reader ends once the connection is cut and closed; wait for it.
+	defer func() {
+		cancel(nil)
+		body.Close()
+		for range lines {
+		}
+	}()
+
+	tick := c.m.clock.NewTicker(c.watchdogPeriod())
+	defer tick.Stop()
+	flushTimer := c.m.clock.NewTimer(c.m.cfg.BatchWait)
+	flushTimer.Stop()
+	var batch []logmodel.Entry
+	var batchEnd Resume
+	var endedAt time.Time // when the instance was first seen ended
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				if !s.flush(ctx, batch, batchEnd) {
+					return ctx.Err()
+				}
+				if cause := context.Cause(connCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+					return cause
+				}
+				if errors.Is(readErr, io.EOF) {
+					return nil
+				}
+				return readErr
+			}
+			ordinal, ok := s.pos.take(l.ts)
+			if !ok {
+				continue
+			}
+			if len(batch) == 0 {
+				flushTimer.Reset(c.m.cfg.BatchWait)
+			}
+			batch = append(batch, s.entry(l, ordinal))
+			batchEnd = s.pos.last
+			if len(batch) >= c.m.cfg.BatchLines {
+				flushTimer.Stop()
+				if !s.flush(ctx, batch, batchEnd) {
+					return ctx.Err()
+				}
+				batch = nil
+			}
+		case <-flushTimer.C():
+			if !s.flush(ctx, batch, batchEnd) {
+				return ctx.Err()
+			}
+			batch = nil
+		case <-tick.C():
+			if !opts.Follow {
+				continue
+			}
+			now := c.m.clock.Now()
+			idle := now.Sub(time.Unix(0, s.lastByte.Load()))
+			state, _ := c.lookup(s.inst)
+			switch {
+			case c.refreshGen.Load() != s.refreshGen:
+				cancel(errRefresh)
+			case now.Sub(opened) >= c.m.cfg.MaxStreamLifetime:
+				cancel(errLifetime)
+			case state == stateRunning:
+				endedAt = time.Time{}
+				if idle >= c.m.cfg.IdleTimeout {
+					cancel(errIdle)
+				}
+			default:
+				if endedAt.IsZero() {
+					endedAt = now
+				}
+				grace := c.m.cfg.DeletionGrace
+				if now.Sub(endedAt) >= grace || idle >= min(grace, 2*time.Second) {
+					cancel(errFinishing)
+				}
+			}
+		}
+	}
+}
+
+// read reads lines from body until it fails or ends, sending each parsed line
+// on out, and returns the error that ended it: io.EOF at the end, or ctx's
+// error when out is not drained. A last line without a newline is dropped: it
+// is read again whole after the stream reopens.
+func (s *stream) read(ctx context.Context, body io.Reader, out chan<- readLine) error {
+	c := s.c
+	br := bufio.NewReaderSize(body, 64<<10)
+	parser := lineParser{strip: c.m.cfg.StripPartialTimestamps, minPartial: c.m.cfg.PartialMinBytes, maxSpan: int64(c.m.cfg.PartialMaxSpan)}
+	var long []byte
+	truncated := false
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(frag) > 0 {
+			s.lastByte.Store(c.m.clock.Now().UnixNano())
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if room := c.m.cfg.MaxLineBytes - len(long); room > 0 {
+				long = append(long, frag[:min(room, len(frag))]...)
+			}
+			truncated = truncated || len(long)+len(frag) > c.m.cfg.MaxLineBytes
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		raw := frag[:len(frag)-1]
+		if long != nil {
+			if room := c.m.cfg.MaxLineBytes - len(long); room > 0 {
+				long = append(long, raw[:min(room, len(raw))]...)
+			}
+			truncated = truncated || len(raw) > c.m.cfg.MaxLineBytes-len(long)
+			raw = long
+		}
+		ts, text, perr := parser.parse(raw)
+		if perr != nil {
+			c.noteBadLine(s.inst, perr)
+		} else {
+			// text may alias the reader's buffer: copy it.
+			l := readLine{ts: ts, text: append(make([]byte, 0, len(text)), text...), truncated: truncated}
+			select {
+			case out <- l:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		long, truncated = nil, false
+	}
+}
+
+// entry builds the stored entry of a line taken with the given ordinal.
+func (s *stream) entry(l readLine, ordinal int) logmodel.Entry {
+	md := make(logmodel.Labels, 0, 6)
+	if s.inst.id != "" {
+		md = append(md, logmodel.Label{Name: logmodel.MetaContainerID, Value: s.inst.id})
+	}
+	if lvl := ingest.DetectLevel(l.text); lvl != "" {
+		md = append(md, logmodel.Label{Name: logmodel.MetaLevel, Value: lvl})
+	}
+	if ordinal > 0 {
+		md = append(md, logmodel.Label{Name: logmodel.MetaOrdinal, Value: strconv.Itoa(ordinal)})
+	}
+	md = append(md,
+		logmodel.Label{Name: logmodel.MetaPodUID, Value: s.inst.podUID},
+		logmodel.Label{Name: logmodel.MetaRestart, Value: strconv.Itoa(int(s.inst.restart))})
+	if l.truncated {
+		md = append(md, logmodel.Label{Name: logmodel.MetaTruncated, Value: "true"})
+	}
+	return logmodel.Entry{Labels: s.labels, Timestamp: l.ts, Line: l.text, Metadata: md}
+}
+
+// flush stores batch, retrying with backoff until the sink acknowledges or ctx
+// ends (then it tries once more, bounded), and then records end as
+// acknowledged. It reports false when the batch could not be stored.
+func (s *stream) flush(ctx context.Context, batch []logmodel.Entry, end Resume) bool {
+	if len(batch) == 0 {
+		return true
+	}
+	c := s.c
+	backoff := c.m.cfg.BackoffMin
+	for {
+		appendCtx, cancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil {
+			// Stopping: one last bounded attempt to keep what was read.
+			appendCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		}
+		_, err := c.m.sink.Append(appendCtx, c.spec.Tenant, batch)
+		cancel()
+		var verr *store.ValidationError
+		if errors.As(err, &verr) {
+			// The rest was stored; rejected entries would be rejected again.
+			c.m.log.Warn("store rejected collected entries", "cluster", c.spec.Name,
+				"namespace", s.inst.namespace, "pod", s.inst.pod, "container", s.inst.container,
+				"rejected", verr.Rejected, "first", verr.First)
+			err = nil
+		}
+		if err == nil {
+			var n int64
+			for i := range batch {
+				n += int64(len(batch[i].Line))
+			}
+			c.lines.Add(int64(len(batch)))
+			c.bytes.Add(n)
+			s.acked = end
+			s.saveCheckpoint(false)
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		c.noteError(fmt.Errorf("store collected entries: %w", err))
+		if !c.sleep(ctx, jitter(backoff)) {
+			return false
+		}
+		backoff = min(2*backoff, c.m.cfg.BackoffMax)
+	}
+}
+
+// saveCheckpoint saves the acknowledged resume point when it moved and
+// CheckpointInterval passed since the last save, or always when final.
+func (s *stream) saveCheckpoint(final bool) {
+	c := s.c
+	if s.acked == s.saved {
+		return
+	}
+	now := c.m.clock.Now()
+	if !final && now.Sub(s.savedAt) < c.m.cfg.CheckpointInterval {
+		return
+	}
+	// Saved even while the stream is stopping, so a bounded context of its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.m.checkpoints.Save(ctx, s.inst.key, s.acked); err != nil {
+		c.noteError(err)
+		return
+	}
+	s.saved, s.savedAt = s.acked, now
+}
+
+// entryLabels returns the stream labels of a container's entries.
+func entryLabels(cluster string, pod *corev1.Pod, container string) logmodel.Labels {
+	kv := []string{"cluster", cluster, "namespace", pod.Namespace, "pod", pod.Name, "container", container}
+	app := pod.Labels["app.kubernetes.io/name"]
+	if app == "" {
+		app = pod.Labels["app"]
+	}
+	if app != "" {
+		kv = append(kv, "app", app)
+	}
+	if pod.Spec.NodeName != "" {
+		kv = append(kv, "node", pod.Spec.NodeName)
+	}
+	return logmodel.FromPairs(kv...)
+}
+
+// jitter returns a random duration in [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
