@@ -320,7 +320,6 @@ func (r lokiResult) last() float64 {
 	return f
 }
 
-
 // pushEncoder builds Loki push bodies. It reuses its buffers.
 type pushEncoder struct {
 	buf, pb, stream []byte
