@@ -95,15 +95,17 @@ func BenchmarkBlockDecode(b *testing.B) {
 	}
 }
 
-func BenchmarkLineTokens(b *testing.B) {
+func BenchmarkSplitLine(b *testing.B) {
 	rows, raw := benchRows(b)
 	var set hashSet
+	var text, digits []byte
 	b.ReportAllocs()
 	b.SetBytes(raw)
 	for b.Loop() {
 		set.reset()
+		text, digits = text[:0], digits[:0]
 		for _, l := range rows.lines {
-			addLineTokens(l, &set)
+			text, digits = splitLine(text, digits, l, &set)
 		}
 	}
 }

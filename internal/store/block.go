@@ -218,8 +218,8 @@ func (e *blockEncoder) encode(dst []byte, rows *blockRows, mdDict []logmodel.Lab
 }
 
 // splitLine appends line to text with each ASCII digit replaced by '0',
-// appends the digits to digits, and adds the line's indexable tokens to set,
-// all in one pass.
+// appends the digits to digits, and adds the line's indexable tokens and
+// grams to set, all in one pass.
 func splitLine(text, digits, line []byte, set *hashSet) ([]byte, []byte) {
 	text = slices.Grow(text, len(line))
 	digits = slices.Grow(digits, len(line))
@@ -227,30 +227,53 @@ func splitLine(text, digits, line []byte, set *hashSet) ([]byte, []byte) {
 	dg := digits[len(digits) : len(digits)+len(line)]
 	nd := 0
 	h := uint64(fnvOffset)
-	in, alpha := false, false
+	n := 0              // bytes in the current token
+	var win, pre uint32 // the last four bytes; the first four
+	var amask uint8     // which of the last four bytes are not digits
+	preAlpha, alpha := false, false
 	for i, c := range line {
 		if tokenByte[c] {
-			h = (h ^ uint64(lowerByte[c])) * fnvPrime
-			in = true
+			lc := lowerByte[c]
+			h = (h ^ uint64(lc)) * fnvPrime
+			win = win<<8 | uint32(lc)
+			amask <<= 1
 			if c-'0' <= 9 {
 				dg[nd] = c
 				nd++
 				c = '0'
 			} else {
 				alpha = true
+				amask |= 1
 			}
-		} else if in {
-			if alpha {
-				set.add(mixHash(h))
+			n++
+			if n == 4 {
+				pre, preAlpha = win, amask&0xf != 0
 			}
-			h, in, alpha = fnvOffset, false, false
+		} else if n > 0 {
+			endToken(set, h, n, pre, win, preAlpha, alpha, amask)
+			h, n, alpha, amask = fnvOffset, 0, false, 0
 		}
 		t[i] = c
 	}
-	if in && alpha {
-		set.add(mixHash(h))
+	if n > 0 {
+		endToken(set, h, n, pre, win, preAlpha, alpha, amask)
 	}
 	return text[:len(text)+len(line)], digits[:len(digits)+nd]
+}
+
+func endToken(set *hashSet, h uint64, n int, pre, win uint32, preAlpha, alpha bool, amask uint8) {
+	if !alpha {
+		return
+	}
+	set.add(mixHash(h))
+	if n >= 4 {
+		if preAlpha {
+			set.add(gramHash(pre, prefixSalt))
+		}
+		if amask&0xf != 0 {
+			set.add(gramHash(win, suffixSalt))
+		}
+	}
 }
 
 func appendString(dst []byte, s string) []byte {

@@ -197,18 +197,24 @@ func (c *compiledFilter) anchor() ([]byte, bool) {
 	return nil, false
 }
 
-// tokens returns the hashes of tokens that every matching line contains.
-func (c *compiledFilter) tokens() []uint64 {
-	if c.typ != LineToken && c.typ != LineTokenFold {
-		return nil
-	}
-	var out []uint64
-	for _, tok := range splitTokens(string(c.needle)) {
-		if indexableToken(tok) {
-			out = append(out, tokenHash(tok))
+// hashes returns the bloom hashes every matching line holds: whole tokens,
+// and grams of tokens cut by the needle's ends (see substringHashes).
+func (c *compiledFilter) hashes() (tokens, grams []uint64) {
+	switch c.typ {
+	case LineToken, LineTokenFold:
+		for _, tok := range splitTokens(string(c.needle)) {
+			if indexableToken(tok) {
+				tokens = append(tokens, tokenHash(tok))
+			}
+		}
+	case LineContains, LineContainsFold:
+		return substringHashes(string(c.needle))
+	case LineRegexp:
+		if len(c.lit) > 0 {
+			return substringHashes(string(c.lit))
 		}
 	}
-	return out
+	return tokens, grams
 }
 
 // containsToken reports whether line holds needle with a token boundary at

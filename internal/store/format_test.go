@@ -33,12 +33,12 @@ func fixtureRows() (*blockRows, []logmodel.Labels) {
 	return r, md
 }
 
-// TestFormatFixtureV1 reads a part (format v1) and a WAL segment (record
+// TestFormatFixture reads a part (format 2) and a WAL segment (record
 // kind 2) written by the current version and
 // checks every field, so that a change to the format that breaks old files
 // fails here. Regenerate with -update only for a deliberate, versioned change.
-func TestFormatFixtureV1(t *testing.T) {
-	partPath := filepath.Join("testdata", "format-v1.part")
+func TestFormatFixture(t *testing.T) {
+	partPath := filepath.Join("testdata", "format-v2.part")
 	walPath := filepath.Join("testdata", "format-v2.wal")
 	rows, md := fixtureRows()
 	st := &Stream{ID: 42, Tenant: "fixture", Labels: logmodel.FromPairs("namespace", "ns", "pod", "p")}
@@ -97,8 +97,14 @@ func TestFormatFixtureV1(t *testing.T) {
 			t.Fatalf("row %d: got %d %d %q %v", i, d.ts[i], d.seq[i], d.line(i), d.metadata(i))
 		}
 	}
-	if !bloomMayContain(p.bloom(0), tokenHash("status")) {
-		t.Fatal("bloom lacks a token of the block")
+	if !bloomMayContain(p.bloom(0), tokenHash("status")) || !p.grams {
+		t.Fatal("bloom lacks a token of the block, or the part its grams")
+	}
+	toks, grams := substringHashes("ne 07 stat") // "line" ends in "ne", "status" starts with "stat"
+	for _, h := range append(toks, grams...) {
+		if !bloomMayContain(p.bloom(0), h) {
+			t.Fatal("bloom lacks a gram of the block")
+		}
 	}
 	var recs []walRecord
 	if _, torn, err := replaySegment(walPath, func(r walRecord) error { recs = append(recs, r); return nil }); err != nil || torn {
@@ -153,5 +159,22 @@ func TestNeedleSkipsBlocks(t *testing.T) {
 	t.Logf("blocks %d, skipped by bloom %d (%.1f%%), scanned %d, bytes skipped %d", st.BlocksTotal, st.BlocksSkippedBloom, 100*skipped, st.BlocksScanned, st.BytesSkipped)
 	if st.BlocksTotal < 50 || skipped < 0.9 {
 		t.Fatalf("skipped %.1f%% of %d blocks; want at least 90%%", 100*skipped, st.BlocksTotal)
+	}
+}
+
+// TestFormat1PartsStillRead opens a part of format 1 (blooms without grams):
+// it is read, and gram hashes are not used to skip its blocks.
+func TestFormat1PartsStillRead(t *testing.T) {
+	p, err := openPart(filepath.Join("testdata", "format-v1.part"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.unref()
+	if p.grams || p.entries != 20 {
+		t.Fatalf("format-1 part: grams %v entries %d", p.grams, p.entries)
+	}
+	pl := &plan{grams: []uint64{gramHash(0x7a7a7a7a, prefixSalt)}}
+	if !pl.bloomPass(p, 0) {
+		t.Fatal("a gram skipped a block of a format-1 part")
 	}
 }

@@ -313,7 +313,9 @@ func (s *Store) mergeParts(tenantName string, inputs []*part) (*part, error) {
 				pw.abort()
 				return nil, err
 			}
-			if b.rawBytes >= small {
+			// Blocks of format-1 parts are re-encoded so that the merged
+			// part's blooms all hold grams.
+			if b.rawBytes >= small && r.p.grams {
 				if err := pw.addBlock(buf, b, r.p.bloom(r.bi)); err != nil {
 					pw.abort()
 					return nil, err

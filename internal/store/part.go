@@ -35,8 +35,10 @@ import (
 const (
 	partHeader      = "KLPART01"
 	partFooterMagic = "KLPARTv1"
-	partFormat      = 1
-	partFooterSize  = 48
+	// partFormat 2 adds prefix and suffix grams to the blooms; format 1
+	// parts are still read, without gram pruning.
+	partFormat     = 2
+	partFooterSize = 48
 )
 
 // partStream is one stream of a part and the range of its blocks.
@@ -70,6 +72,8 @@ type part struct {
 	maxSeq   uint64
 	entries  uint64
 	rawBytes uint64
+
+	grams bool // the blooms hold prefix and suffix grams (format 2)
 
 	refs    atomic.Int64 // the store's reference plus one per running query
 	removed atomic.Bool  // delete the file once the last reference goes
@@ -270,7 +274,7 @@ func loadPart(f *os.File, path string) (*part, error) {
 	r := reader{b: foot}
 	bloomOff, bloomLen, indexOff, indexLen := r.u64(), r.u64(), r.u64(), r.u64()
 	indexCRC, version := r.u32(), r.u32()
-	if version != partFormat {
+	if version != 1 && version != partFormat {
 		return nil, corruptf("part %s: unsupported format version %d", filepath.Base(path), version)
 	}
 	limit := uint64(size - partFooterSize)
@@ -288,7 +292,7 @@ func loadPart(f *os.File, path string) (*part, error) {
 	if err != nil {
 		return nil, corruptf("part %s: index: %v", filepath.Base(path), err)
 	}
-	p := &part{name: filepath.Base(path), path: path, f: f, size: size}
+	p := &part{name: filepath.Base(path), path: path, f: f, size: size, grams: version >= 2}
 	if err := p.parseIndex(idx, bloomOff, bloomLen); err != nil {
 		return nil, fmt.Errorf("part %s: %w", p.name, err)
 	}

@@ -134,6 +134,12 @@ func checkRandomQuery(t *testing.T, s *Store, rng *rand.Rand, model []modelEntry
 		q.LineFilters = []LineFilter{{Type: LineNotContains, Value: words[rng.IntN(len(words))]}}
 	case 2:
 		q.LineFilters = []LineFilter{{Type: LineRegexp, Value: "(?i)(err|warn)"}}
+	case 3:
+		// A substring cut from a line: bloom grams must never lose a match.
+		w := words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
+		a := rng.IntN(len(w))
+		b := a + 1 + rng.IntN(len(w)-a)
+		q.LineFilters = []LineFilter{{Type: LineContains, Value: w[a:b]}}
 	}
 	if rng.IntN(4) == 0 {
 		q.MetaFilters = []*Matcher{MustMatcher(MatchEqual, "level", words[rng.IntN(3)])}
@@ -294,6 +300,8 @@ func naiveFilter(c *compiledFilter, line string) bool {
 		return false
 	case LineNotContains:
 		return !containsString(line, string(c.needle))
+	case LineContains:
+		return containsString(line, string(c.needle))
 	case LineRegexp:
 		return c.re.MatchString(line)
 	}

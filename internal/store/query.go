@@ -87,6 +87,7 @@ type plan struct {
 	heads   []*head
 	filters []*compiledFilter
 	tokens  []uint64
+	grams   []uint64 // checked only in parts whose blooms hold grams
 	anchor  []byte
 	fold    bool
 	// anchorDigits says the anchor holds digits, so it must be searched in
@@ -135,7 +136,9 @@ func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams
 			return nil, err
 		}
 		pl.filters = append(pl.filters, c)
-		pl.tokens = append(pl.tokens, c.tokens()...)
+		toks, grams := c.hashes()
+		pl.tokens = append(pl.tokens, toks...)
+		pl.grams = append(pl.grams, grams...)
 		if pl.anchor == nil {
 			pl.anchor, pl.fold = c.anchor()
 			pl.anchorDigits = bytes.ContainsAny(pl.anchor, "0123456789")
@@ -170,7 +173,7 @@ func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams
 		}
 		pl.stats.Parts++
 		visit := func(ps *partStream, st *Stream) {
-			if wholeStreams && ps.minTs >= q.Start && ps.maxTs < pl.end && len(pl.tokens) == 0 {
+			if wholeStreams && ps.minTs >= q.Start && ps.maxTs < pl.end && len(pl.tokens) == 0 && len(pl.grams) == 0 {
 				pl.srcs = append(pl.srcs, source{p: p, block: -1, ps: ps, st: st, minTs: ps.minTs, maxTs: ps.maxTs})
 				return
 			}
@@ -240,13 +243,20 @@ func (pl *plan) afterPage(ts int64, seq uint64) bool {
 }
 
 func (pl *plan) bloomPass(p *part, bi int) bool {
-	if len(pl.tokens) == 0 {
+	if len(pl.tokens) == 0 && (len(pl.grams) == 0 || !p.grams) {
 		return true
 	}
 	f := p.bloom(bi)
 	for _, h := range pl.tokens {
 		if !bloomMayContain(f, h) {
 			return false
+		}
+	}
+	if p.grams {
+		for _, h := range pl.grams {
+			if !bloomMayContain(f, h) {
+				return false
+			}
 		}
 	}
 	return true

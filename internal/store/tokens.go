@@ -5,6 +5,12 @@ package store
 // for ASCII letters. Tokens made only of digits are not put into bloom filters:
 // with random numbers in most log lines they would swell the filters, so a
 // search for a number alone never prunes blocks (it is still answered exactly).
+//
+// Besides whole tokens, the filters of format-2 parts hold the first four and
+// the last four bytes of every token of four bytes or more (the "grams"),
+// unless they are digits only. A substring search such as "needle-7f3a9c"
+// then prunes too: a line containing it has a token ending in "needle" and
+// one starting with "7f3a9c".
 
 var tokenByte = func() (t [256]bool) {
 	for c := 0; c < 256; c++ {
@@ -28,32 +34,7 @@ const (
 	fnvPrime  = 1099511628211
 )
 
-// addLineTokens adds the hash of every indexable token of line to set.
-func addLineTokens(line []byte, set *hashSet) {
-	h := uint64(fnvOffset)
-	in, alpha := false, false
-	for _, c := range line {
-		if tokenByte[c] {
-			h = (h ^ uint64(lowerByte[c])) * fnvPrime
-			in = true
-			if c > '9' || c < '0' {
-				alpha = true
-			}
-			continue
-		}
-		if in {
-			if alpha {
-				set.add(mixHash(h))
-			}
-			h, in, alpha = fnvOffset, false, false
-		}
-	}
-	if in && alpha {
-		set.add(mixHash(h))
-	}
-}
-
-// tokenHash returns the hash of one token, as addLineTokens computes it.
+// tokenHash returns the hash of one token, as splitLine computes it.
 func tokenHash(tok string) uint64 {
 	h := uint64(fnvOffset)
 	for i := 0; i < len(tok); i++ {
@@ -178,4 +159,62 @@ func (s *hashSet) len() int {
 		return s.n + 1
 	}
 	return s.n
+}
+
+// Salts that keep prefix and suffix grams apart from each other and from
+// whole tokens.
+const (
+	prefixSalt = 0x9e3779b97f4a7c15
+	suffixSalt = 0xc2b2ae3d27d4eb4f
+)
+
+// gramHash hashes four lowercased bytes, packed big-endian, as a prefix or
+// suffix gram.
+func gramHash(g uint32, salt uint64) uint64 { return mixHash(uint64(g) ^ salt) }
+
+func packGram(s string) (uint32, bool) {
+	var g uint32
+	alpha := false
+	for i := 0; i < 4; i++ {
+		c := s[i]
+		g = g<<8 | uint32(lowerByte[c])
+		alpha = alpha || c < '0' || c > '9'
+	}
+	return g, alpha
+}
+
+// substringHashes returns the bloom hashes that every line containing needle
+// holds: whole tokens bounded on both sides inside the needle, and the
+// prefix or suffix gram of tokens bounded on one side.
+func substringHashes(needle string) (tokens, grams []uint64) {
+	start := -1
+	for i := 0; i <= len(needle); i++ {
+		if i < len(needle) && tokenByte[needle[i]] {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start < 0 {
+			continue
+		}
+		tok := needle[start:i]
+		left, right := start > 0, i < len(needle)
+		switch {
+		case left && right:
+			if indexableToken(tok) {
+				tokens = append(tokens, tokenHash(tok))
+			}
+		case left && len(tok) >= 4: // the line's token starts with tok
+			if g, alpha := packGram(tok[:4]); alpha {
+				grams = append(grams, gramHash(g, prefixSalt))
+			}
+		case right && len(tok) >= 4: // the line's token ends with tok
+			if g, alpha := packGram(tok[len(tok)-4:]); alpha {
+				grams = append(grams, gramHash(g, suffixSalt))
+			}
+		}
+		start = -1
+	}
+	return tokens, grams
 }
