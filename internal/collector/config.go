@@ -125,6 +125,7 @@ type Cluster struct {
 
 // Selection is one collection config: which containers of a cluster to collect.
 type Selection struct {
+	// ID identifies the selection (the collection config's ID).
 	ID string
 	// Namespace is one namespace, or "*" for all.
 	Namespace string

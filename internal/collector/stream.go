@@ -111,6 +111,10 @@ func (s *stream) run(ctx context.Context) (finished bool) {
 		if state == stateGone {
 			// Deleted, or an instance older than the previous one: its log is
 			// no longer served.
+			if pod != nil {
+				c.m.log.Warn("container restarted again before its earlier instance was read to the end; the rest of that instance's log is lost",
+					"cluster", c.spec.Name, "namespace", s.inst.namespace, "pod", s.inst.pod, "container", s.inst.container, "restart", s.inst.restart)
+			}
 			return false
 		}
 		if s.labels == nil {
