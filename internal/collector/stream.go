@@ -30,7 +30,7 @@ var (
 
 // instance identifies one run of one container: what a stream reads.
 type instance struct {
-	key       string // checkpoint key: tenant/cluster/container-ID
+	key       string // checkpoint key: tenant/cluster/container-ID; empty for one-time reads
 	namespace string
 	pod       string
 	podUID    string
@@ -65,6 +65,8 @@ type stream struct {
 	// refreshGen is the cluster's refresh generation when the current
 	// connection opened.
 	refreshGen int64
+	// storedLines and storedBytes count the entries stored and their bytes.
+	storedLines, storedBytes int64
 	// holding is set while s holds a slot of the cluster's stream limit.
 	holding bool
 	// connected is set when a connection opened; the backoff starts over.
@@ -409,6 +411,8 @@ func (s *stream) flush(ctx context.Context, batch []logmodel.Entry, end Resume) 
 			}
 			c.lines.Add(int64(len(batch)))
 			c.bytes.Add(n)
+			s.storedLines += int64(len(batch))
+			s.storedBytes += n
 			s.acked = end
 			s.saveCheckpoint(false)
 			return true
@@ -428,8 +432,8 @@ func (s *stream) flush(ctx context.Context, batch []logmodel.Entry, end Resume) 
 // CheckpointInterval passed since the last save, or always when final.
 func (s *stream) saveCheckpoint(final bool) {
 	c := s.c
-	if s.acked == s.saved {
-		return
+	if s.inst.key == "" || s.acked == s.saved {
+		return // a one-time read, or nothing new
 	}
 	now := c.m.clock.Now()
 	if !final && now.Sub(s.savedAt) < c.m.cfg.CheckpointInterval {

@@ -86,7 +86,7 @@ func DefaultConfig(dir string) Config {
 		MaxMetadataBytes:    8 << 10,
 		MaxFuture:           10 * time.Minute,
 		Retention:           30 * 24 * time.Hour,
-		HeadMaxBytes:        64 << 20,
+		HeadMaxBytes:        32 << 20,
 		HeadMaxAge:          10 * time.Minute,
 		PartWindow:          24 * time.Hour,
 		BlockTargetBytes:    128 << 10,
