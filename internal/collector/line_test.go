@@ -148,3 +148,15 @@ func FuzzLineParser(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkLineParser(b *testing.B) {
+	line := []byte("2026-01-02T03:04:05.123456789Z 081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating")
+	p := lineParser{}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		if _, _, err := p.parse(line); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

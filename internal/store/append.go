@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 	"unicode/utf8"
 
@@ -481,7 +482,7 @@ func (s *Store) isDuplicate(h *head, st *Stream, row *logmodel.Entry) bool {
 		}
 	}
 	for _, p := range parts {
-		found, err := p.contains(st.ID, row)
+		found, err := p.contains(st.ID, row, &s.dupCache)
 		if err != nil {
 			s.log.Warn("duplicate check could not read a block", "part", p.name, "err", err)
 			continue
@@ -493,32 +494,45 @@ func (s *Store) isDuplicate(h *head, st *Stream, row *logmodel.Entry) bool {
 	return false
 }
 
+// dupBlock keeps the last block decoded for duplicate checks: entries of a
+// retried or reordered batch tend to fall in the same block one after
+// another. Owned by the writer goroutine.
+type dupBlock struct {
+	p  *part
+	bi int
+	d  blockDecoder
+}
+
 // contains reports whether the part stores an entry identical to row.
-func (p *part) contains(id uint64, row *logmodel.Entry) (bool, error) {
+func (p *part) contains(id uint64, row *logmodel.Entry, c *dupBlock) (bool, error) {
 	si, ok := p.byID[id]
 	if !ok || row.Timestamp < p.minTs || row.Timestamp > p.maxTs {
 		return false, nil
 	}
 	ps := &p.streams[si]
-	d := decoderPool.Get().(*blockDecoder)
-	defer decoderPool.Put(d)
 	for bi := ps.first; bi < ps.first+ps.n; bi++ {
 		b := &p.blocks[bi]
 		if row.Timestamp < b.minTs || row.Timestamp > b.maxTs {
 			continue
 		}
-		var err error
-		if d.raw, err = p.readBlock(bi, d.raw); err != nil {
-			return false, err
+		d := &c.d
+		if c.p != p || c.bi != bi {
+			c.p = nil
+			var err error
+			if d.raw, err = p.readBlock(bi, d.raw); err != nil {
+				return false, err
+			}
+			if err := d.decodeHeader(d.raw); err != nil {
+				return false, err
+			}
+			if err := d.decodeText(); err != nil {
+				return false, err
+			}
+			c.p, c.bi = p, bi
 		}
-		if err := d.decodeHeader(d.raw); err != nil {
-			return false, err
-		}
-		if err := d.decodeText(); err != nil {
-			return false, err
-		}
-		for i := 0; i < d.count; i++ {
-			if d.ts[i] == row.Timestamp && string(d.line(i)) == string(row.Line) && d.metadata(i).Equal(row.Metadata) {
+		i := sort.Search(d.count, func(i int) bool { return d.ts[i] >= row.Timestamp })
+		for ; i < d.count && d.ts[i] == row.Timestamp; i++ {
+			if string(d.line(i)) == string(row.Line) && d.metadata(i).Equal(row.Metadata) {
 				return true, nil
 			}
 		}

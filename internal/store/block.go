@@ -224,56 +224,43 @@ func splitLine(text, digits, line []byte, set *hashSet) ([]byte, []byte) {
 	text = slices.Grow(text, len(line))
 	digits = slices.Grow(digits, len(line))
 	t := text[len(text) : len(text)+len(line)]
+	copy(t, line)
 	dg := digits[len(digits) : len(digits)+len(line)]
 	nd := 0
-	h := uint64(fnvOffset)
-	n := 0              // bytes in the current token
-	var win, pre uint32 // the last four bytes; the first four
-	var amask uint8     // which of the last four bytes are not digits
-	preAlpha, alpha := false, false
-	for i, c := range line {
-		if tokenByte[c] {
-			lc := lowerByte[c]
-			h = (h ^ uint64(lc)) * fnvPrime
-			win = win<<8 | uint32(lc)
-			amask <<= 1
+	for i := 0; i < len(line); {
+		if !tokenByte[line[i]] {
+			i++
+			continue
+		}
+		start := i
+		h := uint64(fnvOffset)
+		alpha := false
+		for ; i < len(line) && tokenByte[line[i]]; i++ {
+			c := line[i]
 			if c-'0' <= 9 {
 				dg[nd] = c
 				nd++
-				c = '0'
+				t[i] = '0'
 			} else {
 				alpha = true
-				amask |= 1
 			}
-			n++
-			if n == 4 {
-				pre, preAlpha = win, amask&0xf != 0
-			}
-		} else if n > 0 {
-			endToken(set, h, n, pre, win, preAlpha, alpha, amask)
-			h, n, alpha, amask = fnvOffset, 0, false, 0
+			h = (h ^ uint64(lowerByte[c])) * fnvPrime
 		}
-		t[i] = c
-	}
-	if n > 0 {
-		endToken(set, h, n, pre, win, preAlpha, alpha, amask)
+		if !alpha {
+			continue
+		}
+		// A token seen before in the block has its grams in already.
+		if !set.add(mixHash(h)) || i-start < 4 {
+			continue
+		}
+		if g, ok := packGram(line[start : start+4]); ok {
+			set.add(gramHash(g, prefixSalt))
+		}
+		if g, ok := packGram(line[i-4 : i]); ok {
+			set.add(gramHash(g, suffixSalt))
+		}
 	}
 	return text[:len(text)+len(line)], digits[:len(digits)+nd]
-}
-
-func endToken(set *hashSet, h uint64, n int, pre, win uint32, preAlpha, alpha bool, amask uint8) {
-	if !alpha {
-		return
-	}
-	set.add(mixHash(h))
-	if n >= 4 {
-		if preAlpha {
-			set.add(gramHash(pre, prefixSalt))
-		}
-		if amask&0xf != 0 {
-			set.add(gramHash(win, suffixSalt))
-		}
-	}
 }
 
 func appendString(dst []byte, s string) []byte {

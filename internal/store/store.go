@@ -55,6 +55,7 @@ type Store struct {
 	wal       *walFile
 	walEnc    walEncoder
 	commitGen uint64
+	dupCache  dupBlock
 
 	stats storeCounters
 }

@@ -106,10 +106,12 @@ func (s *hashSet) reset() {
 	s.n, s.zero = 0, false
 }
 
-func (s *hashSet) add(h uint64) {
+// add inserts h and reports whether it was new.
+func (s *hashSet) add(h uint64) bool {
 	if h == 0 {
+		added := !s.zero
 		s.zero = true
-		return
+		return added
 	}
 	if (s.n+1)*4 >= len(s.slots)*3 {
 		s.grow()
@@ -118,11 +120,11 @@ func (s *hashSet) add(h uint64) {
 	for i := h & mask; ; i = (i + 1) & mask {
 		switch s.slots[i] {
 		case h:
-			return
+			return false
 		case 0:
 			s.slots[i] = h
 			s.n++
-			return
+			return true
 		}
 	}
 }
@@ -172,7 +174,9 @@ const (
 // suffix gram.
 func gramHash(g uint32, salt uint64) uint64 { return mixHash(uint64(g) ^ salt) }
 
-func packGram(s string) (uint32, bool) {
+// packGram packs the first four bytes of s, lowercased; ok says they are
+// not all digits.
+func packGram[S ~string | ~[]byte](s S) (uint32, bool) {
 	var g uint32
 	alpha := false
 	for i := 0; i < 4; i++ {
