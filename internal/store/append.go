@@ -437,7 +437,7 @@ func (s *Store) rollback(h *head, undos []undo, firstSeq map[*tenant]uint64) {
 			hs.bytes -= int64(hs.ref[i].n)
 		}
 		hs.ts, hs.seq, hs.md, hs.ref = hs.ts[:u.n], hs.seq[:u.n], hs.md[:u.n], hs.ref[:u.n]
-		hs.byTs, hs.byTsN = hs.byTs[:0], 0
+		hs.byTs, hs.byTsN, hs.tsSet = hs.byTs[:0], 0, nil
 		if u.n == 0 {
 			delete(h.streams, hs.s.ID)
 			hs.s.cur = nil

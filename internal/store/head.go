@@ -78,6 +78,9 @@ type headStream struct {
 	// on streams that arrived out of order; it is rebuilt as they grow.
 	byTs  []int32
 	byTsN int
+	// tsSet holds every timestamp of a stream that arrived out of order, so
+	// that most duplicate checks end at one lookup.
+	tsSet *hashSet
 
 	commitGen uint64 // the writer's last commit that touched this stream
 }
@@ -159,6 +162,9 @@ func (h *head) addTo(hs *headStream, ts int64, seq uint64, ref lineRef, mdID int
 		hs.sorted = false
 	}
 	hs.ts = append(hs.ts, ts)
+	if hs.tsSet != nil {
+		hs.tsSet.add(mixHash(uint64(ts)))
+	}
 	hs.seq = append(hs.seq, seq)
 	hs.md = append(hs.md, mdID)
 	hs.ref = append(hs.ref, ref)
@@ -276,6 +282,15 @@ func (h *head) contains(s *Stream, ts int64, line []byte, md logmodel.Labels) bo
 				return true
 			}
 		}
+		return false
+	}
+	if hs.tsSet == nil {
+		hs.tsSet = &hashSet{}
+		for _, t := range hs.ts {
+			hs.tsSet.add(mixHash(uint64(t)))
+		}
+	}
+	if !hs.tsSet.has(mixHash(uint64(ts))) {
 		return false
 	}
 	if unsorted := len(hs.ts) - hs.byTsN; unsorted > 64 && unsorted > hs.byTsN/32 {

@@ -129,6 +129,25 @@ func (s *hashSet) add(h uint64) bool {
 	}
 }
 
+// has reports whether h is in the set.
+func (s *hashSet) has(h uint64) bool {
+	if h == 0 {
+		return s.zero
+	}
+	if len(s.slots) == 0 {
+		return false
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case h:
+			return true
+		case 0:
+			return false
+		}
+	}
+}
+
 func (s *hashSet) grow() {
 	old := s.slots
 	n := len(old) * 2
