@@ -41,6 +41,9 @@ type clusterCollector struct {
 	// Figures for Status.
 	active       atomic.Int64 // streams holding a slot
 	lines, bytes atomic.Int64 // entries and line bytes stored
+	// reconnects counts stream reconnections by reason, in the order of
+	// reconnectReasons.
+	reconnects [4]atomic.Int64
 
 	mu sync.Mutex
 	// sels are the enabled selections (guarded by mu).
@@ -341,6 +344,15 @@ func (c *clusterCollector) noteError(err error) {
 	c.mu.Lock()
 	c.lastErr, c.lastErrAt = err.Error(), c.m.clock.Now()
 	c.mu.Unlock()
+}
+
+// noteReconnect counts a stream reconnection for reason.
+func (c *clusterCollector) noteReconnect(reason string) {
+	for i, r := range reconnectReasons {
+		if r == reason {
+			c.reconnects[i].Add(1)
+		}
+	}
 }
 
 // noteReachable records that a request to the API server succeeded.

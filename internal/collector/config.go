@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
@@ -60,6 +61,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock drives timers and rates; nil means the real clock.
 	Clock clock.WithTicker
+	// Registerer, when set, receives the kubelog_collector_* metrics.
+	Registerer prometheus.Registerer
 }
 
 // DefaultConfig returns the defaults.

@@ -48,4 +48,16 @@
 // container that stops being selected has its stream stopped, keeping its
 // resume point; when it is selected again the stream resumes from there, so
 // the lines written in between are collected without duplicates.
+//
+// # One-time jobs
+//
+// Manager.CollectOnce reads what chosen containers logged so far (with
+// SinceTime, TailLines, Previous) without following, stores it and returns.
+// It saves no resume point, so it never moves continuous collection's.
+//
+// # Memory
+//
+// Each open stream buffers at most 256 parsed lines between its reader and its
+// batcher and one batch of Config.BatchLines entries, each line at most
+// Config.MaxLineBytes.
 package collector

@@ -92,6 +92,11 @@ func NewManager(cfg Config, sink Sink, checkpoints Checkpoints) (*Manager, error
 	if m.clock == nil {
 		m.clock = clock.RealClock{}
 	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(metricsCollector{m}); err != nil {
+			return nil, fmt.Errorf("collector: register metrics: %w", err)
+		}
+	}
 	return m, nil
 }
 
@@ -198,23 +203,28 @@ func (m *Manager) Status() []ClusterStatus {
 	m.mu.Unlock()
 	out := make([]ClusterStatus, 0, len(cs))
 	for _, c := range cs {
-		st := ClusterStatus{ID: c.spec.ID, Name: c.spec.Name,
-			StreamsActive:  int(c.active.Load()),
-			BytesCollected: c.bytes.Load(), LinesCollected: c.lines.Load()}
-		if c.synced() {
-			if pods, err := c.pods.List(labels.Everything()); err == nil {
-				st.PodsWatched = len(pods)
-			}
-		}
-		c.mu.Lock()
-		st.Reachable, st.ServerVersion = c.reachable, c.version
-		st.LastError, st.LastErrorAt = c.lastErr, c.lastErrAt
-		st.LinesPerSec = c.linesPerSec
-		c.mu.Unlock()
-		out = append(out, st)
+		out = append(out, c.status())
 	}
 	slices.SortFunc(out, func(a, b ClusterStatus) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// status returns the cluster's collection state.
+func (c *clusterCollector) status() ClusterStatus {
+	st := ClusterStatus{ID: c.spec.ID, Name: c.spec.Name,
+		StreamsActive:  int(c.active.Load()),
+		BytesCollected: c.bytes.Load(), LinesCollected: c.lines.Load()}
+	if c.synced() {
+		if pods, err := c.pods.List(labels.Everything()); err == nil {
+			st.PodsWatched = len(pods)
+		}
+	}
+	c.mu.Lock()
+	st.Reachable, st.ServerVersion = c.reachable, c.version
+	st.LastError, st.LastErrorAt = c.lastErr, c.lastErrAt
+	st.LinesPerSec = c.linesPerSec
+	c.mu.Unlock()
+	return st
 }
 
 // Close stops collecting from every cluster and waits until the streams have

@@ -154,6 +154,7 @@ func (s *stream) run(ctx context.Context) (finished bool) {
 			}
 			err = errors.New("follow ended while the container runs")
 		case errors.Is(err, errLifetime):
+			c.noteReconnect(reasonLifetime)
 			// Take turns with the streams waiting for a slot, if any.
 			s.release()
 			if !s.acquire(ctx) {
@@ -161,7 +162,12 @@ func (s *stream) run(ctx context.Context) (finished bool) {
 			}
 			backoff = c.m.cfg.BackoffMin
 			continue
-		case errors.Is(err, errIdle), errors.Is(err, errRefresh):
+		case errors.Is(err, errIdle):
+			c.noteReconnect(reasonIdle)
+			backoff = c.m.cfg.BackoffMin
+			continue
+		case errors.Is(err, errRefresh):
+			c.noteReconnect(reasonRefresh)
 			backoff = c.m.cfg.BackoffMin
 			continue
 		case apierrors.IsNotFound(err):
@@ -170,6 +176,7 @@ func (s *stream) run(ctx context.Context) (finished bool) {
 			}
 		}
 		c.noteError(fmt.Errorf("stream %s/%s %s: %w", s.inst.namespace, s.inst.pod, s.inst.container, err))
+		c.noteReconnect(reasonError)
 		if s.connected {
 			backoff, s.connected = c.m.cfg.BackoffMin, false
 		}
