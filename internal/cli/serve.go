@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -42,6 +43,8 @@ var serveSettings = []struct{ flag, env, key, help string }{
 	{"max-body-bytes", "KUBELOG_MAX_BODY_BYTES", "max_body_bytes", "request body size cap"},
 	{"public-metrics", "KUBELOG_PUBLIC_METRICS", "public_metrics", "serve Prometheus /metrics without a token"},
 	{"no-rate-limits", "KUBELOG_NO_RATE_LIMITS", "no_rate_limits", "turn every rate limit off (for benchmarks)"},
+	{"kubeconfig", "KUBELOG_KUBECONFIG", "kubeconfig", `kubeconfig whose context is collected as cluster "default" (default: $KUBECONFIG or ~/.kube/config when present; "none" to collect nothing)`},
+	{"context", "KUBELOG_CONTEXT", "context", "kubeconfig context (default: its current context)"},
 	{"head-max-bytes", "KUBELOG_HEAD_MAX_BYTES", "head_max_bytes", "raw bytes of recent entries kept in memory before a flush to disk"},
 	{"memory-limit", "KUBELOG_MEMORY_LIMIT", "memory_limit", "soft memory limit for the Go runtime, e.g. 192MiB or 2GiB (0: none; GOMEMLIMIT wins)"},
 }
@@ -54,6 +57,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		"retention": "30d", "disk-budget": "0", "max-body-bytes": strconv.FormatInt(def.MaxBodyBytes, 10),
 		"public-metrics": strconv.FormatBool(def.PublicMetrics), "no-rate-limits": "false",
 		"head-max-bytes": strconv.FormatInt(def.HeadMaxBytes, 10), "memory-limit": "192MiB",
+		"kubeconfig": defaultKubeconfig(), "context": "",
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -170,6 +174,10 @@ func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string)
 	if cfg.NoRateLimits, err = strconv.ParseBool(get["no-rate-limits"]); err != nil {
 		return cfg, fmt.Errorf("no-rate-limits: %w", err)
 	}
+	cfg.Kubeconfig, cfg.Context = get["kubeconfig"], get["context"]
+	if cfg.Kubeconfig == "none" {
+		cfg.Kubeconfig = ""
+	}
 	if cfg.HeadMaxBytes, err = parseBytes(get["head-max-bytes"]); err != nil {
 		return cfg, fmt.Errorf("head-max-bytes: %w", err)
 	}
@@ -212,4 +220,21 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 512MiB or 2GB", s)
 	}
 	return n * mult, nil
+}
+
+// defaultKubeconfig is the kubeconfig kubectl would use, when it exists:
+// the first file of $KUBECONFIG, else ~/.kube/config.
+func defaultKubeconfig() string {
+	if env := os.Getenv("KUBECONFIG"); env != "" {
+		return strings.Split(env, string(os.PathListSeparator))[0]
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	path := filepath.Join(home, ".kube", "config")
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return path
 }

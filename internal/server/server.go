@@ -18,7 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/kubelog/kubelog/internal/auth"
+	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/httpapi"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
@@ -49,6 +52,11 @@ type Config struct {
 	HeadMaxBytes int64 `yaml:"head_max_bytes"`
 	// NoRateLimits turns every rate limit off (kubelog bench uses it).
 	NoRateLimits bool `yaml:"no_rate_limits"`
+	// Kubeconfig, when set, registers its context (Context, or the current
+	// one) as cluster "default" of tenant default, collecting every
+	// namespace. "" means none.
+	Kubeconfig string `yaml:"kubeconfig"`
+	Context    string `yaml:"context"`
 	// ShutdownTimeout bounds how long in-flight requests may take at stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Version is reported by /health.
@@ -96,6 +104,7 @@ type Server struct {
 	db       *meta.DB
 	st       *store.Store
 	hub      *tail.Hub
+	coll     *collector.Manager
 	api      *httpapi.API
 	http     *http.Server
 	ln       net.Listener
@@ -163,6 +172,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := s.startCollector(ctx, reg); err != nil {
+		return nil, err
+	}
 	acfg := httpapi.DefaultConfig()
 	acfg.MaxBodyBytes = cfg.MaxBodyBytes
 	acfg.PublicMetrics = cfg.PublicMetrics
@@ -236,6 +248,33 @@ func (s *Server) bootstrap(ctx context.Context, adminOut io.Writer) error {
 	return nil
 }
 
+// startCollector registers the configured kubeconfig's context as cluster
+// "default" of tenant default, collecting every namespace.
+func (s *Server) startCollector(ctx context.Context, reg prometheus.Registerer) error {
+	if s.cfg.Kubeconfig == "" {
+		return nil
+	}
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: s.cfg.Kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: s.cfg.Context},
+	).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", s.cfg.Kubeconfig, err)
+	}
+	ccfg := collector.DefaultConfig()
+	ccfg.Logger = s.log.With("component", "collector")
+	ccfg.Registerer = reg
+	if s.coll, err = collector.NewManager(ccfg, s.st, collector.NewSQLCheckpoints(s.db)); err != nil {
+		return err
+	}
+	all := []collector.Selection{{ID: "default-all", Namespace: "*", IncludeInit: true, Enabled: true}}
+	if err := s.coll.AddCluster(ctx, collector.Cluster{ID: "default", Name: "default", Tenant: meta.DefaultTenant, RESTConfig: rc}, all); err != nil {
+		return err
+	}
+	s.log.Info("collecting from cluster default", "kubeconfig", s.cfg.Kubeconfig, "server", rc.Host)
+	return nil
+}
+
 // applyRetention gives the store each tenant's configured retention.
 func (s *Server) applyRetention(ctx context.Context) {
 	tenants, err := s.db.ListTenants(ctx)
@@ -284,6 +323,10 @@ func (s *Server) Stop() error {
 
 func (s *Server) closeStorage() error {
 	var errs []error
+	if s.coll != nil {
+		// Stop collecting first: its last batches go to the store.
+		errs = append(errs, s.coll.Close())
+	}
 	if s.st != nil {
 		errs = append(errs, s.st.Close())
 	}

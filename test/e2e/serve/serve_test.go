@@ -81,7 +81,7 @@ var addrRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
 // startServer runs kubelog serve on a free port with dataDir.
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--bootstrap-token", adminToken}, extra...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--bootstrap-token", adminToken, "--kubeconfig", "none"}, extra...)
 	cmd := exec.Command(kubelogBin, args...)
 	s := &server{t: t, cmd: cmd, dataDir: dataDir, stderr: &syncBuffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = s.stderr
