@@ -96,6 +96,8 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailReport, error) {
 		rep.BytesPerIdleStream = float64(rssNow()-base) / float64(cfg.IdleSessions)
 		fmt.Fprintf(progress, "%d idle streams: %.0f bytes each\n", cfg.IdleSessions, rep.BytesPerIdleStream)
 	}
+	// The latency phase runs with the measured sessions only.
+	stopIdle()
 
 	var acked sync.Map // line id -> ack time
 	var mu sync.Mutex

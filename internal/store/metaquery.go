@@ -36,12 +36,18 @@ func (s *Store) ReadAfter(ctx context.Context, q Query, cursor logmodel.Cursor, 
 		if len(got) >= want && src.minSeq > got[want-1].Cursor.Seq {
 			break
 		}
-		err := sc.scan(src, false, func(e *EntryView) error {
+		collect := func(e *EntryView) error {
 			if e.Seq > cursor.Seq {
 				got = append(got, toEntry(src.st, e))
 			}
 			return nil
-		})
+		}
+		var err error
+		if src.p == nil {
+			err = sc.scanHeadAfter(src, cursor.Seq, want, collect)
+		} else {
+			err = sc.scan(src, false, collect)
+		}
 		if err != nil {
 			return nil, false, err
 		}

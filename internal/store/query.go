@@ -469,6 +469,31 @@ func (sc *scanner) scanHead(src *source, backward bool, fn func(e *EntryView) er
 	return nil
 }
 
+// scanHeadAfter visits a head stream's entries with seq > after in arrival
+// (cursor) order, stopping after max matches: a head stream's cursors grow
+// with its arrival order, so the start is found by binary search.
+func (sc *scanner) scanHeadAfter(src *source, after uint64, max int, fn func(e *EntryView) error) error {
+	hv := &src.hv
+	visible := sc.pl.t.visible.Load()
+	i := sort.Search(len(hv.seq), func(i int) bool { return hv.seq[i] > after })
+	n := 0
+	for ; i < len(hv.seq) && n < max; i++ {
+		if hv.seq[i] > visible {
+			break
+		}
+		sc.stats.HeadEntriesScanned++
+		sc.view = EntryView{Timestamp: hv.ts[i], Seq: hv.seq[i], Line: hv.line(i), Metadata: hv.metadata(i)}
+		if !sc.accept(src.st, &sc.view) {
+			continue
+		}
+		if err := fn(&sc.view); err != nil {
+			return err
+		}
+		n++
+	}
+	return nil
+}
+
 // accept applies the time range, page position and filters to one entry.
 func (sc *scanner) accept(st *Stream, e *EntryView) bool {
 	pl := sc.pl

@@ -43,7 +43,7 @@ func (f *Filter) Match(labels, metadata logmodel.Labels, line []byte) bool {
 	if f == nil || f.root == nil {
 		return true
 	}
-	return f.root.match(&record{labels: labels, md: metadata, line: line})
+	return f.root.match(record{labels: labels, md: metadata, line: line})
 }
 
 // String returns the filter as written.
@@ -92,7 +92,7 @@ type record struct {
 	line       []byte
 }
 
-func (r *record) get(key string) string {
+func (r record) get(key string) string {
 	for _, l := range r.labels {
 		if l.Name == key {
 			return l.Value
@@ -106,11 +106,11 @@ func (r *record) get(key string) string {
 	return ""
 }
 
-type node interface{ match(r *record) bool }
+type node interface{ match(r record) bool }
 
 type andNode struct{ kids []node }
 
-func (n *andNode) match(r *record) bool {
+func (n *andNode) match(r record) bool {
 	for _, k := range n.kids {
 		if !k.match(r) {
 			return false
@@ -121,7 +121,7 @@ func (n *andNode) match(r *record) bool {
 
 type orNode struct{ kids []node }
 
-func (n *orNode) match(r *record) bool {
+func (n *orNode) match(r record) bool {
 	for _, k := range n.kids {
 		if k.match(r) {
 			return true
@@ -132,11 +132,11 @@ func (n *orNode) match(r *record) bool {
 
 type notNode struct{ kid node }
 
-func (n *notNode) match(r *record) bool { return !n.kid.match(r) }
+func (n *notNode) match(r record) bool { return !n.kid.match(r) }
 
 type textNode struct{ lower []byte }
 
-func (n *textNode) match(r *record) bool { return containsFold(r.line, n.lower) }
+func (n *textNode) match(r record) bool { return containsFold(r.line, n.lower) }
 
 type cmpNode struct {
 	key, op, value string
@@ -144,7 +144,7 @@ type cmpNode struct {
 	re             *regexp.Regexp
 }
 
-func (n *cmpNode) match(r *record) bool {
+func (n *cmpNode) match(r record) bool {
 	if n.isLine {
 		switch n.op {
 		case "=":
@@ -176,26 +176,45 @@ func (n *cmpNode) match(r *record) bool {
 	}
 }
 
+// containsFold reports whether s contains lower (lowercase) ignoring ASCII
+// case. It jumps between candidate first bytes with IndexByte.
 func containsFold(s, lower []byte) bool {
 	if len(lower) == 0 {
 		return true
 	}
-	for i := 0; i+len(lower) <= len(s); i++ {
-		j := 0
-		for ; j < len(lower); j++ {
-			c := s[i+j]
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != lower[j] {
-				break
+	first, upper := lower[0], lower[0]
+	if first >= 'a' && first <= 'z' {
+		upper = first - 'a' + 'A'
+	}
+	for i := 0; i+len(lower) <= len(s); {
+		j := bytes.IndexByte(s[i:len(s)-len(lower)+1], first)
+		if upper != first {
+			if k := bytes.IndexByte(s[i:len(s)-len(lower)+1], upper); k >= 0 && (j < 0 || k < j) {
+				j = k
 			}
 		}
-		if j == len(lower) {
+		if j < 0 {
+			return false
+		}
+		i += j
+		if equalFoldLower(s[i+1:i+len(lower)], lower[1:]) {
 			return true
 		}
+		i++
 	}
 	return false
+}
+
+func equalFoldLower(s, lower []byte) bool {
+	for i, c := range s {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 const maxDepth = 100

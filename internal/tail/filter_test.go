@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -94,4 +95,29 @@ func FuzzParseFilter(f *testing.F) {
 		_ = flt.Match(logmodel.FromPairs("a", "b"), logmodel.FromPairs("level", "info"), []byte(line))
 		_ = flt.Equalities()
 	})
+}
+
+func FuzzContainsFold(f *testing.F) {
+	f.Add("Timeout talking to DB", "db")
+	f.Add("aaa", "aa")
+	f.Fuzz(func(t *testing.T, s, needle string) {
+		lower := bytes.ToLower([]byte(needle))
+		want := strings.Contains(asciiLower(s), string(asciiLowerBytes(lower)))
+		if got := containsFold([]byte(s), asciiLowerBytes(lower)); got != want {
+			t.Fatalf("containsFold(%q, %q) = %v; want %v", s, needle, got, want)
+		}
+	})
+}
+
+func asciiLower(s string) string { return string(asciiLowerBytes([]byte(s))) }
+
+func asciiLowerBytes(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out
 }
