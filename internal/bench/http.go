@@ -217,7 +217,7 @@ func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg datas
 	if err := httpQueries(ctx, srv, dcfg, cfg.Runs, rep); err != nil {
 		return err
 	}
-	_, rep.ServerPeakRSSBytes = srv.usage()
+	_, rep.ServerPeakRSSWithQueriesBytes = srv.usage()
 	if err := srv.stop(); err != nil {
 		return err
 	}

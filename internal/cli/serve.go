@@ -56,7 +56,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		"listen": def.Listen, "data-dir": def.DataDir, "bootstrap-token": "", "fsync": def.Fsync,
 		"retention": "30d", "disk-budget": "0", "max-body-bytes": strconv.FormatInt(def.MaxBodyBytes, 10),
 		"public-metrics": strconv.FormatBool(def.PublicMetrics), "no-rate-limits": "false",
-		"head-max-bytes": strconv.FormatInt(def.HeadMaxBytes, 10), "memory-limit": "192MiB",
+		"head-max-bytes": strconv.FormatInt(def.HeadMaxBytes, 10), "memory-limit": "150MiB",
 		"kubeconfig": defaultKubeconfig(), "context": "",
 	}
 	cmd := &cobra.Command{
