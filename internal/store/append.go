@@ -40,18 +40,27 @@ func (e *ValidationError) Error() string {
 // appendReq carries one validated batch to the writer goroutine.
 type appendReq struct {
 	t       *tenant
-	streams []*Stream // per row
-	rows    []logmodel.Entry
-	index   []int // row -> input index
+	streams []*Stream        // per row
+	rows    []logmodel.Entry // the caller's entries when none was changed or rejected
+	index   []int            // row -> input index; nil means the identity
 	res     *AppendResult
 	done    chan error
+}
+
+// input returns the input index of row i.
+func (r *appendReq) input(i int) int {
+	if r.index == nil {
+		return i
+	}
+	return r.index[i]
 }
 
 // Append stores a batch of one tenant's entries and returns when they are
 // durable under the configured fsync policy. Entries may be in any time order.
 // An entry identical to a stored one of its stream (timestamp, line and
 // metadata) is a retry and is stored once. Invalid entries are rejected and
-// reported in a *ValidationError while the rest are stored.
+// reported in a *ValidationError while the rest are stored. The entries must
+// not be changed until Append returns.
 func (s *Store) Append(ctx context.Context, tenantName string, entries []logmodel.Entry) (AppendResult, error) {
 	res := AppendResult{Cursors: make([]logmodel.Cursor, len(entries))}
 	if err := validTenant(tenantName); err != nil {
@@ -71,11 +80,26 @@ func (s *Store) Append(ctx context.Context, tenantName string, entries []logmode
 	req := &appendReq{
 		t: t, res: &res, done: make(chan error, 1),
 		streams: make([]*Stream, 0, len(entries)),
-		rows:    make([]logmodel.Entry, 0, len(entries)),
-		index:   make([]int, 0, len(entries)),
+	}
+	// While every entry is stored as given, rows is the caller's slice
+	// itself; the first rejected or changed entry makes it a copy with an
+	// index back to the input.
+	clean := true
+	diverge := func(i int) {
+		if !clean {
+			return
+		}
+		clean = false
+		req.rows = make([]logmodel.Entry, i, len(entries))
+		copy(req.rows, entries[:i])
+		req.index = make([]int, i, len(entries))
+		for k := range req.index {
+			req.index[k] = k
+		}
 	}
 	var verr *ValidationError
-	reject := func(msg string) {
+	reject := func(i int, msg string) {
+		diverge(i)
 		if verr == nil {
 			verr = &ValidationError{First: msg}
 		}
@@ -94,35 +118,46 @@ func (s *Store) Append(ctx context.Context, tenantName string, entries []logmode
 			}
 		}
 		if lastErr != "" {
-			reject(lastErr)
+			reject(i, lastErr)
 			continue
 		}
 		switch {
 		case e.Timestamp < oldest:
-			reject(fmt.Sprintf("timestamp %s is older than the retention of %s", time.Unix(0, e.Timestamp).UTC().Format(time.RFC3339Nano), retention))
+			reject(i, fmt.Sprintf("timestamp %s is older than the retention of %s", time.Unix(0, e.Timestamp).UTC().Format(time.RFC3339Nano), retention))
 			continue
 		case e.Timestamp > newest:
-			reject(fmt.Sprintf("timestamp %s is more than %s in the future", time.Unix(0, e.Timestamp).UTC().Format(time.RFC3339Nano), s.cfg.MaxFuture))
+			reject(i, fmt.Sprintf("timestamp %s is more than %s in the future", time.Unix(0, e.Timestamp).UTC().Format(time.RFC3339Nano), s.cfg.MaxFuture))
 			continue
 		}
-		row := logmodel.Entry{Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}
+		row := *e
+		changed := false
 		if len(row.Metadata) > 0 {
 			if msg := s.checkMetadata(row.Metadata); msg != "" {
-				reject(msg)
+				reject(i, msg)
 				continue
 			}
 			if !metadataSorted(row.Metadata) {
 				row.Metadata = row.Metadata.Copy().Sort()
+				changed = true
 			}
 		}
 		if len(row.Line) > s.cfg.MaxLineBytes {
 			row.Line = truncateLine(row.Line, s.cfg.MaxLineBytes)
 			row.Metadata = withMeta(row.Metadata, logmodel.MetaTruncated, "true")
 			res.Truncated++
+			changed = true
+		}
+		if changed {
+			diverge(i)
 		}
 		req.streams = append(req.streams, lastStream)
-		req.rows = append(req.rows, row)
-		req.index = append(req.index, i)
+		if !clean {
+			req.rows = append(req.rows, row)
+			req.index = append(req.index, i)
+		}
+	}
+	if clean {
+		req.rows = entries
 	}
 	if len(req.rows) > 0 {
 		if err := s.submit(ctx, req); err != nil {
@@ -360,7 +395,7 @@ func (s *Store) commit(group []*appendReq) {
 			h.setBuffer(bufIdx, s.walEnc.buf)
 			h.addTo(hs, row.Timestamp, seq, lineRef{buf: bufIdx, off: uint32(off), n: uint32(len(row.Line))}, mdID, now)
 			st.maxTs = max(st.maxTs, row.Timestamp)
-			req.res.Cursors[req.index[i]] = logmodel.Cursor{Seq: seq}
+			req.res.Cursors[req.input(i)] = logmodel.Cursor{Seq: seq}
 			req.res.Accepted++
 		}
 		buf = s.walEnc.finish()
@@ -398,7 +433,7 @@ func (s *Store) commit(group []*appendReq) {
 	if committed != nil {
 		for _, req := range group {
 			for i, row := range req.rows {
-				c := req.res.Cursors[req.index[i]]
+				c := req.res.Cursors[req.input(i)]
 				if c.IsZero() {
 					continue
 				}
