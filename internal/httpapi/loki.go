@@ -254,40 +254,55 @@ func renderValue(v logql.Value) (string, any, int64) {
 	return "", nil, 0
 }
 
-// lokiQuery serves GET|POST /loki/api/v1/query (instant).
-func (a *API) lokiQuery(w http.ResponseWriter, r *http.Request) error {
+// lokiRequest is what both query endpoints read.
+type lokiRequest struct {
+	get   func(string) string
+	expr  logql.Expr
+	limit int
+	dir   logmodel.Direction
+	eng   *logql.Engine
+}
+
+// parseLokiQuery reads the parameters the query endpoints share.
+func (a *API) parseLokiQuery(r *http.Request) (*lokiRequest, error) {
 	get, err := lokiParams(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	expr, err := parseLogQL(get("query"))
+	q := &lokiRequest{get: get}
+	if q.expr, err = parseLogQL(get("query")); err != nil {
+		return nil, err
+	}
+	if q.limit, err = a.lokiLimit(get); err != nil {
+		return nil, err
+	}
+	if q.dir, err = lokiDirection(get); err != nil {
+		return nil, err
+	}
+	if q.eng, err = a.engine(tenantOf(r)); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// lokiQuery serves GET|POST /loki/api/v1/query (instant).
+func (a *API) lokiQuery(w http.ResponseWriter, r *http.Request) error {
+	q, err := a.parseLokiQuery(r)
 	if err != nil {
 		return err
 	}
-	ts, err := lokiTime(get, "time", a.now().UnixNano())
-	if err != nil {
-		return err
-	}
-	limit, err := a.lokiLimit(get)
-	if err != nil {
-		return err
-	}
-	dir, err := lokiDirection(get)
-	if err != nil {
-		return err
-	}
-	eng, err := a.engine(tenantOf(r))
+	ts, err := lokiTime(q.get, "time", a.now().UnixNano())
 	if err != nil {
 		return err
 	}
 	start := time.Now()
 	var v logql.Value
 	var st logql.Stats
-	if logql.IsMetric(expr) {
-		v, err = eng.QueryInstant(r.Context(), expr, ts)
+	if logql.IsMetric(q.expr) {
+		v, err = q.eng.QueryInstant(r.Context(), q.expr, ts)
 	} else {
 		// An instant log query reads the hour before its time, as Loki does.
-		v, st, err = eng.QueryLogs(r.Context(), expr, ts-int64(time.Hour), ts+1, dir, limit)
+		v, st, err = q.eng.QueryLogs(r.Context(), q.expr, ts-int64(time.Hour), ts+1, q.dir, q.limit)
 	}
 	if err != nil {
 		return queryError(err)
@@ -306,50 +321,30 @@ func (a *API) writeLokiResult(w http.ResponseWriter, v logql.Value, st logql.Sta
 
 // lokiQueryRange serves GET|POST /loki/api/v1/query_range.
 func (a *API) lokiQueryRange(w http.ResponseWriter, r *http.Request) error {
-	get, err := lokiParams(r)
+	q, err := a.parseLokiQuery(r)
 	if err != nil {
 		return err
 	}
-	expr, err := parseLogQL(get("query"))
-	if err != nil {
-		return err
-	}
-	start, end, err := a.lokiRange(get, time.Hour)
-	if err != nil {
-		return err
-	}
-	limit, err := a.lokiLimit(get)
-	if err != nil {
-		return err
-	}
-	dir, err := lokiDirection(get)
-	if err != nil {
-		return err
-	}
-	eng, err := a.engine(tenantOf(r))
+	start, end, err := a.lokiRange(q.get, time.Hour)
 	if err != nil {
 		return err
 	}
 	began := time.Now()
 	var v logql.Value
 	var st logql.Stats
-	if logql.IsMetric(expr) {
-		step, err := lokiStep(get, start, end)
+	if logql.IsMetric(q.expr) {
+		step, err := lokiStep(q.get, start, end)
 		if err != nil {
 			return err
 		}
 		if (end-start)/int64(step) > 11_000 {
 			return badRequest("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
 		}
-		v, err = eng.QueryRange(r.Context(), expr, start, end, step)
-		if err != nil {
+		if v, err = q.eng.QueryRange(r.Context(), q.expr, start, end, step); err != nil {
 			return queryError(err)
 		}
-	} else {
-		v, st, err = eng.QueryLogs(r.Context(), expr, start, end, dir, limit)
-		if err != nil {
-			return queryError(err)
-		}
+	} else if v, st, err = q.eng.QueryLogs(r.Context(), q.expr, start, end, q.dir, q.limit); err != nil {
+		return queryError(err)
 	}
 	return a.writeLokiResult(w, v, st, began)
 }
