@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/kubelog/kubelog/internal/auth"
@@ -176,15 +175,4 @@ func (a *API) putLimits(w http.ResponseWriter, r *http.Request) error {
 	a.store.SetRetention(tenant, time.Duration(l.Retention))
 	writeJSON(w, http.StatusOK, map[string]any{"tenant": tenant, "limits": l})
 	return nil
-}
-
-// splitComma splits a comma list, dropping empty items.
-func splitComma(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -370,21 +370,27 @@ func selectorMatchers(s string) ([]*store.Matcher, error) {
 	return out, nil
 }
 
-// lokiLabels serves GET|POST /loki/api/v1/labels.
-func (a *API) lokiLabels(w http.ResponseWriter, r *http.Request) error {
+// lokiLabelQuery reads the range (six hours back by default, as Loki) and
+// the optional selector of the label endpoints.
+func (a *API) lokiLabelQuery(r *http.Request) (start, end int64, ms []*store.Matcher, err error) {
 	get, err := lokiParams(r)
 	if err != nil {
-		return err
+		return 0, 0, nil, err
 	}
-	start, end, err := a.lokiRange(get, 6*time.Hour)
+	if start, end, err = a.lokiRange(get, 6*time.Hour); err != nil {
+		return 0, 0, nil, err
+	}
+	ms, err = selectorMatchers(get("query"))
+	return start, end + 1, ms, err
+}
+
+// lokiLabels serves GET|POST /loki/api/v1/labels.
+func (a *API) lokiLabels(w http.ResponseWriter, r *http.Request) error {
+	start, end, ms, err := a.lokiLabelQuery(r)
 	if err != nil {
 		return err
 	}
-	ms, err := selectorMatchers(get("query"))
-	if err != nil {
-		return err
-	}
-	names, err := a.store.LabelNames(r.Context(), tenantOf(r), ms, start, end+1)
+	names, err := a.store.LabelNames(r.Context(), tenantOf(r), ms, start, end)
 	if err != nil {
 		return err
 	}
@@ -394,19 +400,11 @@ func (a *API) lokiLabels(w http.ResponseWriter, r *http.Request) error {
 
 // lokiLabelValues serves GET|POST /loki/api/v1/label/{name}/values.
 func (a *API) lokiLabelValues(w http.ResponseWriter, r *http.Request) error {
-	get, err := lokiParams(r)
+	start, end, ms, err := a.lokiLabelQuery(r)
 	if err != nil {
 		return err
 	}
-	start, end, err := a.lokiRange(get, 6*time.Hour)
-	if err != nil {
-		return err
-	}
-	ms, err := selectorMatchers(get("query"))
-	if err != nil {
-		return err
-	}
-	vals, err := a.store.LabelValues(r.Context(), tenantOf(r), r.PathValue("name"), ms, start, end+1)
+	vals, err := a.store.LabelValues(r.Context(), tenantOf(r), r.PathValue("name"), ms, start, end)
 	if err != nil {
 		return err
 	}

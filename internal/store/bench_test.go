@@ -156,14 +156,20 @@ func BenchmarkAppend(b *testing.B) {
 	b.ReportMetric(float64(b.N*len(es))/b.Elapsed().Seconds(), "lines/s")
 }
 
-func BenchmarkQueryNeedle(b *testing.B) {
-	es := benchEntries(b, 200_000)
-	cfg := DefaultConfig(b.TempDir())
-	s, err := Open(cfg)
+// flushedStore returns a store holding n standard entries, flushed to parts,
+// and their raw bytes.
+func flushedStore(b *testing.B, n int) (*Store, int64) {
+	b.Helper()
+	es := benchEntries(b, n)
+	var raw int64
+	for _, e := range es {
+		raw += int64(len(e.Line))
+	}
+	s, err := Open(DefaultConfig(b.TempDir()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()
 	if _, err := s.Append(ctx, "bench", es); err != nil {
 		b.Fatal(err)
@@ -171,6 +177,12 @@ func BenchmarkQueryNeedle(b *testing.B) {
 	if err := s.Flush(ctx); err != nil {
 		b.Fatal(err)
 	}
+	return s, raw
+}
+
+func BenchmarkQueryNeedle(b *testing.B) {
+	s, _ := flushedStore(b, 200_000)
+	ctx := context.Background()
 	q := Query{Tenant: "bench", Limit: 1000, LineFilters: []LineFilter{{Type: LineToken, Value: dataset.Needle}}}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -181,24 +193,8 @@ func BenchmarkQueryNeedle(b *testing.B) {
 }
 
 func BenchmarkCountRegexp(b *testing.B) {
-	es := benchEntries(b, 200_000)
-	var raw int64
-	for _, e := range es {
-		raw += int64(len(e.Line))
-	}
-	cfg := DefaultConfig(b.TempDir())
-	s, err := Open(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s, raw := flushedStore(b, 200_000)
 	ctx := context.Background()
-	if _, err := s.Append(ctx, "bench", es); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
 	q := Query{Tenant: "bench", LineFilters: []LineFilter{{Type: LineRegexp, Value: `(?i)fail(ed|ure)`}}}
 	b.ReportAllocs()
 	b.SetBytes(raw)

@@ -140,10 +140,6 @@ func compileFilter(f LineFilter) (*compiledFilter, error) {
 	return c, nil
 }
 
-func (c *compiledFilter) negated() bool {
-	return c.typ == LineNotContains || c.typ == LineNotContainsFold || c.typ == LineNotRegexp
-}
-
 // match evaluates the filter on one line.
 func (c *compiledFilter) match(line []byte) bool {
 	switch c.typ {
