@@ -253,3 +253,25 @@ func (m *Manager) cluster(id string) (*clusterCollector, error) {
 	}
 	return c, nil
 }
+
+// Clusters returns the clusters being collected, by ID.
+func (m *Manager) Clusters() []Cluster {
+	m.mu.Lock()
+	out := make([]Cluster, 0, len(m.clusters))
+	for _, c := range m.clusters {
+		out = append(out, c.spec)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b Cluster) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Client returns the API client of a cluster (rate limited by Config.QPS and
+// Burst) and the cluster, for reading other objects than pods' logs.
+func (m *Manager) Client(id string) (kubernetes.Interface, Cluster, error) {
+	c, err := m.cluster(id)
+	if err != nil {
+		return nil, Cluster{}, err
+	}
+	return c.client, c.spec, nil
+}
