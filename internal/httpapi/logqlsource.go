@@ -3,6 +3,10 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"math"
+
+	"github.com/kubelog/kubelog/internal/archive"
+	"github.com/kubelog/kubelog/internal/logmodel"
 
 	"github.com/kubelog/kubelog/internal/logql"
 	"github.com/kubelog/kubelog/internal/store"
@@ -14,6 +18,8 @@ import (
 type storeSource struct {
 	st     *store.Store
 	tenant string
+	// arch, when set, adds archived entries (include_archive=true).
+	arch *archive.Manager
 }
 
 var _ logql.Source = storeSource{}
@@ -59,6 +65,11 @@ func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn fu
 		if err != nil {
 			return err
 		}
+		if s.arch != nil {
+			if _, err := mergeArchive(ctx, s.arch, q, res); err != nil {
+				return err
+			}
+		}
 		for i := range res.Entries {
 			e := &res.Entries[i]
 			if err := fn(0, &logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}); err != nil {
@@ -67,13 +78,37 @@ func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn fu
 		}
 		return nil
 	}
+	var archived []logmodel.Entry
+	var seen map[uint64]bool
+	if s.arch != nil {
+		q.Limit = math.MaxInt32
+		if archived, _, _, err = s.arch.Query(ctx, q); err != nil {
+			return err
+		}
+		seen = make(map[uint64]bool, len(archived))
+		for i := range archived {
+			seen[archived[i].Cursor.Seq] = true
+		}
+	}
 	entries := make([]logql.Entry, s.st.Workers())
 	_, err = s.st.Scan(ctx, q, func(w int, st *store.Stream, e *store.EntryView) error {
+		if seen[e.Seq] {
+			return nil
+		}
 		ent := &entries[w]
 		ent.Labels, ent.Timestamp, ent.Line, ent.Metadata = st.Labels, e.Timestamp, e.Line, e.Metadata
 		return fn(w, ent)
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	for i := range archived {
+		e := &archived[i]
+		if err := fn(0, &logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var _ logql.Counter = storeSource{}

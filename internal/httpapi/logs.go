@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/archive"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/search"
@@ -35,6 +36,8 @@ type queryStats struct {
 	BlocksScanned int     `json:"blocks_scanned"`
 	BlocksSkipped int     `json:"blocks_skipped"`
 	TookMs        float64 `json:"took_ms"`
+	// QueryStats counts the archived objects read with include_archive.
+	*archive.QueryStats
 }
 
 // filterParams are the filters shared by GET / and POST /search.
@@ -222,14 +225,26 @@ func (a *API) getLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.answerQuery(w, r, q)
+	withArchive, err := a.parseIncludeArchive(v.Get("include_archive"))
+	if err != nil {
+		return err
+	}
+	return a.answerQuery(w, r, q, withArchive)
 }
 
-func (a *API) answerQuery(w http.ResponseWriter, r *http.Request, q store.Query) error {
+func (a *API) answerQuery(w http.ResponseWriter, r *http.Request, q store.Query, withArchive bool) error {
 	start := time.Now()
 	res, err := a.store.Query(r.Context(), q)
 	if err != nil {
 		return err
+	}
+	var arch *archive.QueryStats
+	if withArchive {
+		st, err := a.mergeArchive(r.Context(), q, res)
+		if err != nil {
+			return err
+		}
+		arch = &st
 	}
 	out := logsResponse{Logs: make([]logmodel.EntryJSON, len(res.Entries)), HasMore: res.HasMore}
 	for i := range res.Entries {
@@ -244,6 +259,7 @@ func (a *API) answerQuery(w http.ResponseWriter, r *http.Request, q store.Query)
 		BlocksScanned: res.Stats.BlocksScanned,
 		BlocksSkipped: res.Stats.BlocksSkippedBloom,
 		TookMs:        float64(time.Since(start).Microseconds()) / 1000,
+		QueryStats:    arch,
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -254,6 +270,7 @@ type searchRequest struct {
 	Query   string       `json:"query"`
 	Filters filterParams `json:"filters"`
 	pageParams
+	IncludeArchive bool `json:"include_archive"`
 }
 
 // postSearch serves POST /api/v1/logs/search.
@@ -276,7 +293,12 @@ func (a *API) postSearch(w http.ResponseWriter, r *http.Request) error {
 			return expr.Match(searchRecord{labels: st.Labels, e: e})
 		}
 	}
-	return a.answerQuery(w, r, q)
+	if req.IncludeArchive {
+		if _, err := a.parseIncludeArchive("true"); err != nil {
+			return err
+		}
+	}
+	return a.answerQuery(w, r, q, req.IncludeArchive)
 }
 
 // searchRecord lets a search expression see an entry: fields are stream
@@ -659,7 +681,7 @@ func (a *API) getStorageInfo(w http.ResponseWriter, r *http.Request) error {
 	tenant := tenantOf(r)
 	s := a.store.Stats(tenant)
 	all := a.store.Stats("")
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"path":              all.Dir,
 		"tenant":            tenant,
 		"bytes":             s.PartBytes,
@@ -677,7 +699,15 @@ func (a *API) getStorageInfo(w http.ResponseWriter, r *http.Request) error {
 			"total_bytes":   all.DiskBytes,
 			"corrupt_parts": all.CorruptParts,
 		},
-	})
+	}
+	if a.archive != nil {
+		dests, err := a.archiveStorageInfo(r)
+		if err != nil {
+			return err
+		}
+		out["archive_destinations"] = dests
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -23,7 +23,16 @@ import (
 // unchanged. Errors are plain text with the status code, as Loki answers.
 
 func (a *API) engine(tenant string) (*logql.Engine, error) {
-	return logql.NewEngine(storeSource{st: a.store, tenant: tenant}, logql.DefaultConfig())
+	return a.engineWith(tenant, false)
+}
+
+// engineWith is engine, reading archived objects too with withArchive.
+func (a *API) engineWith(tenant string, withArchive bool) (*logql.Engine, error) {
+	src := storeSource{st: a.store, tenant: tenant}
+	if withArchive {
+		src.arch = a.archive
+	}
+	return logql.NewEngine(src, logql.DefaultConfig())
 }
 
 // lokiParams reads a request's parameters from the query string and, for
@@ -279,7 +288,11 @@ func (a *API) parseLokiQuery(r *http.Request) (*lokiRequest, error) {
 	if q.dir, err = lokiDirection(get); err != nil {
 		return nil, err
 	}
-	if q.eng, err = a.engine(tenantOf(r)); err != nil {
+	withArchive, err := a.parseIncludeArchive(get("include_archive"))
+	if err != nil {
+		return nil, err
+	}
+	if q.eng, err = a.engineWith(tenantOf(r), withArchive); err != nil {
 		return nil, err
 	}
 	return q, nil
@@ -645,6 +658,8 @@ type logqlSearchRequest struct {
 	Limit     *int   `json:"limit"`
 	Direction string `json:"direction"`
 	Step      string `json:"step"`
+	// IncludeArchive reads archived objects too.
+	IncludeArchive bool `json:"include_archive"`
 }
 
 // logqlSearch serves POST /api/v1/logs/search/logql: LogQL with the seed's
@@ -684,7 +699,12 @@ func (a *API) logqlSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	eng, err := a.engine(tenantOf(r))
+	if req.IncludeArchive {
+		if _, err := a.parseIncludeArchive("true"); err != nil {
+			return err
+		}
+	}
+	eng, err := a.engineWith(tenantOf(r), req.IncludeArchive)
 	if err != nil {
 		return err
 	}

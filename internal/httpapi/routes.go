@@ -51,6 +51,21 @@ func (a *API) routes() {
 	std("PATCH "+logs+"/tail/sessions/{id}", auth.ScopeRead, a.patchSession)
 	std("DELETE "+logs+"/tail/sessions/{id}", auth.ScopeRead, a.deleteSession)
 	std("GET "+logs+"/tail/sessions/{id}/stream", auth.ScopeRead, a.streamSession)
+	// Archive to S3 (seed: "Archive Management", "S3 Storage"; archive.go, s3.go).
+	std("GET "+logs+"/archive/policies", auth.ScopeManage, a.listArchivePolicies)
+	std("GET "+logs+"/archive/policies/{id}", auth.ScopeManage, a.listArchivePolicies)
+	std("POST "+logs+"/archive/policies", auth.ScopeManage, a.createArchivePolicy)
+	std("PUT "+logs+"/archive/policies", auth.ScopeManage, a.updateArchivePolicy)
+	std("PUT "+logs+"/archive/policies/{id}", auth.ScopeManage, a.updateArchivePolicy)
+	std("DELETE "+logs+"/archive/policies", auth.ScopeManage, a.deleteArchivePolicy)
+	std("DELETE "+logs+"/archive/policies/{id}", auth.ScopeManage, a.deleteArchivePolicy)
+	heavy("POST "+logs+"/archive/start", auth.ScopeManage, a.startArchive)
+	std("GET "+logs+"/archive/jobs", auth.ScopeManage, a.listArchiveJobs)
+	std("GET "+logs+"/archive/jobs/{id}", auth.ScopeManage, a.getArchiveJob)
+	std("DELETE "+logs+"/archive/jobs/{id}", auth.ScopeManage, a.cancelArchiveJob)
+	std("GET "+logs+"/s3/metadata", auth.ScopeRead, a.getS3Metadata)
+	heavy("GET "+logs+"/s3/content", auth.ScopeRead, a.getS3Content)
+	std("GET "+logs+"/s3/stats", auth.ScopeRead, a.getS3Stats)
 	// Anything else under the logs API is a JSON 404, not the mux's text.
 	open(logs+"/", func(http.ResponseWriter, *http.Request) error {
 		return notFound("no such endpoint")

@@ -20,6 +20,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubelog/kubelog/internal/archive"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/httpapi"
@@ -105,6 +106,7 @@ type Server struct {
 	st       *store.Store
 	hub      *tail.Hub
 	coll     *collector.Manager
+	arch     *archive.Manager
 	api      *httpapi.API
 	http     *http.Server
 	ln       net.Listener
@@ -175,13 +177,22 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	if err := s.startCollector(ctx, reg); err != nil {
 		return nil, err
 	}
+	// Archive to S3: policies, scheduled and resumed jobs.
+	archCfg := archive.DefaultConfig()
+	archCfg.Logger = log.With("component", "archive")
+	if s.arch, err = archive.NewManager(archCfg, s.st, s.db); err != nil {
+		return nil, err
+	}
+	if err := s.arch.Start(ctx); err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
 	acfg := httpapi.DefaultConfig()
 	acfg.MaxBodyBytes = cfg.MaxBodyBytes
 	acfg.PublicMetrics = cfg.PublicMetrics
 	acfg.Version = cfg.Version
 	s.api, err = httpapi.New(acfg, httpapi.Deps{
 		Store: s.st, Hub: s.hub, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
-		Logger: log.With("component", "http"), Registry: reg,
+		Logger: log.With("component", "http"), Registry: reg, Archive: s.arch,
 	})
 	if err != nil {
 		return nil, err
@@ -326,6 +337,10 @@ func (s *Server) closeStorage() error {
 	if s.coll != nil {
 		// Stop collecting first: its last batches go to the store.
 		errs = append(errs, s.coll.Close())
+	}
+	if s.arch != nil {
+		// Running archive jobs stop here and resume at the next start.
+		s.arch.Close()
 	}
 	if s.st != nil {
 		errs = append(errs, s.st.Close())

@@ -1,0 +1,328 @@
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+)
+
+// The compressions an archive object may use.
+const (
+	CompressionZstd = "zstd"
+	CompressionGzip = "gzip"
+)
+
+// Encoder writes entries as NDJSON, one entry JSON (DESIGN.md) per line,
+// compressed. Create one with NewEncoder for each object; Close must be
+// called, and then Bytes holds the object. An Encoder is not safe for
+// concurrent use.
+type Encoder struct {
+	buf   bytes.Buffer
+	line  []byte
+	w     io.WriteCloser
+	zw    *zstd.Encoder
+	Lines int64
+	// Raw counts the uncompressed NDJSON bytes.
+	Raw     int64
+	FirstTs int64
+	LastTs  int64
+}
+
+var zstdPool = sync.Pool{New: func() any {
+	w, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		panic("BUG: zstd writer: " + err.Error())
+	}
+	return w
+}}
+
+var gzipPool = sync.Pool{New: func() any {
+	w, err := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+	if err != nil {
+		panic("BUG: gzip writer: " + err.Error())
+	}
+	return w
+}}
+
+// NewEncoder starts an object with the given compression.
+func NewEncoder(compression string) (*Encoder, error) {
+	e := &Encoder{}
+	switch compression {
+	case CompressionZstd:
+		e.zw = zstdPool.Get().(*zstd.Encoder)
+		e.zw.Reset(&e.buf)
+		e.w = e.zw
+	case CompressionGzip:
+		gw := gzipPool.Get().(*gzip.Writer)
+		gw.Reset(&e.buf)
+		e.w = &pooledGzip{gw}
+	default:
+		return nil, fmt.Errorf("compression %q is not zstd or gzip", compression)
+	}
+	return e, nil
+}
+
+type pooledGzip struct{ *gzip.Writer }
+
+func (p *pooledGzip) Close() error {
+	err := p.Writer.Close()
+	gzipPool.Put(p.Writer)
+	return err
+}
+
+// Write adds one entry.
+func (e *Encoder) Write(ent *logmodel.Entry) error {
+	e.line = AppendEntryJSON(e.line[:0], ent)
+	e.line = append(e.line, '\n')
+	if e.Lines == 0 {
+		e.FirstTs = ent.Timestamp
+	}
+	e.LastTs = ent.Timestamp
+	e.Lines++
+	e.Raw += int64(len(e.line))
+	_, err := e.w.Write(e.line)
+	return err
+}
+
+// Close ends the compressed stream.
+func (e *Encoder) Close() error {
+	err := e.w.Close()
+	if e.zw != nil {
+		e.zw.Reset(nil)
+		zstdPool.Put(e.zw)
+		e.zw = nil
+	}
+	return err
+}
+
+// Bytes is the compressed object, valid after Close.
+func (e *Encoder) Bytes() []byte { return e.buf.Bytes() }
+
+// MD5 is the hex MD5 of the object, which S3 reports as the ETag of a
+// single-part upload.
+func (e *Encoder) MD5() string {
+	s := md5.Sum(e.buf.Bytes())
+	return fmt.Sprintf("%x", s[:])
+}
+
+// AppendEntryJSON appends the entry JSON of DESIGN.md for ent, the same bytes
+// encoding/json writes for logmodel.EntryJSON without HTML escaping.
+func AppendEntryJSON(b []byte, ent *logmodel.Entry) []byte {
+	b = append(b, `{"timestamp":"`...)
+	b = append(b, logmodel.FormatTime(ent.Timestamp)...)
+	b = append(b, `","cursor":"`...)
+	b = append(b, ent.Cursor.String()...)
+	b = append(b, '"')
+	for _, n := range [...]string{"cluster", "namespace", "pod", "container"} {
+		b = append(b, `,"`...)
+		b = append(b, n...)
+		b = append(b, `":`...)
+		b = appendJSONString(b, ent.Labels.Get(n))
+	}
+	level := ent.Metadata.Get(logmodel.MetaLevel)
+	if level == "" {
+		level = "unknown"
+	}
+	b = append(b, `,"level":`...)
+	b = appendJSONString(b, level)
+	b = append(b, `,"message":`...)
+	if utf8.Valid(ent.Line) {
+		b = appendJSONString(b, string(ent.Line))
+	} else {
+		b = appendJSONString(b, strings.ToValidUTF8(string(ent.Line), "\uFFFD"))
+		b = append(b, `,"message_base64":"`...)
+		b = base64.StdEncoding.AppendEncode(b, ent.Line)
+		b = append(b, '"')
+	}
+	b = append(b, `,"labels":`...)
+	b = appendJSONLabels(b, ent.Labels)
+	b = append(b, `,"metadata":`...)
+	b = appendJSONLabels(b, ent.Metadata)
+	return append(b, '}')
+}
+
+// appendJSONLabels writes labels sorted by name as a JSON object; labels
+// are kept sorted, as encoding/json sorts map keys.
+func appendJSONLabels(b []byte, ls logmodel.Labels) []byte {
+	b = append(b, '{')
+	for i, l := range ls {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, l.Name)
+		b = append(b, ':')
+		b = appendJSONString(b, l.Value)
+	}
+	return append(b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes valid UTF-8 s as encoding/json does with HTML
+// escaping off.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == '\u2028' || r == '\u2029' || r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			if r == utf8.RuneError {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, `\u202`...)
+				b = append(b, hexDigits[r&0xf])
+			}
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// Decoder reads the entries of an archive object.
+type Decoder struct {
+	sc  *bufio.Scanner
+	zr  *zstd.Decoder
+	gr  *gzip.Reader
+	err error
+}
+
+// MaxLineBytes bounds one NDJSON line of an object.
+const MaxLineBytes = 16 << 20
+
+// NewDecoder reads a compressed object from r. Close must be called.
+func NewDecoder(r io.Reader, compression string) (*Decoder, error) {
+	d := &Decoder{}
+	var src io.Reader
+	switch compression {
+	case CompressionZstd:
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		if err != nil {
+			return nil, err
+		}
+		d.zr, src = zr, zr
+	case CompressionGzip:
+		gr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		d.gr, src = gr, gr
+	default:
+		return nil, fmt.Errorf("compression %q is not zstd or gzip", compression)
+	}
+	d.sc = bufio.NewScanner(src)
+	d.sc.Buffer(make([]byte, 64<<10), MaxLineBytes)
+	return d, nil
+}
+
+// NextRaw returns the next NDJSON line, valid until the next call, or
+// io.EOF.
+func (d *Decoder) NextRaw() ([]byte, error) {
+	if d.sc.Scan() {
+		return d.sc.Bytes(), nil
+	}
+	if err := d.sc.Err(); err != nil {
+		return nil, err
+	}
+	return nil, io.EOF
+}
+
+// Next decodes the next entry, or returns io.EOF.
+func (d *Decoder) Next() (logmodel.Entry, error) {
+	line, err := d.NextRaw()
+	if err != nil {
+		return logmodel.Entry{}, err
+	}
+	return ParseEntryJSON(line)
+}
+
+// Close releases the decompressor.
+func (d *Decoder) Close() {
+	if d.zr != nil {
+		d.zr.Close()
+	}
+	if d.gr != nil {
+		_ = d.gr.Close()
+	}
+}
+
+// ParseEntryJSON decodes one line of an object back into an entry, with its
+// original cursor.
+func ParseEntryJSON(line []byte) (logmodel.Entry, error) {
+	var j logmodel.EntryJSON
+	if err := json.Unmarshal(line, &j); err != nil {
+		return logmodel.Entry{}, fmt.Errorf("archive line: %w", err)
+	}
+	ts, err := parseTimestamp(j.Timestamp)
+	if err != nil {
+		return logmodel.Entry{}, err
+	}
+	cur, err := logmodel.ParseCursor(j.Cursor)
+	if err != nil {
+		return logmodel.Entry{}, fmt.Errorf("archive line: cursor: %w", err)
+	}
+	e := logmodel.Entry{Timestamp: ts, Cursor: cur, Labels: logmodel.NewLabels(j.Labels), Metadata: logmodel.NewLabels(j.Metadata)}
+	if j.MessageBase64 != "" {
+		if e.Line, err = base64.StdEncoding.DecodeString(j.MessageBase64); err != nil {
+			return logmodel.Entry{}, fmt.Errorf("archive line: message_base64: %w", err)
+		}
+	} else {
+		e.Line = []byte(j.Message)
+	}
+	if len(e.Metadata) == 0 {
+		e.Metadata = nil
+	}
+	return e, nil
+}
+
+func parseTimestamp(s string) (int64, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, fmt.Errorf("archive line: timestamp %q: %w", s, err)
+	}
+	return t.UnixNano(), nil
+}

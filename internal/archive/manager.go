@@ -1,0 +1,648 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/store"
+)
+
+// Config configures a Manager.
+type Config struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives job events; nil means slog.Default.
+	Logger *slog.Logger
+	// TickInterval is how often the scheduler looks for due policies.
+	TickInterval time.Duration
+	// MaxJobs bounds the jobs running at once; more wait as pending.
+	MaxJobs int
+	// Uploads bounds the objects one job encodes and uploads at once.
+	Uploads int
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{TickInterval: 30 * time.Second, MaxJobs: 2, Uploads: 8}
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	if c.TickInterval <= 0 || c.MaxJobs <= 0 || c.Uploads <= 0 {
+		return errors.New("archive: TickInterval, MaxJobs and Uploads must be positive")
+	}
+	return nil
+}
+
+// Manager runs archive jobs, on demand and on their policies' schedules,
+// inside kubelog serve. Create it with NewManager; Start begins scheduling
+// and resumes interrupted jobs; Close must be called.
+type Manager struct {
+	cfg      Config
+	log      *slog.Logger
+	st       *store.Store
+	policies *Policies
+	jobs     *Jobs
+	index    *Index
+	sem      chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
+
+	mu sync.Mutex // guards running, closed and clients
+	// running maps a job id to the cancel function of its run.
+	running map[string]context.CancelFunc
+	closed  bool
+	// clients caches S3 clients by policy id and update time.
+	clients map[string]*bucketClient
+}
+
+// NewManager builds a manager over the store and metadata database.
+func NewManager(cfg Config, st *store.Store, db *meta.DB) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Manager{
+		cfg: cfg, log: cfg.Logger, st: st, policies: NewPolicies(db), jobs: NewJobs(db), index: NewIndex(db),
+		sem: make(chan struct{}, cfg.MaxJobs), stop: make(chan struct{}), running: map[string]context.CancelFunc{},
+	}, nil
+}
+
+// Policies, Jobs and Index give the manager's tables.
+func (m *Manager) Policies() *Policies { return m.policies }
+func (m *Manager) Jobs() *Jobs         { return m.jobs }
+func (m *Manager) Index() *Index       { return m.index }
+
+// Start resumes the jobs a previous process left pending or running, and
+// starts the scheduler.
+func (m *Manager) Start(ctx context.Context) error {
+	left, err := m.jobs.List(ctx, JobFilter{Statuses: []string{StatusPending, StatusRunning}})
+	if err != nil {
+		return err
+	}
+	for i := range left {
+		m.log.Info("resuming archive job", "job", left[i].ID, "policy", left[i].PolicyID)
+		m.launch(left[i])
+	}
+	m.wg.Add(1)
+	go m.schedule()
+	return nil
+}
+
+// Close cancels running jobs (they resume at the next Start) and waits for
+// them.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	close(m.stop)
+	for _, cancel := range m.running {
+		cancel()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}
+
+func (m *Manager) schedule() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.cfg.TickInterval)
+	defer t.Stop()
+	for {
+		m.RunDue(context.Background())
+		select {
+		case <-t.C:
+		case <-m.stop:
+			return
+		}
+	}
+}
+
+// RunDue starts a job for every enabled policy whose schedule is due and
+// that has no job under way. The scheduler calls it; tests may too.
+func (m *Manager) RunDue(ctx context.Context) {
+	pols, err := m.policies.List(ctx, "")
+	if err != nil {
+		m.log.Warn("archive scheduler cannot list policies", "err", err)
+		return
+	}
+	now := m.cfg.Now()
+	for i := range pols {
+		p := &pols[i]
+		sched, err := ParseSchedule(p.Schedule)
+		if !p.Enabled || err != nil || now.Before(sched.Next(p.LastRunAt)) {
+			continue
+		}
+		busy, err := m.jobs.List(ctx, JobFilter{PolicyID: p.ID, Statuses: []string{StatusPending, StatusRunning}, Limit: 1})
+		if err != nil || len(busy) > 0 {
+			continue
+		}
+		if _, err := m.StartJob(ctx, p.Tenant, p.ID, 0, 0); err != nil && !errors.Is(err, ErrNothingToArchive) {
+			m.log.Warn("scheduled archive job did not start", "policy", p.ID, "err", err)
+		}
+	}
+}
+
+// ErrNothingToArchive says a job's range is empty.
+var ErrNothingToArchive = errors.New("nothing to archive: the range is empty")
+
+func floorHour(ns int64) int64 {
+	h := int64(time.Hour)
+	if ns < 0 {
+		return (ns - h + 1) / h * h
+	}
+	return ns / h * h
+}
+
+// StartJob starts a job of a policy of tenant over [start, end); zero start
+// means where the policy's last job ended (or the oldest local entry), zero
+// end means the last whole hour older than the policy's older_than.
+func (m *Manager) StartJob(ctx context.Context, tenant, policyID string, start, end int64) (Job, error) {
+	p, err := m.policies.Get(ctx, tenant, policyID)
+	if err != nil {
+		return Job{}, err
+	}
+	age, err := p.Age()
+	if err != nil {
+		return Job{}, err
+	}
+	now := m.cfg.Now()
+	if err := m.policies.markRun(ctx, p.ID, now); err != nil {
+		return Job{}, err
+	}
+	if end == 0 {
+		end = floorHour(now.Add(-age).UnixNano())
+	}
+	if start == 0 {
+		start = p.ArchivedUntil.UnixNano()
+		if p.ArchivedUntil.IsZero() {
+			if s := m.st.Stats(p.Tenant); !s.OldestTime.IsZero() {
+				start = floorHour(s.OldestTime.UnixNano())
+			}
+		}
+	}
+	if start >= end {
+		return Job{}, ErrNothingToArchive
+	}
+	j := Job{
+		ID: newID("aj_"), Tenant: p.Tenant, PolicyID: p.ID, Status: StatusPending,
+		StartTime: time.Unix(0, start).UTC(), EndTime: time.Unix(0, end).UTC(), CreatedAt: now.UTC(),
+		snapshotSeq: m.st.LastCursor(p.Tenant).Seq,
+	}
+	if err := m.jobs.create(ctx, &j); err != nil {
+		return Job{}, err
+	}
+	m.launch(j)
+	return j, nil
+}
+
+// CancelJob cancels a pending or running job of tenant.
+func (m *Manager) CancelJob(ctx context.Context, tenant, id string) (Job, error) {
+	j, err := m.jobs.Get(ctx, tenant, id)
+	if err != nil {
+		return j, err
+	}
+	m.mu.Lock()
+	cancel := m.running[id]
+	m.mu.Unlock()
+	if cancel == nil {
+		if j.Status == StatusPending || j.Status == StatusRunning {
+			// Not under way in this process: mark it so no restart resumes it.
+			j.Status = StatusCancelled
+			t := m.cfg.Now().UTC()
+			j.FinishedAt = &t
+			return j, m.jobs.save(ctx, &j)
+		}
+		return j, nil
+	}
+	cancel()
+	for {
+		if j, err = m.jobs.Get(ctx, tenant, id); err != nil || (j.Status != StatusPending && j.Status != StatusRunning) {
+			return j, err
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (m *Manager) launch(j Job) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.running[j.ID] = cancel
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer cancel()
+		m.execute(ctx, j)
+		m.mu.Lock()
+		delete(m.running, j.ID)
+		m.mu.Unlock()
+	}()
+}
+
+// execute runs a job to its end and records the outcome. A job stopped by
+// Close stays running in the database, to resume at the next Start.
+func (m *Manager) execute(ctx context.Context, j Job) {
+	select {
+	case m.sem <- struct{}{}:
+		defer func() { <-m.sem }()
+	case <-ctx.Done():
+		m.finish(&j, ctx.Err())
+		return
+	}
+	now := m.cfg.Now().UTC()
+	j.Status, j.StartedAt = StatusRunning, &now
+	if err := m.jobs.save(ctx, &j); err != nil {
+		m.finish(&j, err)
+		return
+	}
+	m.finish(&j, m.run(ctx, &j))
+}
+
+func (m *Manager) finish(j *Job, err error) {
+	m.mu.Lock()
+	closing := m.closed
+	m.mu.Unlock()
+	switch {
+	case err == nil:
+		j.Status = StatusSucceeded
+		j.Progress.Percent = 100
+	case closing && errors.Is(err, context.Canceled):
+		m.log.Info("archive job interrupted by shutdown; it resumes at the next start", "job", j.ID)
+		return
+	case errors.Is(err, context.Canceled):
+		j.Status = StatusCancelled
+	default:
+		j.Status, j.Error = StatusFailed, err.Error()
+		m.log.Warn("archive job failed", "job", j.ID, "policy", j.PolicyID, "err", err)
+	}
+	t := m.cfg.Now().UTC()
+	j.FinishedAt = &t
+	if err := m.jobs.save(context.Background(), j); err != nil {
+		m.log.Error("cannot record archive job outcome", "job", j.ID, "err", err)
+	}
+}
+
+// pending is one stream's entries of one hour, waiting to be written.
+type pending struct {
+	st      *store.Stream
+	entries []logmodel.Entry
+}
+
+// run archives the job's range hour by hour. Objects already in the index
+// for this job are skipped, so that a resumed job writes each object once.
+func (m *Manager) run(ctx context.Context, j *Job) error {
+	p, err := m.policies.Get(ctx, "", j.PolicyID)
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	matchers, err := p.Matchers()
+	if err != nil {
+		return err
+	}
+	bc, err := newClient(p.Destination)
+	if err != nil {
+		return err
+	}
+	done, err := m.index.done(ctx, j.ID)
+	if err != nil {
+		return err
+	}
+	start, end := j.StartTime.UnixNano(), j.EndTime.UnixNano()
+	stats, _, err := m.st.StreamStats(ctx, j.Tenant, matchers, start, end)
+	if err != nil {
+		return err
+	}
+	var prog progressCounter
+	for _, s := range stats {
+		prog.total += int64(s.Entries)
+	}
+	if err := m.loadProgress(ctx, j, &prog); err != nil {
+		return err
+	}
+	snap := j.snapshotSeq
+	lastSave := time.Now()
+	for h := floorHour(start); h < end; h += int64(time.Hour) {
+		segStart, segEnd := max(h, start), min(h+int64(time.Hour), end)
+		groups, err := m.collect(ctx, j.Tenant, matchers, segStart, segEnd, snap)
+		if err != nil {
+			return err
+		}
+		var todo []*pending
+		for _, g := range groups {
+			if !done[doneKey(streamHash(g.st.Labels), h)] {
+				todo = append(todo, g)
+			}
+		}
+		if err := m.writeAll(ctx, j, p, bc, h, todo, &prog); err != nil {
+			return err
+		}
+		if time.Since(lastSave) > 500*time.Millisecond {
+			prog.fill(&j.Progress)
+			if err := m.jobs.save(ctx, j); err != nil {
+				return err
+			}
+			lastSave = time.Now()
+		}
+	}
+	prog.fill(&j.Progress)
+	objs, _, err := m.index.List(ctx, Filter{Tenant: j.Tenant, JobID: j.ID})
+	if err != nil {
+		return err
+	}
+	if j.ManifestKey, err = m.writeManifest(ctx, bc, p, j, objs); err != nil {
+		return err
+	}
+	if p.DeleteAfterArchive {
+		if err := m.verifyAll(ctx, bc, objs); err != nil {
+			return fmt.Errorf("verification before deleting local data: %w", err)
+		}
+		n, err := m.st.DeleteRange(ctx, j.Tenant, matchers, start, end, snap)
+		if err != nil {
+			return fmt.Errorf("delete archived local data: %w", err)
+		}
+		j.DeletedEntries = n
+	}
+	if start <= p.ArchivedUntil.UnixNano() || p.ArchivedUntil.IsZero() {
+		if err := m.policies.advance(ctx, p.ID, end); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// progressCounter accumulates a job's progress across upload goroutines.
+type progressCounter struct {
+	mu                       sync.Mutex // guards the fields below
+	objects, lines, raw, cmp int64
+	total                    int64
+}
+
+func (c *progressCounter) add(lines, raw, cmp int64) {
+	c.mu.Lock()
+	c.objects++
+	c.lines += lines
+	c.raw += raw
+	c.cmp += cmp
+	c.mu.Unlock()
+}
+
+func (c *progressCounter) fill(p *Progress) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	*p = Progress{Objects: c.objects, Lines: c.lines, RawBytes: c.raw, CompressedBytes: c.cmp, TotalLines: c.total}
+	if c.total > 0 {
+		p.Percent = min(100, float64(c.lines)*100/float64(c.total))
+	}
+}
+
+// loadProgress starts the counter from what the index holds for the job.
+func (m *Manager) loadProgress(ctx context.Context, j *Job, c *progressCounter) error {
+	row := m.index.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(lines),0), COALESCE(SUM(raw_bytes),0), COALESCE(SUM(size),0) FROM archive_objects WHERE job_id = ?`, j.ID)
+	return row.Scan(&c.objects, &c.lines, &c.raw, &c.cmp)
+}
+
+func streamHash(ls logmodel.Labels) string { return strconv.FormatUint(ls.Hash(), 16) }
+
+// collect reads the entries of [start, end) with a cursor up to snap,
+// grouped by stream and sorted by (timestamp, cursor).
+func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.Matcher, start, end int64, snap uint64) ([]*pending, error) {
+	workers := make([]map[uint64]*pending, m.st.Workers())
+	for i := range workers {
+		workers[i] = map[uint64]*pending{}
+	}
+	q := store.Query{Tenant: tenant, Matchers: matchers, Start: start, End: end,
+		Predicate: func(_ *store.Stream, e *store.EntryView) bool { return e.Seq <= snap }}
+	_, err := m.st.Scan(ctx, q, func(w int, st *store.Stream, e *store.EntryView) error {
+		g := workers[w][st.ID]
+		if g == nil {
+			g = &pending{st: st}
+			workers[w][st.ID] = g
+		}
+		g.entries = append(g.entries, logmodel.Entry{Labels: st.Labels, Timestamp: e.Timestamp, Line: bytes.Clone(e.Line), Metadata: e.Metadata.Copy(), Cursor: logmodel.Cursor{Seq: e.Seq}})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	merged := map[uint64]*pending{}
+	for _, w := range workers {
+		for id, g := range w {
+			if have := merged[id]; have != nil {
+				have.entries = append(have.entries, g.entries...)
+			} else {
+				merged[id] = g
+			}
+		}
+	}
+	out := make([]*pending, 0, len(merged))
+	for _, g := range merged {
+		sort.Slice(g.entries, func(a, b int) bool {
+			x, y := &g.entries[a], &g.entries[b]
+			return logmodel.Before(x.Timestamp, x.Cursor.Seq, y.Timestamp, y.Cursor.Seq)
+		})
+		out = append(out, g)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].st.ID < out[b].st.ID })
+	return out, nil
+}
+
+// writeAll encodes, uploads, verifies and indexes the objects of one hour,
+// Uploads at a time.
+func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, todo []*pending, prog *progressCounter) error {
+	sem := make(chan struct{}, m.cfg.Uploads)
+	var wg sync.WaitGroup
+	var errMu sync.Mutex // guards firstErr
+	var firstErr error
+	for _, g := range todo {
+		if err := ctx.Err(); err != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := m.writeObject(ctx, j, p, bc, hour, g, prog); err != nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+func (m *Manager) writeObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, g *pending, prog *progressCounter) error {
+	enc, err := NewEncoder(p.Compression)
+	if err != nil {
+		return err
+	}
+	for i := range g.entries {
+		if err := enc.Write(&g.entries[i]); err != nil {
+			_ = enc.Close()
+			return err
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	ls := g.st.Labels
+	key := ObjectKey{Prefix: p.Destination.Prefix, Tenant: j.Tenant, Cluster: ls.Get("cluster"), Namespace: ls.Get("namespace"), Pod: ls.Get("pod"),
+		Container: ls.Get("container"), Hour: hour, FirstTs: enc.FirstTs, LastTs: enc.LastTs, Compression: p.Compression}
+	body := enc.Bytes()
+	sum := enc.MD5()
+	labels, _ := json.Marshal(ls.Map())
+	opts := minio.PutObjectOptions{
+		ContentType:    "application/x-ndjson",
+		SendContentMd5: true,
+		UserMetadata: map[string]string{
+			"First-Ts": logmodel.FormatTime(enc.FirstTs), "Last-Ts": logmodel.FormatTime(enc.LastTs),
+			"Lines": strconv.FormatInt(enc.Lines, 10), "Raw-Bytes": strconv.FormatInt(enc.Raw, 10), "Labels": string(labels),
+		},
+	}
+	if p.Compression == CompressionZstd {
+		opts.ContentEncoding = "zstd"
+	} else {
+		opts.ContentEncoding = "gzip"
+	}
+	k := key.String()
+	if _, err := bc.c.PutObject(ctx, bc.bucket, k, bytes.NewReader(body), int64(len(body)), opts); err != nil {
+		return fmt.Errorf("upload %s: %w", k, err)
+	}
+	if err := verifyObject(ctx, bc, k, int64(len(body)), sum); err != nil {
+		return err
+	}
+	o := &Object{Key: k, PolicyID: p.ID, JobID: j.ID, Bucket: bc.bucket, Size: int64(len(body)), RawBytes: enc.Raw, Lines: enc.Lines,
+		StartTime: time.Unix(0, enc.FirstTs).UTC(), EndTime: time.Unix(0, enc.LastTs).UTC(), Cluster: key.Cluster, Namespace: key.Namespace,
+		Pod: key.Pod, Container: key.Container, Labels: ls.Map(), ETag: sum, CreatedAt: m.cfg.Now().UTC(),
+		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour}
+	if err := m.index.put(ctx, o); err != nil {
+		return err
+	}
+	prog.add(enc.Lines, enc.Raw, int64(len(body)))
+	return nil
+}
+
+// verifyObject checks that the bucket holds key with the given size and MD5:
+// from the ETag of a single-part upload, else by reading it back.
+func verifyObject(ctx context.Context, bc *bucketClient, key string, size int64, md5hex string) error {
+	info, err := bc.c.StatObject(ctx, bc.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", key, err)
+	}
+	if info.Size != size {
+		return fmt.Errorf("verify %s: the bucket holds %d bytes, %d were written", key, info.Size, size)
+	}
+	if info.ETag == md5hex {
+		return nil
+	}
+	obj, err := bc.c.GetObject(ctx, bc.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", key, err)
+	}
+	defer obj.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, obj); err != nil {
+		return fmt.Errorf("verify %s: %w", key, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != md5hex {
+		return fmt.Errorf("verify %s: checksum %s in the bucket, %s written", key, got, md5hex)
+	}
+	return nil
+}
+
+// verifyAll checks every object of a job in the bucket.
+func (m *Manager) verifyAll(ctx context.Context, bc *bucketClient, objs []Object) error {
+	for i := range objs {
+		if err := verifyObject(ctx, bc, objs[i].Key, objs[i].Size, objs[i].ETag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// manifest is the object each job writes last, listing its objects.
+type manifest struct {
+	JobID     string    `json:"job_id"`
+	PolicyID  string    `json:"policy_id"`
+	Tenant    string    `json:"tenant"`
+	StartTime time.Time `json:"start_time"`
+	EndTime   time.Time `json:"end_time"`
+	Objects   []Object  `json:"objects"`
+	Progress  Progress  `json:"progress"`
+}
+
+// ManifestKey names a job's manifest object.
+func ManifestKey(prefix, tenant, jobID string) string {
+	k := escapeComponent(tenant) + "/_manifests/" + jobID + ".json"
+	if prefix != "" {
+		k = prefix + "/" + k
+	}
+	return k
+}
+
+func (m *Manager) writeManifest(ctx context.Context, bc *bucketClient, p Policy, j *Job, objs []Object) (string, error) {
+	body, err := json.MarshalIndent(manifest{JobID: j.ID, PolicyID: p.ID, Tenant: j.Tenant, StartTime: j.StartTime, EndTime: j.EndTime, Objects: objs, Progress: j.Progress}, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	key := ManifestKey(p.Destination.Prefix, j.Tenant, j.ID)
+	if _, err := bc.c.PutObject(ctx, bc.bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
+		return "", fmt.Errorf("upload manifest: %w", err)
+	}
+	return key, nil
+}
+
+// Open returns an archived object of tenant and a reader of its compressed
+// bytes; the reader must be closed. A key outside the tenant is not found.
+func (m *Manager) Open(ctx context.Context, tenant, key string) (Object, io.ReadCloser, error) {
+	o, err := m.index.Lookup(ctx, tenant, key)
+	if err != nil {
+		return o, nil, err
+	}
+	bc, err := m.client(ctx, o.PolicyID)
+	if err != nil {
+		return o, nil, fmt.Errorf("the policy of archived object %q: %w", key, err)
+	}
+	obj, err := bc.c.GetObject(ctx, bc.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return o, nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return o, obj, nil
+}

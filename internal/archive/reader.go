@@ -1,0 +1,181 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/store"
+)
+
+// QueryStats describes the archive side of a query.
+type QueryStats struct {
+	// ObjectsConsidered are the indexed objects of the tenant overlapping
+	// the time range; ObjectsFetched those downloaded after pruning by
+	// labels, time and page position.
+	ObjectsConsidered int   `json:"archive_objects_considered"`
+	ObjectsFetched    int   `json:"archive_objects_fetched"`
+	BytesFetched      int64 `json:"archive_bytes_fetched"`
+	LinesScanned      int64 `json:"archive_lines_scanned"`
+}
+
+// fetchBatch is how many objects a query downloads at once.
+const fetchBatch = 8
+
+// client returns the cached S3 client of a policy.
+func (m *Manager) client(ctx context.Context, policyID string) (*bucketClient, error) {
+	p, err := m.policies.Get(ctx, "", policyID)
+	if err != nil {
+		return nil, err
+	}
+	key := p.ID + "@" + p.UpdatedAt.String()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.clients == nil {
+		m.clients = map[string]*bucketClient{}
+	}
+	if c := m.clients[key]; c != nil {
+		return c, nil
+	}
+	c, err := newClient(p.Destination)
+	if err != nil {
+		return nil, err
+	}
+	m.clients[key] = c
+	return c, nil
+}
+
+// Query returns up to q.Limit archived entries that match q, in q's order
+// after q.After, and whether more match. Objects are pruned by their indexed
+// labels and time range before any is downloaded, and read in the query's
+// order, in small parallel batches, until the limit is met.
+func (m *Manager) Query(ctx context.Context, q store.Query) ([]logmodel.Entry, bool, QueryStats, error) {
+	var stats QueryStats
+	f, err := store.NewEntryFilter(q)
+	if err != nil {
+		return nil, false, stats, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	objs, _, err := m.index.List(ctx, Filter{Tenant: q.Tenant, Start: q.Start, End: q.End})
+	if err != nil {
+		return nil, false, stats, err
+	}
+	stats.ObjectsConsidered = len(objs)
+	cands := objs[:0]
+	for _, o := range objs {
+		if f.InRange(o.FirstTs(), o.LastTs()) && f.MatchLabels(logmodel.NewLabels(o.Labels)) {
+			cands = append(cands, o)
+		}
+	}
+	backward := q.Direction == logmodel.Backward
+	if backward {
+		sort.SliceStable(cands, func(i, j int) bool { return cands[i].LastTs() > cands[j].LastTs() })
+	}
+	better := func(a, b *logmodel.Entry) bool {
+		if backward {
+			return logmodel.Before(b.Timestamp, b.Cursor.Seq, a.Timestamp, a.Cursor.Seq)
+		}
+		return logmodel.Before(a.Timestamp, a.Cursor.Seq, b.Timestamp, b.Cursor.Seq)
+	}
+	var got []logmodel.Entry
+	for i := 0; i < len(cands); i += fetchBatch {
+		batch := cands[i:min(i+fetchBatch, len(cands))]
+		if len(got) > limit {
+			// Stop once no object left can hold an entry before the last kept.
+			w := &got[limit]
+			o := &batch[0]
+			if (!backward && o.FirstTs() > w.Timestamp) || (backward && o.LastTs() < w.Timestamp) {
+				break
+			}
+		}
+		res := make([][]logmodel.Entry, len(batch))
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		for k := range batch {
+			wg.Go(func() {
+				res[k], errs[k] = m.readObject(ctx, &batch[k], f, &stats)
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, false, stats, err
+		}
+		stats.ObjectsFetched += len(batch)
+		for _, r := range res {
+			got = append(got, r...)
+		}
+		sort.Slice(got, func(a, b int) bool { return better(&got[a], &got[b]) })
+		if len(got) > limit+1 {
+			got = got[:limit+1]
+		}
+	}
+	more := len(got) > limit
+	if more {
+		got = got[:limit]
+	}
+	return got, more, stats, nil
+}
+
+var statsMu sync.Mutex // guards QueryStats updates from fetch goroutines
+
+func (m *Manager) readObject(ctx context.Context, o *Object, f *store.EntryFilter, stats *QueryStats) ([]logmodel.Entry, error) {
+	bc, err := m.client(ctx, o.PolicyID)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := bc.c.GetObject(ctx, bc.bucket, o.Key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("archive read %s: %w", o.Key, err)
+	}
+	defer obj.Close()
+	k, err := ParseObjectKey(o.Key)
+	if err != nil {
+		return nil, err
+	}
+	cr := &countingReader{r: obj}
+	d, err := NewDecoder(cr, k.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("archive read %s: %w", o.Key, err)
+	}
+	defer d.Close()
+	var out []logmodel.Entry
+	var lines int64
+	for {
+		e, err := d.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("archive read %s: %w", o.Key, err)
+		}
+		lines++
+		if f.Match(&e) {
+			out = append(out, e)
+		}
+	}
+	statsMu.Lock()
+	stats.BytesFetched += cr.n
+	stats.LinesScanned += lines
+	statsMu.Unlock()
+	return out, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
