@@ -79,7 +79,7 @@ func ParseObjectKey(s string) (ObjectKey, error) {
 		return k, fmt.Errorf("archive key %q has %d path components, want at least 10", s, len(parts))
 	}
 	n := len(parts)
-	k.Prefix = strings.Join(parts[:n-10], "/")
+	k.Prefix = strings.Trim(strings.Join(parts[:n-10], "/"), "/")
 	var err error
 	fields := []*string{&k.Tenant, &k.Cluster, &k.Namespace, &k.Pod, &k.Container}
 	for i, f := range fields {
