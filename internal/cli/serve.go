@@ -47,6 +47,7 @@ var serveSettings = []struct{ flag, env, key, help string }{
 	{"context", "KUBELOG_CONTEXT", "context", "kubeconfig context (default: its current context)"},
 	{"head-max-bytes", "KUBELOG_HEAD_MAX_BYTES", "head_max_bytes", "raw bytes of recent entries kept in memory before a flush to disk"},
 	{"memory-limit", "KUBELOG_MEMORY_LIMIT", "memory_limit", "soft memory limit for the Go runtime, e.g. 192MiB or 2GiB (0: none; GOMEMLIMIT wins)"},
+	{"archive-tick", "KUBELOG_ARCHIVE_TICK", "archive_tick", "how often the archive scheduler looks for due policies"},
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -56,7 +57,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		"listen": def.Listen, "data-dir": def.DataDir, "bootstrap-token": "", "fsync": def.Fsync,
 		"retention": "30d", "disk-budget": "0", "max-body-bytes": strconv.FormatInt(def.MaxBodyBytes, 10),
 		"public-metrics": strconv.FormatBool(def.PublicMetrics), "no-rate-limits": "false",
-		"head-max-bytes": strconv.FormatInt(def.HeadMaxBytes, 10), "memory-limit": "150MiB",
+		"head-max-bytes": strconv.FormatInt(def.HeadMaxBytes, 10), "memory-limit": "150MiB", "archive-tick": def.ArchiveTick.String(),
 		"kubeconfig": defaultKubeconfig(), "context": "",
 	}
 	cmd := &cobra.Command{
@@ -183,6 +184,11 @@ func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string)
 	}
 	if o.memoryLimit, err = parseBytes(get["memory-limit"]); err != nil {
 		return cfg, fmt.Errorf("memory-limit: %w", err)
+	}
+	if s := get["archive-tick"]; s != "" {
+		if cfg.ArchiveTick, err = timeparse.ParseDuration(s); err != nil {
+			return cfg, fmt.Errorf("archive-tick: %w", err)
+		}
 	}
 	switch cfg.Fsync {
 	case "always", "interval", "never":

@@ -58,6 +58,8 @@ type Config struct {
 	// namespace. "" means none.
 	Kubeconfig string `yaml:"kubeconfig"`
 	Context    string `yaml:"context"`
+	// ArchiveTick is how often the archive scheduler looks for due policies.
+	ArchiveTick time.Duration `yaml:"archive_tick"`
 	// ShutdownTimeout bounds how long in-flight requests may take at stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Version is reported by /health.
@@ -75,6 +77,7 @@ func DefaultConfig() Config {
 		Retention:       30 * 24 * time.Hour,
 		HeadMaxBytes:    32 << 20,
 		ShutdownTimeout: 30 * time.Second,
+		ArchiveTick:     30 * time.Second,
 		Version:         "dev",
 	}
 }
@@ -92,6 +95,8 @@ func (c Config) Validate() error {
 		return errors.New("retention must be positive")
 	case c.HeadMaxBytes < 1<<20:
 		return errors.New("head max bytes must be at least 1 MiB")
+	case c.ArchiveTick <= 0:
+		return errors.New("archive tick must be positive")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("shutdown timeout must be positive")
 	}
@@ -180,6 +185,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	// Archive to S3: policies, scheduled and resumed jobs.
 	archCfg := archive.DefaultConfig()
 	archCfg.Logger = log.With("component", "archive")
+	archCfg.TickInterval = cfg.ArchiveTick
 	if s.arch, err = archive.NewManager(archCfg, s.st, s.db); err != nil {
 		return nil, err
 	}
