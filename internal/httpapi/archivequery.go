@@ -6,8 +6,25 @@ import (
 
 	"github.com/kubelog/kubelog/internal/archive"
 	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/logql"
 	"github.com/kubelog/kubelog/internal/store"
 )
+
+// archiveSource is a storeSource that reads the archive too. It is not a
+// logql.Counter: counts from local block metadata would miss the archive, so
+// metric queries read the entries.
+type archiveSource struct {
+	src storeSource
+}
+
+var _ logql.Source = archiveSource{}
+
+func (s archiveSource) Workers() int { return s.src.Workers() }
+
+// SelectLogs implements logql.Source.
+func (s archiveSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn func(worker int, e *logql.Entry) error) error {
+	return s.src.SelectLogs(ctx, p, fn)
+}
 
 // parseIncludeArchive reads the include_archive parameter.
 func (a *API) parseIncludeArchive(s string) (bool, error) {

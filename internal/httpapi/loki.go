@@ -31,6 +31,7 @@ func (a *API) engineWith(tenant string, withArchive bool) (*logql.Engine, error)
 	src := storeSource{st: a.store, tenant: tenant}
 	if withArchive {
 		src.arch = a.archive
+		return logql.NewEngine(archiveSource{src}, logql.DefaultConfig())
 	}
 	return logql.NewEngine(src, logql.DefaultConfig())
 }

@@ -1,0 +1,321 @@
+// Package archive_test runs the real kubelog binary against a real MinIO:
+// policies, jobs (with kill -9 in the middle), the objects they write, S3
+// browsing, deletion after verification, and queries that read the archive.
+package archive_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/kubelog/kubelog/internal/dataset"
+	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/test/e2e/testenv"
+)
+
+var (
+	kubelogBin string
+	s3         *testenv.S3
+	s3c        *minio.Client
+)
+
+const adminToken = "e2e-archive-admin-token-0123456789"
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "kubelog-e2e-archive-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	kubelogBin = filepath.Join(dir, "kubelog")
+	build := exec.Command("go", "build", "-o", kubelogBin, "github.com/kubelog/kubelog/cmd/kubelog")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build kubelog:", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if s3, err = testenv.StartS3(ctx, filepath.Join(dir, "s3")); err != nil {
+		fmt.Fprintln(os.Stderr, "start S3:", err)
+		return 1
+	}
+	defer s3.Stop()
+	if s3c, err = minio.New(s3.Host, &minio.Options{Creds: credentials.NewStaticV4(s3.AccessKey, s3.SecretKey, ""), Region: s3.Region}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// server is a running kubelog serve process.
+type server struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	dataDir string
+	url     string
+	stderr  *syncBuffer
+	exited  chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var addrRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
+
+func startServer(t *testing.T, dataDir string, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--bootstrap-token", adminToken,
+		"--kubeconfig", "none", "--no-rate-limits", "true", "--archive-tick", "1s"}, extra...)
+	cmd := exec.Command(kubelogBin, args...)
+	s := &server{t: t, cmd: cmd, dataDir: dataDir, stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := addrRE.FindStringSubmatch(s.stderr.String()); m != nil {
+			s.url = "http://" + m[1]
+			return s
+		}
+		select {
+		case err := <-s.exited:
+			t.Fatalf("kubelog serve exited: %v\n%s", err, s.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("kubelog serve did not start:\n%s", s.stderr.String())
+	return nil
+}
+
+func (s *server) kill() {
+	s.t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		s.t.Fatal("kubelog did not die")
+	}
+}
+
+func (s *server) do(method, path string, body any, hdr ...string) (int, []byte) {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.url+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// must calls do and decodes a 2xx answer into out.
+func (s *server) must(method, path string, body, out any) {
+	s.t.Helper()
+	code, b := s.do(method, path, body)
+	if code/100 != 2 {
+		s.t.Fatalf("%s %s: %d %s", method, path, code, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			s.t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+}
+
+// pushed is what a test pushed, per stream in time order.
+type pushed struct {
+	lines      int
+	rawBytes   int64
+	start, end time.Time
+}
+
+// pushDataset pushes the standard dataset's lines (n of them, over streams
+// streams) spread over 24 hours starting at start, through Loki's JSON push.
+func pushDataset(t *testing.T, s *server, n, namespaces int, start time.Time) pushed {
+	t.Helper()
+	cfg := dataset.DefaultConfig("../../../../shared/data/loghub")
+	if _, err := os.Stat(cfg.CorpusDir); err != nil {
+		t.Skip("loghub corpus not found beside the repository (../shared/data/loghub)")
+	}
+	cfg.Lines, cfg.Namespaces, cfg.PodsPerNamespace, cfg.ContainersPerPod = n, namespaces, 2, 2
+	cfg.Start, cfg.Span = start.UnixNano(), int64(24*time.Hour)
+	g, err := dataset.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pushed{start: start, end: start.Add(24 * time.Hour)}
+	var batch []logmodel.Entry
+	for {
+		batch = g.Next(batch, 2000)
+		if len(batch) == 0 {
+			return p
+		}
+		streams := map[string]map[string]any{}
+		for _, e := range batch {
+			k := e.Labels.String()
+			st := streams[k]
+			if st == nil {
+				st = map[string]any{"stream": e.Labels.Map(), "values": [][]string{}}
+				streams[k] = st
+			}
+			st["values"] = append(st["values"].([][]string), []string{fmt.Sprint(e.Timestamp), string(e.Line)})
+			p.lines++
+			p.rawBytes += int64(len(e.Line))
+		}
+		var body []any
+		for _, st := range streams {
+			body = append(body, st)
+		}
+		code, b := s.do("POST", "/loki/api/v1/push", map[string]any{"streams": body}, "Content-Type", "application/json")
+		if code != 204 {
+			t.Fatalf("push: %d %s", code, b)
+		}
+	}
+}
+
+// policyBody is a policy writing to bucket of the test MinIO.
+func policyBody(name, bucket string, deleteAfter bool) map[string]any {
+	return map[string]any{
+		"name": name, "selector": `{cluster=~".+"}`, "older_than": "1h", "schedule": "@daily", "enabled": false,
+		"delete_after_archive": deleteAfter,
+		"destination": map[string]any{"endpoint": s3.Endpoint, "region": s3.Region, "bucket": bucket, "prefix": "kubelog",
+			"access_key_id": s3.AccessKey, "secret_access_key": s3.SecretKey, "path_style": true},
+	}
+}
+
+type job struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Error    string `json:"error"`
+	Progress struct {
+		Objects         int64   `json:"objects"`
+		Lines           int64   `json:"lines"`
+		RawBytes        int64   `json:"raw_bytes"`
+		CompressedBytes int64   `json:"compressed_bytes"`
+		TotalLines      int64   `json:"total_lines"`
+		Percent         float64 `json:"percent"`
+	} `json:"progress"`
+	ManifestKey    string `json:"manifest_key"`
+	DeletedEntries int64  `json:"deleted_entries"`
+}
+
+func (s *server) createPolicy(body map[string]any) string {
+	s.t.Helper()
+	var p struct{ ID string }
+	s.must("POST", "/api/v1/logs/archive/policies", body, &p)
+	return p.ID
+}
+
+func (s *server) startJob(policyID string, extra ...string) job {
+	s.t.Helper()
+	body := map[string]string{"policy_id": policyID}
+	for i := 0; i+1 < len(extra); i += 2 {
+		body[extra[i]] = extra[i+1]
+	}
+	var j job
+	s.must("POST", "/api/v1/logs/archive/start", body, &j)
+	return j
+}
+
+func (s *server) waitJob(id string, timeout time.Duration) job {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var j job
+		s.must("GET", "/api/v1/logs/archive/jobs/"+id, nil, &j)
+		if j.Status != "pending" && j.Status != "running" {
+			return j
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("job %s still %s after %s: %+v", id, j.Status, timeout, j.Progress)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// bucketObjects lists the data objects (not manifests) of a bucket.
+func bucketObjects(t *testing.T, bucket string) []minio.ObjectInfo {
+	t.Helper()
+	var out []minio.ObjectInfo
+	for o := range s3c.ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		if !strings.Contains(o.Key, "/_manifests/") {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func getObject(t *testing.T, bucket, key string) []byte {
+	t.Helper()
+	obj, err := s3c.GetObject(context.Background(), bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
