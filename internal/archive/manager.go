@@ -349,6 +349,10 @@ func (m *Manager) run(ctx context.Context, j *Job) error {
 	if err := m.loadProgress(ctx, j, &prog); err != nil {
 		return err
 	}
+	prog.fill(&j.Progress)
+	if err := m.jobs.save(ctx, j); err != nil {
+		return err
+	}
 	snap := j.snapshotSeq
 	lastSave := time.Now()
 	for h := floorHour(start); h < end; h += int64(time.Hour) {

@@ -5,6 +5,7 @@ package archive_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -318,4 +319,18 @@ func getObject(t *testing.T, bucket, key string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// gunzipLines decompresses a gzip object into its lines.
+func gunzipLines(t *testing.T, b []byte) [][]byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n"))
 }
