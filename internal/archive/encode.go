@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/store"
 )
 
 // The compressions an archive object may use.
@@ -39,6 +40,7 @@ type Encoder struct {
 	Raw     int64
 	FirstTs int64
 	LastTs  int64
+	bloom   store.TokenBloom
 }
 
 var zstdPool = sync.Pool{New: func() any {
@@ -93,6 +95,7 @@ func (e *Encoder) Write(ent *logmodel.Entry) error {
 	e.LastTs = ent.Timestamp
 	e.Lines++
 	e.Raw += int64(len(e.line))
+	e.bloom.Add(ent.Line)
 	_, err := e.w.Write(e.line)
 	return err
 }
@@ -110,6 +113,9 @@ func (e *Encoder) Close() error {
 
 // Bytes is the compressed object, valid after Close.
 func (e *Encoder) Bytes() []byte { return e.buf.Bytes() }
+
+// Bloom is the token bloom filter of the lines written.
+func (e *Encoder) Bloom() []byte { return e.bloom.Bytes() }
 
 // MD5 is the hex MD5 of the object, which S3 reports as the ETag of a
 // single-part upload.

@@ -35,6 +35,7 @@ type Object struct {
 	tenant     string
 	streamHash string
 	hour       int64
+	bloom      []byte
 }
 
 // FirstTs and LastTs are the object's time range in Unix nanoseconds.
@@ -51,11 +52,11 @@ func NewIndex(db *meta.DB) *Index { return &Index{db: db.SQL()} }
 
 func (x *Index) put(ctx context.Context, o *Object) error {
 	labels, _ := json.Marshal(o.Labels)
-	_, err := x.db.ExecContext(ctx, `INSERT INTO archive_objects (policy_id, object_key, tenant, job_id, bucket, stream_hash, hour, cluster, namespace, pod, container, labels, first_ts, last_ts, lines, raw_bytes, size, md5, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (policy_id, object_key) DO UPDATE SET job_id = excluded.job_id, stream_hash = excluded.stream_hash, hour = excluded.hour, lines = excluded.lines, raw_bytes = excluded.raw_bytes, size = excluded.size, md5 = excluded.md5, created_at = excluded.created_at`,
+	_, err := x.db.ExecContext(ctx, `INSERT INTO archive_objects (policy_id, object_key, tenant, job_id, bucket, stream_hash, hour, cluster, namespace, pod, container, labels, first_ts, last_ts, lines, raw_bytes, size, md5, bloom, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (policy_id, object_key) DO UPDATE SET job_id = excluded.job_id, stream_hash = excluded.stream_hash, hour = excluded.hour, lines = excluded.lines, raw_bytes = excluded.raw_bytes, size = excluded.size, md5 = excluded.md5, bloom = excluded.bloom, created_at = excluded.created_at`,
 		o.PolicyID, o.Key, o.tenant, o.JobID, o.Bucket, o.streamHash, o.hour, o.Cluster, o.Namespace, o.Pod, o.Container, string(labels),
-		o.FirstTs(), o.LastTs(), o.Lines, o.RawBytes, o.Size, o.ETag, o.CreatedAt.UnixNano())
+		o.FirstTs(), o.LastTs(), o.Lines, o.RawBytes, o.Size, o.ETag, base64.StdEncoding.EncodeToString(o.bloom), o.CreatedAt.UnixNano())
 	return err
 }
 
@@ -82,15 +83,19 @@ func doneKey(streamHash string, hour int64) string {
 	return streamHash + "/" + strconv.FormatInt(hour, 10)
 }
 
-const objectCols = `policy_id, object_key, tenant, job_id, bucket, stream_hash, hour, cluster, namespace, pod, container, labels, first_ts, last_ts, lines, raw_bytes, size, md5, created_at`
+const objectCols = `policy_id, object_key, tenant, job_id, bucket, stream_hash, hour, cluster, namespace, pod, container, labels, first_ts, last_ts, lines, raw_bytes, size, md5, bloom, created_at`
 
 func scanObject(sc interface{ Scan(...any) error }) (Object, error) {
 	var o Object
-	var labels string
+	var labels, bloom string
 	var first, last, created int64
 	if err := sc.Scan(&o.PolicyID, &o.Key, &o.tenant, &o.JobID, &o.Bucket, &o.streamHash, &o.hour, &o.Cluster, &o.Namespace, &o.Pod, &o.Container,
-		&labels, &first, &last, &o.Lines, &o.RawBytes, &o.Size, &o.ETag, &created); err != nil {
+		&labels, &first, &last, &o.Lines, &o.RawBytes, &o.Size, &o.ETag, &bloom, &created); err != nil {
 		return o, err
+	}
+	var err error
+	if o.bloom, err = base64.StdEncoding.DecodeString(bloom); err != nil {
+		return o, fmt.Errorf("archive index bloom: %w", err)
 	}
 	if err := json.Unmarshal([]byte(labels), &o.Labels); err != nil {
 		return o, fmt.Errorf("archive index labels: %w", err)

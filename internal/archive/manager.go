@@ -555,7 +555,7 @@ func (m *Manager) writeObject(ctx context.Context, j *Job, p Policy, bc *bucketC
 	o := &Object{Key: k, PolicyID: p.ID, JobID: j.ID, Bucket: bc.bucket, Size: int64(len(body)), RawBytes: enc.Raw, Lines: enc.Lines,
 		StartTime: time.Unix(0, enc.FirstTs).UTC(), EndTime: time.Unix(0, enc.LastTs).UTC(), Cluster: key.Cluster, Namespace: key.Namespace,
 		Pod: key.Pod, Container: key.Container, Labels: ls.Map(), ETag: sum, CreatedAt: m.cfg.Now().UTC(),
-		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour}
+		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour, bloom: enc.Bloom()}
 	if err := m.index.put(ctx, o); err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 type QueryStats struct {
 	// ObjectsConsidered are the indexed objects of the tenant overlapping
 	// the time range; ObjectsFetched those downloaded after pruning by
-	// labels, time and page position.
+	// labels, time, page position and token bloom filter.
 	ObjectsConsidered int   `json:"archive_objects_considered"`
 	ObjectsFetched    int   `json:"archive_objects_fetched"`
 	BytesFetched      int64 `json:"archive_bytes_fetched"`
@@ -72,7 +72,7 @@ func (m *Manager) Query(ctx context.Context, q store.Query) ([]logmodel.Entry, b
 	stats.ObjectsConsidered = len(objs)
 	cands := objs[:0]
 	for _, o := range objs {
-		if f.InRange(o.FirstTs(), o.LastTs()) && f.MatchLabels(logmodel.NewLabels(o.Labels)) {
+		if f.InRange(o.FirstTs(), o.LastTs()) && f.MatchLabels(logmodel.NewLabels(o.Labels)) && f.MayMatchBloom(o.bloom) {
 			cands = append(cands, o)
 		}
 	}

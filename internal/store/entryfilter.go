@@ -14,6 +14,23 @@ type EntryFilter struct {
 	pl *plan
 }
 
+// TokenBloom builds the token bloom filter of a set of lines, the filter a
+// part block keeps, so that an EntryFilter can skip the set (an archived
+// object) without reading it. The zero value is empty and ready; it is not
+// safe for concurrent use.
+type TokenBloom struct {
+	set          hashSet
+	text, digits []byte
+}
+
+// Add adds a line's tokens and grams.
+func (b *TokenBloom) Add(line []byte) {
+	b.text, b.digits = splitLine(b.text[:0], b.digits[:0], line, &b.set)
+}
+
+// Bytes encodes the filter.
+func (b *TokenBloom) Bytes() []byte { return buildBloom(nil, &b.set) }
+
 // NewEntryFilter compiles q's filters.
 func NewEntryFilter(q Query) (*EntryFilter, error) {
 	pl := &plan{q: q, end: q.End}
@@ -26,8 +43,34 @@ func NewEntryFilter(q Query) (*EntryFilter, error) {
 			return nil, err
 		}
 		pl.filters = append(pl.filters, c)
+		toks, grams := c.hashes()
+		pl.tokens = append(pl.tokens, toks...)
+		pl.grams = append(pl.grams, grams...)
+	}
+	for _, tok := range q.RequiredTokens {
+		for _, sub := range splitTokens(tok) {
+			if indexableToken(sub) {
+				pl.tokens = append(pl.tokens, tokenHash(sub))
+			}
+		}
 	}
 	return &EntryFilter{pl: pl}, nil
+}
+
+// MayMatchBloom reports whether lines whose TokenBloom is filter may hold a
+// match: false when a token or gram every match needs is missing.
+func (f *EntryFilter) MayMatchBloom(filter []byte) bool {
+	for _, h := range f.pl.tokens {
+		if !bloomMayContain(filter, h) {
+			return false
+		}
+	}
+	for _, h := range f.pl.grams {
+		if !bloomMayContain(filter, h) {
+			return false
+		}
+	}
+	return true
 }
 
 // MatchLabels reports whether a stream's labels satisfy the matchers.

@@ -32,7 +32,9 @@ CREATE INDEX archive_jobs_policy ON archive_jobs (tenant, policy_id, created_at)
 
 -- The index of archived objects, so that listing, statistics and query
 -- pruning need no LIST call. One row per object; stream_hash and hour let a
--- resumed job skip what it already wrote.
+-- resumed job skip what it already wrote; bloom (base64) is the token bloom
+-- filter of the object's lines, so that searches skip objects that cannot
+-- match.
 CREATE TABLE archive_objects (
 	policy_id TEXT NOT NULL,
 	object_key TEXT NOT NULL,
@@ -52,6 +54,7 @@ CREATE TABLE archive_objects (
 	raw_bytes BIGINT NOT NULL,
 	size BIGINT NOT NULL,
 	md5 TEXT NOT NULL,
+	bloom TEXT NOT NULL,
 	created_at BIGINT NOT NULL,
 	PRIMARY KEY (policy_id, object_key)
 );

@@ -198,11 +198,18 @@ func pushDataset(t *testing.T, s *server, n, namespaces int, start time.Time) pu
 	}
 	cfg.Lines, cfg.Namespaces, cfg.PodsPerNamespace, cfg.ContainersPerPod = n, namespaces, 2, 2
 	cfg.Start, cfg.Span = start.UnixNano(), int64(24*time.Hour)
+	return pushConfig(t, s, cfg)
+}
+
+// pushConfig pushes a dataset through Loki's JSON push.
+func pushConfig(t *testing.T, s *server, cfg dataset.Config) pushed {
+	t.Helper()
+	start := time.Unix(0, cfg.Start).UTC()
 	g, err := dataset.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := pushed{start: start, end: start.Add(24 * time.Hour)}
+	p := pushed{start: start, end: start.Add(time.Duration(cfg.Span))}
 	var batch []logmodel.Entry
 	for {
 		batch = g.Next(batch, 2000)

@@ -1,0 +1,90 @@
+package archive_test
+
+import (
+	"encoding/json"
+	"net/url"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/kubelog/kubelog/internal/dataset"
+)
+
+// benchLines is the dataset size of TestArchiveThroughput: small in CI, set
+// KUBELOG_ARCHIVE_BENCH_LINES for the figures (e.g. 1000000).
+func benchLines(t *testing.T) int {
+	if s := os.Getenv("KUBELOG_ARCHIVE_BENCH_LINES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < dataset.NeedleCount {
+			t.Fatalf("KUBELOG_ARCHIVE_BENCH_LINES=%q", s)
+		}
+		return n
+	}
+	return 20000
+}
+
+// TestArchiveThroughput measures an archive job on the standard dataset
+// (400 streams, one hour) to the local MinIO, and then a needle search over
+// one day of archived data, with local data deleted. It logs the figures.
+func TestArchiveThroughput(t *testing.T) {
+	n := benchLines(t)
+	s := startServer(t, t.TempDir())
+	cfg := dataset.DefaultConfig("../../../../shared/data/loghub")
+	if _, err := os.Stat(cfg.CorpusDir); err != nil {
+		t.Skip("loghub corpus not found")
+	}
+	cfg.Lines = n
+	cfg.Start = time.Now().UTC().Truncate(time.Hour).Add(-72 * time.Hour).UnixNano()
+	p := pushConfig(t, s, cfg)
+	pid := s.createPolicy(policyBody("throughput", "throughput", false))
+	j := s.startJob(pid)
+	var done struct {
+		job
+		StartedAt  time.Time `json:"started_at"`
+		FinishedAt time.Time `json:"finished_at"`
+	}
+	s.waitJob(j.ID, 10*time.Minute)
+	s.must("GET", "/api/v1/logs/archive/jobs/"+j.ID, nil, &done)
+	if done.Status != "succeeded" || done.Progress.Lines != int64(n) {
+		t.Fatalf("job: %+v", done.job)
+	}
+	took := done.FinishedAt.Sub(done.StartedAt).Seconds()
+	t.Logf("archive of %d lines (%d streams, 1h): %d objects in %.2fs: %.1f MB/s of log lines (%d bytes), %.1f MB/s of NDJSON (%d bytes), %.0f lines/s; %d bytes compressed: ratio %.2f to the lines, %.2f to the NDJSON",
+		n, cfg.Streams(), done.Progress.Objects, took, float64(p.rawBytes)/took/1e6, p.rawBytes, float64(done.Progress.RawBytes)/took/1e6, done.Progress.RawBytes,
+		float64(n)/took, done.Progress.CompressedBytes, float64(p.rawBytes)/float64(done.Progress.CompressedBytes), float64(done.Progress.RawBytes)/float64(done.Progress.CompressedBytes))
+
+	// One day of archived data, deleted locally: a needle search.
+	day := dataset.DefaultConfig(cfg.CorpusDir)
+	day.Lines, day.Namespaces, day.Start, day.Span = n, 8, time.Now().UTC().Truncate(time.Hour).Add(-48*time.Hour).UnixNano(), int64(24*time.Hour)
+	day.Seed = 7
+	dp := pushConfig(t, s, day)
+	dpid := s.createPolicy(policyBody("day", "day", true))
+	dj := s.waitJob(s.startJob(dpid, "start_time", rfc(dp.start), "end_time", rfc(dp.end)).ID, 10*time.Minute)
+	if dj.Status != "succeeded" || dj.DeletedEntries != int64(n) {
+		t.Fatalf("day job: %+v", dj)
+	}
+	body := map[string]any{"query": dataset.Needle, "start_time": rfc(dp.start), "end_time": rfc(dp.end), "limit": 100, "include_archive": true}
+	var best time.Duration
+	var r struct {
+		Logs  []json.RawMessage `json:"logs"`
+		Stats struct {
+			ObjectsFetched int   `json:"archive_objects_fetched"`
+			BytesFetched   int64 `json:"archive_bytes_fetched"`
+		} `json:"stats"`
+	}
+	for i := 0; i < 3; i++ {
+		began := time.Now()
+		s.must("POST", "/api/v1/logs/search", body, &r)
+		if d := time.Since(began); i == 0 || d < best {
+			best = d
+		}
+	}
+	if len(r.Logs) != dataset.NeedleCount {
+		t.Fatalf("needle search over the archived day: %d hits; want %d", len(r.Logs), dataset.NeedleCount)
+	}
+	t.Logf("needle search over one archived day (%d lines, %d objects fetched, %d bytes): best of 3 %s", n, r.Stats.ObjectsFetched, r.Stats.BytesFetched, best)
+	var pg rawPage
+	s.must("GET", "/api/v1/logs?limit=100&include_archive=true&search="+dataset.Needle+"&namespace=ns-3&start_time="+url.QueryEscape(rfc(dp.start))+"&end_time="+url.QueryEscape(rfc(dp.end)), nil, &pg)
+	t.Logf("needle in one namespace: %d hits, %d objects fetched", len(pg.Logs), pg.Stats.ObjectsFetched)
+}
