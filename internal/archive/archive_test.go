@@ -231,3 +231,12 @@ func BenchmarkEncoder(b *testing.B) {
 		}
 	}
 }
+
+func TestAppendCursor(t *testing.T) {
+	for _, seq := range []uint64{0, 1, 127, 128, 1 << 20, 1<<63 + 5} {
+		c := logmodel.Cursor{Seq: seq}
+		if got := string(appendCursor(nil, c)); got != c.String() {
+			t.Errorf("appendCursor(%d) = %q; want %q", seq, got, c.String())
+		}
+	}
+}

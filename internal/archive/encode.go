@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -128,9 +129,9 @@ func (e *Encoder) MD5() string {
 // encoding/json writes for logmodel.EntryJSON without HTML escaping.
 func AppendEntryJSON(b []byte, ent *logmodel.Entry) []byte {
 	b = append(b, `{"timestamp":"`...)
-	b = append(b, logmodel.FormatTime(ent.Timestamp)...)
+	b = time.Unix(0, ent.Timestamp).UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","cursor":"`...)
-	b = append(b, ent.Cursor.String()...)
+	b = appendCursor(b, ent.Cursor)
 	b = append(b, '"')
 	for _, n := range [...]string{"cluster", "namespace", "pod", "container"} {
 		b = append(b, `,"`...)
@@ -146,7 +147,7 @@ func AppendEntryJSON(b []byte, ent *logmodel.Entry) []byte {
 	b = appendJSONString(b, level)
 	b = append(b, `,"message":`...)
 	if utf8.Valid(ent.Line) {
-		b = appendJSONString(b, string(ent.Line))
+		b = appendJSONString(b, ent.Line)
 	} else {
 		b = appendJSONString(b, strings.ToValidUTF8(string(ent.Line), "\uFFFD"))
 		b = append(b, `,"message_base64":"`...)
@@ -177,9 +178,17 @@ func appendJSONLabels(b []byte, ls logmodel.Labels) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// appendCursor appends c.String() without allocating.
+func appendCursor(b []byte, c logmodel.Cursor) []byte {
+	var raw [1 + binary.MaxVarintLen64]byte
+	raw[0] = 'c'
+	n := binary.PutUvarint(raw[1:], c.Seq)
+	return base64.RawURLEncoding.AppendEncode(b, raw[:1+n])
+}
+
 // appendJSONString quotes valid UTF-8 s as encoding/json does with HTML
 // escaping off.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString[S ~string | ~[]byte](b []byte, s S) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -210,7 +219,7 @@ func appendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRune([]byte(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == '\u2028' || r == '\u2029' || r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			if r == utf8.RuneError {

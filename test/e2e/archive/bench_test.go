@@ -12,7 +12,8 @@ import (
 )
 
 // benchLines is the dataset size of TestArchiveThroughput: small in CI, set
-// KUBELOG_ARCHIVE_BENCH_LINES for the figures (e.g. 1000000).
+// KUBELOG_ARCHIVE_BENCH_LINES for the figures (e.g. 1000000), and
+// KUBELOG_ARCHIVE_BENCH_CPUPROFILE to profile the server.
 func benchLines(t *testing.T) int {
 	if s := os.Getenv("KUBELOG_ARCHIVE_BENCH_LINES"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -29,7 +30,11 @@ func benchLines(t *testing.T) int {
 // one day of archived data, with local data deleted. It logs the figures.
 func TestArchiveThroughput(t *testing.T) {
 	n := benchLines(t)
-	s := startServer(t, t.TempDir())
+	var extra []string
+	if prof := os.Getenv("KUBELOG_ARCHIVE_BENCH_CPUPROFILE"); prof != "" {
+		extra = append(extra, "--cpuprofile", prof)
+	}
+	s := startServer(t, t.TempDir(), extra...)
 	cfg := dataset.DefaultConfig("../../../../shared/data/loghub")
 	if _, err := os.Stat(cfg.CorpusDir); err != nil {
 		t.Skip("loghub corpus not found")
@@ -87,4 +92,5 @@ func TestArchiveThroughput(t *testing.T) {
 	var pg rawPage
 	s.must("GET", "/api/v1/logs?limit=100&include_archive=true&search="+dataset.Needle+"&namespace=ns-3&start_time="+url.QueryEscape(rfc(dp.start))+"&end_time="+url.QueryEscape(rfc(dp.end)), nil, &pg)
 	t.Logf("needle in one namespace: %d hits, %d objects fetched", len(pg.Logs), pg.Stats.ObjectsFetched)
+	s.stop()
 }

@@ -126,6 +126,17 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	return nil
 }
 
+// stop stops the server gracefully.
+func (s *server) stop() {
+	s.t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(60 * time.Second):
+		s.t.Fatal("kubelog did not stop")
+	}
+}
+
 func (s *server) kill() {
 	s.t.Helper()
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
