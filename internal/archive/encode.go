@@ -42,10 +42,29 @@ type Encoder struct {
 	FirstTs int64
 	LastTs  int64
 	bloom   store.TokenBloom
+	labels  labelCache
+}
+
+// labelCache keeps the JSON of the last label set seen: an object's entries
+// all share one stream's labels.
+type labelCache struct {
+	ls           logmodel.Labels
+	top, objJSON []byte
+}
+
+// get returns the top-level cluster/namespace/pod/container fields and the
+// labels object of ls.
+func (c *labelCache) get(ls logmodel.Labels) (top, obj []byte) {
+	if len(ls) == 0 || len(c.ls) != len(ls) || &c.ls[0] != &ls[0] {
+		c.ls = ls
+		c.top = appendTopLabels(c.top[:0], ls)
+		c.objJSON = appendJSONLabels(c.objJSON[:0], ls)
+	}
+	return c.top, c.objJSON
 }
 
 var zstdPool = sync.Pool{New: func() any {
-	w, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithLowerEncoderMem(true))
+	w, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		panic("BUG: zstd writer: " + err.Error())
 	}
@@ -86,9 +105,10 @@ func (p *pooledGzip) Close() error {
 	return err
 }
 
-// Write adds one entry.
+// Write adds one entry. The entries of one object share a label set, which
+// must not change while the Encoder is in use.
 func (e *Encoder) Write(ent *logmodel.Entry) error {
-	e.line = AppendEntryJSON(e.line[:0], ent)
+	e.line = appendEntryJSON(e.line[:0], ent, &e.labels)
 	e.line = append(e.line, '\n')
 	if e.Lines == 0 {
 		e.FirstTs = ent.Timestamp
@@ -128,17 +148,28 @@ func (e *Encoder) MD5() string {
 // AppendEntryJSON appends the entry JSON of DESIGN.md for ent, the same bytes
 // encoding/json writes for logmodel.EntryJSON without HTML escaping.
 func AppendEntryJSON(b []byte, ent *logmodel.Entry) []byte {
+	var c labelCache
+	return appendEntryJSON(b, ent, &c)
+}
+
+func appendTopLabels(b []byte, ls logmodel.Labels) []byte {
+	for _, n := range [...]string{"cluster", "namespace", "pod", "container"} {
+		b = append(b, `,"`...)
+		b = append(b, n...)
+		b = append(b, `":`...)
+		b = appendJSONString(b, ls.Get(n))
+	}
+	return b
+}
+
+func appendEntryJSON(b []byte, ent *logmodel.Entry, c *labelCache) []byte {
+	top, labels := c.get(ent.Labels)
 	b = append(b, `{"timestamp":"`...)
 	b = time.Unix(0, ent.Timestamp).UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","cursor":"`...)
 	b = appendCursor(b, ent.Cursor)
 	b = append(b, '"')
-	for _, n := range [...]string{"cluster", "namespace", "pod", "container"} {
-		b = append(b, `,"`...)
-		b = append(b, n...)
-		b = append(b, `":`...)
-		b = appendJSONString(b, ent.Labels.Get(n))
-	}
+	b = append(b, top...)
 	level := ent.Metadata.Get(logmodel.MetaLevel)
 	if level == "" {
 		level = "unknown"
@@ -155,7 +186,7 @@ func AppendEntryJSON(b []byte, ent *logmodel.Entry) []byte {
 		b = append(b, '"')
 	}
 	b = append(b, `,"labels":`...)
-	b = appendJSONLabels(b, ent.Labels)
+	b = append(b, labels...)
 	b = append(b, `,"metadata":`...)
 	b = appendJSONLabels(b, ent.Metadata)
 	return append(b, '}')

@@ -50,9 +50,29 @@ type Index struct {
 // NewIndex uses db.
 func NewIndex(db *meta.DB) *Index { return &Index{db: db.SQL()} }
 
-func (x *Index) put(ctx context.Context, o *Object) error {
+// putAll records objects in one transaction.
+func (x *Index) putAll(ctx context.Context, objs []*Object) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	tx, err := x.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, o := range objs {
+		if err := put(ctx, tx, o); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func put(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, o *Object) error {
 	labels, _ := json.Marshal(o.Labels)
-	_, err := x.db.ExecContext(ctx, `INSERT INTO archive_objects (policy_id, object_key, tenant, job_id, bucket, stream_hash, hour, cluster, namespace, pod, container, labels, first_ts, last_ts, lines, raw_bytes, size, md5, bloom, created_at)
+	_, err := db.ExecContext(ctx, `INSERT INTO archive_objects (policy_id, object_key, tenant, job_id, bucket, stream_hash, hour, cluster, namespace, pod, container, labels, first_ts, last_ts, lines, raw_bytes, size, md5, bloom, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (policy_id, object_key) DO UPDATE SET job_id = excluded.job_id, stream_hash = excluded.stream_hash, hour = excluded.hour, lines = excluded.lines, raw_bytes = excluded.raw_bytes, size = excluded.size, md5 = excluded.md5, bloom = excluded.bloom, created_at = excluded.created_at`,
 		o.PolicyID, o.Key, o.tenant, o.JobID, o.Bucket, o.streamHash, o.hour, o.Cluster, o.Namespace, o.Pod, o.Container, string(labels),

@@ -485,8 +485,9 @@ func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.
 func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, todo []*pending, prog *progressCounter) error {
 	sem := make(chan struct{}, m.cfg.Uploads)
 	var wg sync.WaitGroup
-	var errMu sync.Mutex // guards firstErr
+	var mu sync.Mutex // guards firstErr and written
 	var firstErr error
+	var written []*Object
 	for _, g := range todo {
 		if err := ctx.Err(); err != nil {
 			break
@@ -496,35 +497,44 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := m.writeObject(ctx, j, p, bc, hour, g, prog); err != nil {
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				errMu.Unlock()
+			o, err := m.writeObject(ctx, j, p, bc, hour, g, prog)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if o != nil {
+				written = append(written, o)
 			}
 		}()
 	}
 	wg.Wait()
+	// Objects verified in the bucket are indexed even when a sibling failed,
+	// so that a retry skips them.
+	if err := m.index.putAll(context.WithoutCancel(ctx), written); err != nil {
+		return err
+	}
 	if firstErr != nil {
 		return firstErr
 	}
 	return ctx.Err()
 }
 
-func (m *Manager) writeObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, g *pending, prog *progressCounter) error {
+// writeObject encodes, uploads and verifies one object, and returns its
+// index row.
+func (m *Manager) writeObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, g *pending, prog *progressCounter) (*Object, error) {
 	enc, err := NewEncoder(p.Compression)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i := range g.entries {
 		if err := enc.Write(&g.entries[i]); err != nil {
 			_ = enc.Close()
-			return err
+			return nil, err
 		}
 	}
 	if err := enc.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	ls := g.st.Labels
 	key := ObjectKey{Prefix: p.Destination.Prefix, Tenant: j.Tenant, Cluster: ls.Get("cluster"), Namespace: ls.Get("namespace"), Pod: ls.Get("pod"),
@@ -547,20 +557,17 @@ func (m *Manager) writeObject(ctx context.Context, j *Job, p Policy, bc *bucketC
 	}
 	k := key.String()
 	if _, err := bc.c.PutObject(ctx, bc.bucket, k, bytes.NewReader(body), int64(len(body)), opts); err != nil {
-		return fmt.Errorf("upload %s: %w", k, err)
+		return nil, fmt.Errorf("upload %s: %w", k, err)
 	}
 	if err := verifyObject(ctx, bc, k, int64(len(body)), sum); err != nil {
-		return err
+		return nil, err
 	}
 	o := &Object{Key: k, PolicyID: p.ID, JobID: j.ID, Bucket: bc.bucket, Size: int64(len(body)), RawBytes: enc.Raw, Lines: enc.Lines,
 		StartTime: time.Unix(0, enc.FirstTs).UTC(), EndTime: time.Unix(0, enc.LastTs).UTC(), Cluster: key.Cluster, Namespace: key.Namespace,
 		Pod: key.Pod, Container: key.Container, Labels: ls.Map(), ETag: sum, CreatedAt: m.cfg.Now().UTC(),
 		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour, bloom: enc.Bloom()}
-	if err := m.index.put(ctx, o); err != nil {
-		return err
-	}
 	prog.add(enc.Lines, enc.Raw, int64(len(body)))
-	return nil
+	return o, nil
 }
 
 // verifyObject checks that the bucket holds key with the given size and MD5:

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,7 @@ func TestArchiveThroughput(t *testing.T) {
 	cfg.Start = time.Now().UTC().Truncate(time.Hour).Add(-72 * time.Hour).UnixNano()
 	p := pushConfig(t, s, cfg)
 	pid := s.createPolicy(policyBody("throughput", "throughput", false))
+	cpu0, mcpu0 := cpuSeconds(t, s.cmd.Process.Pid), cpuSeconds(t, minioPid(t))
 	j := s.startJob(pid)
 	var done struct {
 		job
@@ -55,6 +57,9 @@ func TestArchiveThroughput(t *testing.T) {
 		t.Fatalf("job: %+v", done.job)
 	}
 	took := done.FinishedAt.Sub(done.StartedAt).Seconds()
+	cpu, mcpu := cpuSeconds(t, s.cmd.Process.Pid)-cpu0, cpuSeconds(t, minioPid(t))-mcpu0
+	t.Logf("CPU during the job: kubelog %.2fs (%.1f MB/s of log lines per kubelog CPU second), MinIO %.2fs; with both: %.1f MB/s per CPU second",
+		cpu, float64(p.rawBytes)/cpu/1e6, mcpu, float64(p.rawBytes)/(cpu+mcpu)/1e6)
 	t.Logf("archive of %d lines (%d streams, 1h): %d objects in %.2fs: %.1f MB/s of log lines (%d bytes), %.1f MB/s of NDJSON (%d bytes), %.0f lines/s; %d bytes compressed: ratio %.2f to the lines, %.2f to the NDJSON",
 		n, cfg.Streams(), done.Progress.Objects, took, float64(p.rawBytes)/took/1e6, p.rawBytes, float64(done.Progress.RawBytes)/took/1e6, done.Progress.RawBytes,
 		float64(n)/took, done.Progress.CompressedBytes, float64(p.rawBytes)/float64(done.Progress.CompressedBytes), float64(done.Progress.RawBytes)/float64(done.Progress.CompressedBytes))
@@ -93,4 +98,35 @@ func TestArchiveThroughput(t *testing.T) {
 	s.must("GET", "/api/v1/logs?limit=100&include_archive=true&search="+dataset.Needle+"&namespace=ns-3&start_time="+url.QueryEscape(rfc(dp.start))+"&end_time="+url.QueryEscape(rfc(dp.end)), nil, &pg)
 	t.Logf("needle in one namespace: %d hits, %d objects fetched", len(pg.Logs), pg.Stats.ObjectsFetched)
 	s.stop()
+}
+
+// cpuSeconds reads a process's user and system CPU time from /proc.
+func cpuSeconds(t *testing.T, pid int) float64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
+}
+
+// minioPid finds the test MinIO's process by its listen address.
+func minioPid(t *testing.T) int {
+	t.Helper()
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if strings.Contains(string(cmd), "--address="+s3.Host) {
+			return pid
+		}
+	}
+	t.Skip("the MinIO process is not visible in /proc")
+	return 0
 }
