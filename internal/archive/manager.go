@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,11 @@ type Manager struct {
 	closed  bool
 	// clients caches S3 clients by policy id and update time.
 	clients map[string]*bucketClient
+
+	probeMu sync.Mutex // guards unreachable
+	// unreachable maps the id of an enabled policy whose bucket did not
+	// answer the last probe to the reason.
+	unreachable map[string]string
 }
 
 // NewManager builds a manager over the store and metadata database.
@@ -132,6 +138,7 @@ func (m *Manager) schedule() {
 	defer t.Stop()
 	for {
 		m.RunDue(context.Background())
+		m.probeAll(context.Background())
 		select {
 		case <-t.C:
 		case <-m.stop:
@@ -163,6 +170,42 @@ func (m *Manager) RunDue(ctx context.Context) {
 			m.log.Warn("scheduled archive job did not start", "policy", p.ID, "err", err)
 		}
 	}
+}
+
+// probeAll checks the bucket of every enabled policy, for Health.
+func (m *Manager) probeAll(ctx context.Context) {
+	pols, err := m.policies.List(ctx, "")
+	if err != nil {
+		return
+	}
+	bad := map[string]string{}
+	for _, p := range pols {
+		if !p.Enabled {
+			continue
+		}
+		if r := Probe(ctx, p.Destination); !r.Reachable {
+			bad[p.ID] = fmt.Sprintf("policy %s (%s), bucket %s at %s: %s", p.ID, p.Name, p.Destination.Bucket, p.Destination.Endpoint, r.Error)
+		}
+	}
+	m.probeMu.Lock()
+	m.unreachable = bad
+	m.probeMu.Unlock()
+}
+
+// Health reports the destinations of enabled policies that did not answer
+// the scheduler's last probe; nil when all did.
+func (m *Manager) Health() error {
+	m.probeMu.Lock()
+	defer m.probeMu.Unlock()
+	if len(m.unreachable) == 0 {
+		return nil
+	}
+	msgs := make([]string, 0, len(m.unreachable))
+	for _, msg := range m.unreachable {
+		msgs = append(msgs, msg)
+	}
+	sort.Strings(msgs)
+	return fmt.Errorf("archive destination unreachable: %s", strings.Join(msgs, "; "))
 }
 
 // ErrNothingToArchive says a job's range is empty.

@@ -61,6 +61,14 @@ func (a *API) health(ctx context.Context) healthReport {
 	}
 	rep.Components["metadata_db"] = db
 	worst(db.Status)
+	if a.archive != nil {
+		arch := componentHealth{Status: healthOK}
+		if err := a.archive.Health(); err != nil {
+			arch = componentHealth{Status: healthDegraded, Message: err.Error()}
+		}
+		rep.Components["archive"] = arch
+		worst(arch.Status)
+	}
 	return rep
 }
 

@@ -20,8 +20,33 @@ func TestFailedUploadDeletesNothing(t *testing.T) {
 	pushDataset(t, s, n, 1, start)
 	bucket := "vanishing"
 	pid := s.createPolicy(policyBody("vanishing", bucket, true))
+	healthOf := func() (string, string) {
+		var h struct {
+			Status     string `json:"status"`
+			Components map[string]struct {
+				Status  string `json:"status"`
+				Message string `json:"message"`
+			} `json:"components"`
+		}
+		s.must("GET", "/health", nil, &h)
+		return h.Status, h.Components["archive"].Status + " " + h.Components["archive"].Message
+	}
+	if st, arch := healthOf(); st != "ok" || !strings.HasPrefix(arch, "ok") {
+		t.Fatalf("/health before: %s, archive %s", st, arch)
+	}
+	// The policy is disabled: only enabled policies' buckets are probed.
+	s.must("PUT", "/api/v1/logs/archive/policies/"+pid, map[string]any{"enabled": true, "schedule": "1000h"}, nil)
 	if err := s3c.RemoveBucket(context.Background(), bucket); err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st, arch := healthOf()
+		if st == "degraded" && strings.HasPrefix(arch, "degraded") && strings.Contains(arch, bucket) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/health with the bucket gone: %s, archive %s; want degraded", st, arch)
+		}
 	}
 	out, err := exec.Command(kubelogBin, "archive", "start", "--server", s.url, "--token", adminToken, "--policy", pid, "--wait").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "failed") {
@@ -31,9 +56,27 @@ func TestFailedUploadDeletesNothing(t *testing.T) {
 	var list struct {
 		Jobs []job `json:"jobs"`
 	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var busy struct {
+			Jobs []job `json:"jobs"`
+		}
+		s.must("GET", "/api/v1/logs/archive/jobs?status=pending,running&policy_id="+pid, nil, &busy)
+		if len(busy.Jobs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs still under way: %+v", busy.Jobs)
+		}
+	}
 	s.must("GET", "/api/v1/logs/archive/jobs?policy_id="+pid, nil, &list)
-	if len(list.Jobs) != 1 || list.Jobs[0].Status != "failed" || !strings.Contains(list.Jobs[0].Error, "bucket") || list.Jobs[0].DeletedEntries != 0 {
-		t.Fatalf("jobs: %+v", list.Jobs)
+	// Enabled, the policy was also due for the scheduler: every job failed.
+	if len(list.Jobs) == 0 {
+		t.Fatal("no job")
+	}
+	for _, j := range list.Jobs {
+		if j.Status != "failed" || !strings.Contains(j.Error, "bucket") || j.DeletedEntries != 0 {
+			t.Fatalf("jobs: %+v", list.Jobs)
+		}
 	}
 	local, _ := s.pageAll("start_time=" + url.QueryEscape(rfc(start)) + "&limit=5000")
 	if len(local) != n {
