@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/meta"
@@ -35,6 +36,8 @@ type Config struct {
 	MaxJobs int
 	// Uploads bounds the objects one job encodes and uploads at once.
 	Uploads int
+	// Registerer receives the archive's metrics; nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // DefaultConfig returns the defaults.
@@ -60,6 +63,7 @@ type Manager struct {
 	policies *Policies
 	jobs     *Jobs
 	index    *Index
+	metrics  *metrics
 	sem      chan struct{}
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -88,8 +92,12 @@ func NewManager(cfg Config, st *store.Store, db *meta.DB) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	mx, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	return &Manager{
-		cfg: cfg, log: cfg.Logger, st: st, policies: NewPolicies(db), jobs: NewJobs(db), index: NewIndex(db),
+		cfg: cfg, log: cfg.Logger, st: st, policies: NewPolicies(db), jobs: NewJobs(db), index: NewIndex(db), metrics: mx,
 		sem: make(chan struct{}, cfg.MaxJobs), stop: make(chan struct{}), running: map[string]context.CancelFunc{},
 	}, nil
 }
@@ -350,6 +358,10 @@ func (m *Manager) finish(j *Job, err error) {
 	}
 	t := m.cfg.Now().UTC()
 	j.FinishedAt = &t
+	m.metrics.jobs.WithLabelValues(j.Tenant, j.Status).Inc()
+	if j.StartedAt != nil {
+		m.metrics.duration.Observe(t.Sub(*j.StartedAt).Seconds())
+	}
 	if err := m.jobs.save(context.Background(), j); err != nil {
 		m.log.Error("cannot record archive job outcome", "job", j.ID, "err", err)
 	}
@@ -438,6 +450,7 @@ func (m *Manager) run(ctx context.Context, j *Job) error {
 			return fmt.Errorf("delete archived local data: %w", err)
 		}
 		j.DeletedEntries = n
+		m.metrics.deleted.WithLabelValues(j.Tenant).Add(float64(n))
 	}
 	if start <= p.ArchivedUntil.UnixNano() || p.ArchivedUntil.IsZero() {
 		if err := m.policies.advance(ctx, p.ID, end); err != nil {
@@ -652,6 +665,10 @@ func (m *Manager) writeObject(ctx context.Context, j *Job, p Policy, bc *bucketC
 		Pod: key.Pod, Container: key.Container, Labels: ls.Map(), ETag: sum, CreatedAt: m.cfg.Now().UTC(),
 		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour, bloom: enc.Bloom()}
 	prog.add(enc.Lines, enc.Raw, int64(len(body)))
+	m.metrics.objects.WithLabelValues(j.Tenant).Inc()
+	m.metrics.lines.WithLabelValues(j.Tenant).Add(float64(enc.Lines))
+	m.metrics.bytes.WithLabelValues(j.Tenant, "raw").Add(float64(enc.Raw))
+	m.metrics.bytes.WithLabelValues(j.Tenant, "compressed").Add(float64(len(body)))
 	return o, nil
 }
 

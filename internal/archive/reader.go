@@ -118,6 +118,7 @@ func (m *Manager) Query(ctx context.Context, q store.Query) ([]logmodel.Entry, b
 			got = got[:limit+1]
 		}
 	}
+	m.metrics.fetched.WithLabelValues(q.Tenant).Add(float64(stats.ObjectsFetched))
 	more := len(got) > limit
 	if more {
 		got = got[:limit]

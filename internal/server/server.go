@@ -186,6 +186,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	archCfg := archive.DefaultConfig()
 	archCfg.Logger = log.With("component", "archive")
 	archCfg.TickInterval = cfg.ArchiveTick
+	archCfg.Registerer = reg
 	if s.arch, err = archive.NewManager(archCfg, s.st, s.db); err != nil {
 		return nil, err
 	}

@@ -354,5 +354,16 @@ func TestArchiveExactDeleteAndSearch(t *testing.T) {
 	if err != nil || !bytes.Equal(out, body) {
 		t.Fatalf("kubelog archive cat: %v, %d bytes; want %d", err, len(out), len(body))
 	}
+	code, prom := s.do("GET", "/metrics", nil)
+	for _, want := range []string{
+		fmt.Sprintf(`kubelog_archive_objects_written_total{tenant="default"} %d`, len(objs)),
+		fmt.Sprintf(`kubelog_archive_lines_written_total{tenant="default"} %d`, n),
+		fmt.Sprintf(`kubelog_archive_local_entries_deleted_total{tenant="default"} %d`, n),
+		`kubelog_archive_jobs_total{status="succeeded",tenant="default"} 1`,
+	} {
+		if code != 200 || !bytes.Contains(prom, []byte(want)) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
+	}
 	t.Logf("%d objects, e.g. %s in %s", len(objs), path.Base(key), path.Dir(key))
 }
