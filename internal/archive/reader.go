@@ -87,6 +87,7 @@ func (m *Manager) Query(ctx context.Context, q store.Query) ([]logmodel.Entry, b
 		return logmodel.Before(a.Timestamp, a.Cursor.Seq, b.Timestamp, b.Cursor.Seq)
 	}
 	var got []logmodel.Entry
+	var statsMu sync.Mutex // guards stats while a batch downloads
 	for i := 0; i < len(cands); i += fetchBatch {
 		batch := cands[i:min(i+fetchBatch, len(cands))]
 		if len(got) > limit {
@@ -102,7 +103,12 @@ func (m *Manager) Query(ctx context.Context, q store.Query) ([]logmodel.Entry, b
 		var wg sync.WaitGroup
 		for k := range batch {
 			wg.Go(func() {
-				res[k], errs[k] = m.readObject(ctx, &batch[k], f, &stats)
+				var bytes, lines int64
+				res[k], bytes, lines, errs[k] = m.readObject(ctx, &batch[k], f)
+				statsMu.Lock()
+				stats.BytesFetched += bytes
+				stats.LinesScanned += lines
+				statsMu.Unlock()
 			})
 		}
 		wg.Wait()
@@ -126,26 +132,26 @@ func (m *Manager) Query(ctx context.Context, q store.Query) ([]logmodel.Entry, b
 	return got, more, stats, nil
 }
 
-var statsMu sync.Mutex // guards QueryStats updates from fetch goroutines
-
-func (m *Manager) readObject(ctx context.Context, o *Object, f *store.EntryFilter, stats *QueryStats) ([]logmodel.Entry, error) {
+// readObject downloads an object and returns its entries that pass f, with
+// the bytes downloaded and the lines read.
+func (m *Manager) readObject(ctx context.Context, o *Object, f *store.EntryFilter) ([]logmodel.Entry, int64, int64, error) {
 	bc, err := m.client(ctx, o.PolicyID)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	obj, err := bc.c.GetObject(ctx, bc.bucket, o.Key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("archive read %s: %w", o.Key, err)
+		return nil, 0, 0, fmt.Errorf("archive read %s: %w", o.Key, err)
 	}
 	defer obj.Close()
 	k, err := ParseObjectKey(o.Key)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	cr := &countingReader{r: obj}
 	d, err := NewDecoder(cr, k.Compression)
 	if err != nil {
-		return nil, fmt.Errorf("archive read %s: %w", o.Key, err)
+		return nil, 0, 0, fmt.Errorf("archive read %s: %w", o.Key, err)
 	}
 	defer d.Close()
 	var out []logmodel.Entry
@@ -156,18 +162,14 @@ func (m *Manager) readObject(ctx context.Context, o *Object, f *store.EntryFilte
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("archive read %s: %w", o.Key, err)
+			return nil, 0, 0, fmt.Errorf("archive read %s: %w", o.Key, err)
 		}
 		lines++
 		if f.Match(&e) {
 			out = append(out, e)
 		}
 	}
-	statsMu.Lock()
-	stats.BytesFetched += cr.n
-	stats.LinesScanned += lines
-	statsMu.Unlock()
-	return out, nil
+	return out, cr.n, lines, nil
 }
 
 type countingReader struct {
