@@ -425,7 +425,7 @@ func (m *Manager) run(ctx context.Context, j *Job) error {
 		if err := m.writeAll(ctx, j, p, bc, h, todo, &prog); err != nil {
 			return err
 		}
-		if time.Since(lastSave) > 500*time.Millisecond {
+		if len(todo) > 0 || time.Since(lastSave) > 5*time.Second {
 			prog.fill(&j.Progress)
 			if err := m.jobs.save(ctx, j); err != nil {
 				return err
