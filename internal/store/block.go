@@ -253,6 +253,7 @@ func splitLine(text, digits, line []byte, set *hashSet) ([]byte, []byte) {
 		if !set.add(mixHash(h)) || i-start < 4 {
 			continue
 		}
+		eachInnerGram(line[start:i], func(g uint32) { set.add(gramHash(g, innerSalt)) })
 		if g, ok := packGram(line[start : start+4]); ok {
 			set.add(gramHash(g, prefixSalt))
 		}

@@ -88,6 +88,7 @@ type plan struct {
 	filters []*compiledFilter
 	tokens  []uint64
 	grams   []uint64 // checked only in parts whose blooms hold grams
+	inner   []uint64 // checked only in parts whose blooms hold inner grams
 	anchor  []byte
 	fold    bool
 	// anchorDigits says the anchor holds digits, so it must be searched in
@@ -136,9 +137,10 @@ func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams
 			return nil, err
 		}
 		pl.filters = append(pl.filters, c)
-		toks, grams := c.hashes()
+		toks, grams, inner := c.hashes()
 		pl.tokens = append(pl.tokens, toks...)
 		pl.grams = append(pl.grams, grams...)
+		pl.inner = append(pl.inner, inner...)
 		if pl.anchor == nil {
 			pl.anchor, pl.fold = c.anchor()
 			pl.anchorDigits = bytes.ContainsAny(pl.anchor, "0123456789")
@@ -173,7 +175,7 @@ func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams
 		}
 		pl.stats.Parts++
 		visit := func(ps *partStream, st *Stream) {
-			if wholeStreams && ps.minTs >= q.Start && ps.maxTs < pl.end && len(pl.tokens) == 0 && len(pl.grams) == 0 {
+			if wholeStreams && ps.minTs >= q.Start && ps.maxTs < pl.end && len(pl.tokens) == 0 && len(pl.grams) == 0 && len(pl.inner) == 0 {
 				pl.srcs = append(pl.srcs, source{p: p, block: -1, ps: ps, st: st, minTs: ps.minTs, maxTs: ps.maxTs})
 				return
 			}
@@ -243,7 +245,8 @@ func (pl *plan) afterPage(ts int64, seq uint64) bool {
 }
 
 func (pl *plan) bloomPass(p *part, bi int) bool {
-	if len(pl.tokens) == 0 && (len(pl.grams) == 0 || !p.grams) {
+	grams, inner := p.format >= 2 && len(pl.grams) > 0, p.format >= 3 && len(pl.inner) > 0
+	if len(pl.tokens) == 0 && !grams && !inner {
 		return true
 	}
 	f := p.bloom(bi)
@@ -252,8 +255,15 @@ func (pl *plan) bloomPass(p *part, bi int) bool {
 			return false
 		}
 	}
-	if p.grams {
+	if grams {
 		for _, h := range pl.grams {
+			if !bloomMayContain(f, h) {
+				return false
+			}
+		}
+	}
+	if inner {
+		for _, h := range pl.inner {
 			if !bloomMayContain(f, h) {
 				return false
 			}
