@@ -36,6 +36,9 @@ type serverProc struct {
 	url    string
 	token  string
 	exited chan error
+	// stop runs once (it is also deferred); stopErr is its result.
+	stopOnce sync.Once
+	stopErr  error
 }
 
 var servingRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
@@ -111,14 +114,16 @@ func (p *serverProc) usage() (cpu float64, peak int64) {
 }
 
 func (p *serverProc) stop() error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.exited:
-		return err
-	case <-time.After(2 * time.Minute):
-		_ = p.cmd.Process.Kill()
-		return fmt.Errorf("kubelog serve did not stop")
-	}
+	p.stopOnce.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case p.stopErr = <-p.exited:
+		case <-time.After(2 * time.Minute):
+			_ = p.cmd.Process.Kill()
+			p.stopErr = fmt.Errorf("kubelog serve did not stop")
+		}
+	})
+	return p.stopErr
 }
 
 func (p *serverProc) request(ctx context.Context, method, path, ctype string, body []byte) ([]byte, error) {
