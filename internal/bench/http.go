@@ -218,6 +218,13 @@ func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg datas
 	rep.ServerCPUPerMillion = (cpu1 - cpu0) / (float64(cfg.Lines) / 1e6)
 	rep.ServerPeakRSSBytes = peak
 	fmt.Fprintf(progress, "pushed %d lines in %.1fs\n", cfg.Lines, el)
+	// Queries then read parts only, as in engine mode, which flushes and
+	// merges before its queries.
+	flushStart := time.Now()
+	if _, err := srv.request(ctx, "POST", "/flush", "", nil); err != nil {
+		return err
+	}
+	rep.FlushSeconds = time.Since(flushStart).Seconds()
 
 	if err := httpQueries(ctx, srv, dcfg, cfg.Runs, rep); err != nil {
 		return err

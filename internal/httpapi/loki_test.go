@@ -224,3 +224,24 @@ func TestLokiTailWebSocket(t *testing.T) {
 		t.Fatalf("tail received %v; want %v", got, want)
 	}
 }
+
+// TestFlush checks Loki's POST /flush: admin only, 204, and the head's
+// entries are in parts afterwards and still answer queries.
+func TestFlush(t *testing.T) {
+	e := newEnv(t, noLimits())
+	base := seedLoki(e)
+	if code, b, _ := e.do("a-write", "POST", "/flush", nil); code != http.StatusForbidden {
+		t.Fatalf("flush with a write token: %d %s", code, b)
+	}
+	if code, b, _ := e.do("admin", "POST", "/flush", nil); code != http.StatusNoContent {
+		t.Fatalf("flush: %d %s", code, b)
+	}
+	if ss := e.st.Stats(""); ss.HeadEntries != 0 || ss.Parts == 0 {
+		t.Fatalf("after flush: %d head entries, %d parts", ss.HeadEntries, ss.Parts)
+	}
+	end := strconv.FormatInt(base.Add(10*time.Minute).UnixNano(), 10)
+	code, b := e.loki("/loki/api/v1/query_range", url.Values{"query": {`sum(count_over_time({app=~"a|b"}[1h]))`}, "start": {end}, "end": {end}})
+	if code != 200 || !strings.Contains(string(b), `"60"`) {
+		t.Fatalf("count after flush: %d %s", code, b)
+	}
+}

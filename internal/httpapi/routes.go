@@ -79,4 +79,6 @@ func (a *API) routes() {
 
 	// Loki-compatible push.
 	a.handle(route{pattern: "POST /loki/api/v1/push", scope: auth.ScopeWrite, class: auth.ClassPush, surface: surfaceLoki}, a.push)
+	// Loki's ingester flush: the head is written to parts and merged.
+	a.handle(route{pattern: "POST /flush", scope: auth.ScopeAdmin, class: auth.ClassHeavy, limited: true, surface: surfaceLoki}, a.flush)
 }
