@@ -116,18 +116,21 @@ func (ls Labels) Equal(o Labels) bool {
 
 // String renders the set in Prometheus/Loki form: {a="b", c="d"}.
 func (ls Labels) String() string {
-	var b strings.Builder
-	b.WriteByte('{')
+	return string(ls.AppendString(make([]byte, 0, 64)))
+}
+
+// AppendString appends the String form of the set to dst.
+func (ls Labels) AppendString(dst []byte) []byte {
+	dst = append(dst, '{')
 	for i, l := range ls {
 		if i > 0 {
-			b.WriteString(", ")
+			dst = append(dst, ", "...)
 		}
-		b.WriteString(l.Name)
-		b.WriteByte('=')
-		b.WriteString(strconv.Quote(l.Value))
+		dst = append(dst, l.Name...)
+		dst = append(dst, '=')
+		dst = strconv.AppendQuote(dst, l.Value)
 	}
-	b.WriteByte('}')
-	return b.String()
+	return append(dst, '}')
 }
 
 // Hash returns a 64-bit hash of the set, stable across processes and versions.
