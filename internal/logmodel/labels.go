@@ -3,6 +3,7 @@
 package logmodel
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strconv"
@@ -117,6 +118,20 @@ func (ls Labels) Equal(o Labels) bool {
 // String renders the set in Prometheus/Loki form: {a="b", c="d"}.
 func (ls Labels) String() string {
 	return string(ls.AppendString(make([]byte, 0, 64)))
+}
+
+// Compare orders label sets by their labels in turn (name, then value),
+// then by length; it returns -1, 0 or +1.
+func (ls Labels) Compare(o Labels) int {
+	for i := 0; i < len(ls) && i < len(o); i++ {
+		if c := strings.Compare(ls[i].Name, o[i].Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(ls[i].Value, o[i].Value); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(ls), len(o))
 }
 
 // AppendString appends the String form of the set to dst.
