@@ -199,3 +199,65 @@ func TestOlderPartsStillRead(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadSearch checks line filters on head entries when the anchor is
+// searched in whole head buffers: the same lines as a line-by-line search,
+// for plain, case-insensitive and regexp anchors, with lines of other
+// streams and anchors across line boundaries in the same buffers.
+func TestHeadSearch(t *testing.T) {
+	cfg, clk := testConfig(t)
+	s := openTest(t, cfg)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := []string{"error", "Error", "ERR", "or", "failed", "failure", "ok", "erro", "r"}
+	base := clk.Now().Add(-time.Hour)
+	var all []logmodel.Entry
+	for b := 0; b < 10; b++ {
+		var batch []logmodel.Entry
+		for i := 0; i < 300; i++ {
+			n := 1 + rng.IntN(4)
+			line := ""
+			for range n {
+				line += words[rng.IntN(len(words))]
+			}
+			e := ent(logmodel.FromPairs("pod", fmt.Sprintf("p%d", i%7)), base.Add(time.Duration(b*300+i)*time.Millisecond), line)
+			batch = append(batch, e)
+		}
+		mustAppend(t, s, "t", batch...)
+		all = append(all, batch...)
+	}
+	for _, f := range []LineFilter{
+		{Type: LineContains, Value: "error"},
+		{Type: LineContainsFold, Value: "error"},
+		{Type: LineContains, Value: "rorE"},
+		{Type: LineRegexp, Value: `fail(ed|ure)`},
+		{Type: LineRegexp, Value: `(?i)err`},
+	} {
+		c, err := compileFilter(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, e := range all {
+			if c.match(e.Line) {
+				want++
+			}
+		}
+		pl, err := s.prepare(Query{Tenant: "t", LineFilters: []LineFilter{f}}, false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		search := pl.headSearch
+		pl.release()
+		res, err := s.Query(ctx, Query{Tenant: "t", Limit: 10000, LineFilters: []LineFilter{f}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Entries) != want || res.Stats.HeadEntriesScanned == 0 {
+			t.Fatalf("%+v: %d entries (head scanned %d); want %d", f, len(res.Entries), res.Stats.HeadEntriesScanned, want)
+		}
+		if wantSearch := len(c.needle) >= 3 || len(c.lit) >= 3; search != wantSearch {
+			t.Fatalf("%+v: head search %v; want %v", f, search, wantSearch)
+		}
+	}
+}
