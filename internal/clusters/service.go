@@ -454,3 +454,16 @@ func validSelector(field, sel string) error {
 	}
 	return nil
 }
+
+// ResolveClusterID returns id, or when it is empty the ID of the tenant's
+// cluster named "default"; an unknown ID is an *InvalidError of cluster_id.
+func (s *Service) ResolveClusterID(ctx context.Context, tenant, id string) (string, error) {
+	if id == "" {
+		c, err := s.defaultCluster(ctx, tenant)
+		return c.ID, err
+	}
+	if err := s.clusterOf(ctx, tenant, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
