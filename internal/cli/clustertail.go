@@ -295,17 +295,19 @@ func (t *clusterTail) follow(ctx context.Context, ns, pod string, uid types.UID,
 func (t *clusterTail) read(ctx context.Context, body io.Reader, ns, pod, container string, last *string, skip *int) error {
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	resumeAt, toSkip := *last, *skip
+	// After a reopen, skip what was printed: lines before the last
+	// timestamp, and as many at it as were printed.
+	resumeAt, toSkip, resuming := *last, *skip, *skip > 0
 	for sc.Scan() {
 		ts, msg, _ := strings.Cut(sc.Text(), " ")
-		if resumeAt != "" {
+		if resuming {
 			if ts < resumeAt || (ts == resumeAt && toSkip > 0) {
 				if ts == resumeAt {
 					toSkip--
 				}
 				continue
 			}
-			resumeAt = ""
+			resuming = false
 		}
 		if ts == *last {
 			*skip++
