@@ -480,6 +480,17 @@ func testContinuousJob(t *testing.T, p *serveProc, dataDir string) {
 	close(stop)
 	wg.Wait()
 	p.waitLines(t, ns, cs, 60*time.Second)
+	// The restart registered the --kubeconfig cluster again without a
+	// duplicate, and kept its (disabled) all-namespaces config as it was.
+	var list struct{ Total int }
+	p.must(t, 200, "GET", "/clusters/configs", nil, &list)
+	var cfgs struct {
+		Configs []collectionCfg
+	}
+	p.must(t, 200, "GET", "/config?cluster_id=default&namespace=*", nil, &cfgs)
+	if list.Total != 1 || len(cfgs.Configs) != 1 || cfgs.Configs[0].Enabled {
+		t.Fatalf("after restart: %d clusters, configs %+v; want 1 cluster and its one disabled config", list.Total, cfgs.Configs)
+	}
 	got := p.waitJob(t, j.ID, "running")
 	if got.Lines != int64(len(cs[0].written())) || len(got.Progress) != 1 {
 		t.Fatalf("job after restart: got %+v; want %d lines", got, len(cs[0].written()))
