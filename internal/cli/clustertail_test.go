@@ -3,6 +3,9 @@ package cli
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -107,4 +110,22 @@ func FuzzClusterTailRead(f *testing.F) {
 			t.Fatalf("reading again from the resume point printed %d more lines", again-printed)
 		}
 	})
+}
+
+// BenchmarkClusterTailRead measures the line reader and the default output.
+func BenchmarkClusterTailRead(b *testing.B) {
+	var in strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&in, "2026-01-01T00:00:%02d.%09dZ level=info msg=\"request served\" path=/api/v1/items/%d status=200\n", i/100, i, i)
+	}
+	stream := in.String()
+	ct := &clusterTail{output: "default", out: bufio.NewWriter(io.Discard), exclude: []*regexp.Regexp{regexp.MustCompile("healthz")}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(stream)))
+	for b.Loop() {
+		last, skip := "", 0
+		if err := ct.read(context.Background(), strings.NewReader(stream), "ns", "pod", "app", &last, &skip); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
