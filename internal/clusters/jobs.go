@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -155,6 +156,15 @@ func (s *Service) execute(ctx context.Context, j Job) {
 		j.Errors = append(j.Errors, err.Error())
 		save()
 	}
+	if err := s.waitReachable(ctx, j.ClusterID); err != nil {
+		if ctx.Err() == nil {
+			fail(err)
+		} else if errors.Is(context.Cause(ctx), errCancelled) {
+			j.Status, j.EndedAt = StatusCancelled, s.now().UTC()
+			save()
+		}
+		return
+	}
 	namespaces := []string{j.Request.Namespace}
 	if j.Request.Namespace == "" {
 		client, _, err := s.coll.Client(j.ClusterID)
@@ -210,6 +220,39 @@ func (s *Service) execute(ctx context.Context, j Job) {
 	}
 	j.EndedAt = s.now().UTC()
 	save()
+}
+
+// waitReachable waits until the cluster answered its API server check, for
+// up to Config.ReachTimeout.
+func (s *Service) waitReachable(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ReachTimeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		last := ""
+		found := false
+		for _, st := range s.coll.Status() {
+			if st.ID != id {
+				continue
+			}
+			if st.Reachable {
+				return nil
+			}
+			found, last = true, st.LastError
+		}
+		if !found {
+			return fmt.Errorf("cluster %s is not collected: its config cannot be used", id)
+		}
+		select {
+		case <-ctx.Done():
+			if last == "" {
+				last = "no answer yet"
+			}
+			return fmt.Errorf("cluster %s unreachable after %s: %s", id, s.cfg.ReachTimeout, last)
+		case <-tick.C:
+		}
+	}
 }
 
 // ListJobs returns the jobs matching f, newest first, with the figures of

@@ -47,9 +47,9 @@ func invalid(field, format string, args ...any) error {
 type Config struct {
 	// CheckTimeout bounds the connection check of a new or changed cluster.
 	CheckTimeout time.Duration
-	// ProgressInterval is how often a running one-time job's progress is
-	// saved.
-	ProgressInterval time.Duration
+	// ReachTimeout is how long a one-time or bulk job waits for its cluster
+	// to answer before it fails.
+	ReachTimeout time.Duration
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -58,7 +58,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{CheckTimeout: 10 * time.Second, ProgressInterval: time.Second}
+	return Config{CheckTimeout: 10 * time.Second, ReachTimeout: 30 * time.Second}
 }
 
 // Service manages clusters, collection configs and jobs. Its methods may be
@@ -102,8 +102,8 @@ func New(cfg Config, d *meta.DB, coll *collector.Manager, st *store.Store) *Serv
 	if s.cfg.CheckTimeout <= 0 {
 		s.cfg.CheckTimeout = DefaultConfig().CheckTimeout
 	}
-	if s.cfg.ProgressInterval <= 0 {
-		s.cfg.ProgressInterval = DefaultConfig().ProgressInterval
+	if s.cfg.ReachTimeout <= 0 {
+		s.cfg.ReachTimeout = DefaultConfig().ReachTimeout
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s

@@ -266,3 +266,37 @@ func TestJobsPersist(t *testing.T) {
 		t.Fatalf("another tenant's job: got %v; want not found", err)
 	}
 }
+
+func TestOnceJobFailsOnUnreachableCluster(t *testing.T) {
+	s, _, _ := newService(t)
+	s.cfg.ReachTimeout = 500 * time.Millisecond
+	ctx := t.Context()
+	now := time.Now().UTC()
+	if err := s.db.insertCluster(ctx, ClusterConfig{ID: "c1", Tenant: meta.DefaultTenant, Name: "default", Kubeconfig: unreachableKubeconfig, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.CreateJob(ctx, meta.DefaultTenant, JobInput{Kind: KindOnce, Request: JobRequest{Namespace: "ns", TailLines: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := s.GetJob(ctx, meta.DefaultTenant, j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Finished() {
+			if got.Status != StatusFailed || len(got.Errors) != 1 || !strings.Contains(got.Errors[0], "unreachable") || got.EndedAt.IsZero() {
+				t.Fatalf("job: got %+v; want failed, saying the cluster is unreachable", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job still %s", got.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
