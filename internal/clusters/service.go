@@ -467,3 +467,16 @@ func (s *Service) ResolveClusterID(ctx context.Context, tenant, id string) (stri
 	}
 	return id, nil
 }
+
+// Unreachable counts the clusters of every tenant being collected and those
+// whose API server does not answer (an error was met and no answer came
+// since).
+func (s *Service) Unreachable() (unreachable, total int) {
+	for _, st := range s.coll.Status() {
+		total++
+		if !st.Reachable && st.LastError != "" {
+			unreachable++
+		}
+	}
+	return unreachable, total
+}

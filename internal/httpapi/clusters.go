@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -284,4 +285,18 @@ func (a *API) getClusterMetrics(w http.ResponseWriter, r *http.Request) error {
 		"timestamp": a.now().UTC().Format(time.RFC3339Nano),
 	})
 	return nil
+}
+
+// clusterHealth is the "clusters" component of /health: degraded while a
+// cluster does not answer. It names no cluster, since /health needs no
+// token.
+func (a *API) clusterHealth() (componentHealth, bool) {
+	if a.clusters == nil {
+		return componentHealth{}, false
+	}
+	bad, total := a.clusters.Unreachable()
+	if bad == 0 {
+		return componentHealth{Status: healthOK}, true
+	}
+	return componentHealth{Status: healthDegraded, Message: fmt.Sprintf("%d of %d clusters unreachable; GET /api/v1/logs/clusters/status tells which", bad, total)}, true
 }

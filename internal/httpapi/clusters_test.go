@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/collector"
@@ -119,5 +120,21 @@ func TestClusterRoutesBadInput(t *testing.T) {
 	code, b, _ = e.do("b-manage", "POST", "/api/v1/logs/collect", map[string]any{"namespace": "ns"})
 	if code != 400 || !strings.Contains(string(b), "cluster_id") {
 		t.Fatalf("team-b's job without a default cluster: got %d %s; want 400 naming cluster_id", code, b)
+	}
+}
+
+func TestHealthDegradedWhileClusterUnreachable(t *testing.T) {
+	e := newEnv(t, noLimits())
+	withClusters(t, e)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, b, _ := e.do("", "GET", "/health", nil)
+		if code == 200 && strings.Contains(string(b), `"status":"degraded"`) && strings.Contains(string(b), "1 of 1 clusters unreachable") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/health: got %d %s; want degraded by the unreachable cluster", code, b)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

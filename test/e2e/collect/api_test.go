@@ -168,6 +168,13 @@ func TestAPI(t *testing.T) {
 		t.Fatalf("collection configs: got %+v; want one enabled all-namespaces config", cfgs)
 	}
 	defaultCfg := cfgs.Configs[0].ID
+	var health struct {
+		Components map[string]struct{ Status string }
+	}
+	p.must(t, 200, "GET", "/health", nil, &health)
+	if health.Components["clusters"].Status != "ok" {
+		t.Fatalf("health: got %+v; want the clusters component ok", health)
+	}
 
 	t.Run("ClusterConfigs", func(t *testing.T) { testClusterConfigs(t, p) })
 
