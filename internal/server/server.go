@@ -52,8 +52,9 @@ type Config struct {
 	// NoRateLimits turns every rate limit off (kubelog bench uses it).
 	NoRateLimits bool `yaml:"no_rate_limits"`
 	// Kubeconfig, when set, registers its context (Context, or the current
-	// one) as cluster "default" of tenant default, collecting every
-	// namespace. "" means none.
+	// one) in the metadata database as cluster "default" of tenant default,
+	// with a collection config for every namespace when the cluster is new.
+	// "" means none; clusters added through the API are collected either way.
 	Kubeconfig string `yaml:"kubeconfig"`
 	Context    string `yaml:"context"`
 	// ShutdownTimeout bounds how long in-flight requests may take at stop.
