@@ -401,6 +401,25 @@ func testOneTimeJob(t *testing.T, p *serveProc) {
 	if d := diffMultiset(p.logs(t, ns)[cs[0].key()], cs[0].written()); d != "" {
 		t.Fatalf("stored after the bulk job: %s", d)
 	}
+
+	// Without a namespace, a bulk job reads every namespace of the cluster
+	// (other tests' pods may fail it; this pod must be read whole).
+	var all jobResp
+	p.must(t, 201, "POST", "/collect/bulk", map[string]any{"cluster_id": "default"}, &all)
+	all = p.waitJob(t, all.ID, "succeeded", "failed")
+	i := slices.IndexFunc(all.Progress, func(pp struct {
+		Pod, Container, Status string
+		Lines                  int64
+	}) bool {
+		return pp.Pod == "once-0"
+	})
+	if i < 0 || all.Progress[i].Lines != 100 || all.Progress[i].Status != "succeeded" {
+		t.Fatalf("cluster-wide bulk job: got %+v; want once-0 read whole", all)
+	}
+	t.Logf("cluster-wide bulk job: %s, %d containers, %d lines, errors %q", all.Status, len(all.Progress), all.Lines, all.Errors)
+	if d := diffMultiset(p.logs(t, ns)[cs[0].key()], cs[0].written()); d != "" {
+		t.Fatalf("stored after the cluster-wide bulk job: %s", d)
+	}
 }
 
 // testLive checks the live listings with cluster_id.
