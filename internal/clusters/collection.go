@@ -189,7 +189,9 @@ func (s *Service) setEnabled(ctx context.Context, cs []CollectionConfig, enabled
 }
 
 // DisableNamespace disables the cluster's collection configs of that
-// namespace (configs for "*" are left alone) and returns them.
+// namespace and returns them. Configs for "*" are left alone: when one of
+// them collects the namespace and the namespace has no config of its own,
+// it fails with meta.ErrConflict, saying so.
 func (s *Service) DisableNamespace(ctx context.Context, tenant, clusterID, namespace string) ([]CollectionConfig, error) {
 	if err := s.clusterOf(ctx, tenant, clusterID); err != nil {
 		return nil, err
@@ -197,6 +199,18 @@ func (s *Service) DisableNamespace(ctx context.Context, tenant, clusterID, names
 	cs, err := s.db.listCollections(ctx, CollectionFilter{Tenant: tenant, ClusterID: clusterID, Namespace: namespace})
 	if err != nil {
 		return nil, err
+	}
+	if len(cs) == 0 {
+		all, err := s.db.listCollections(ctx, CollectionFilter{Tenant: tenant, ClusterID: clusterID, Namespace: "*"})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range all {
+			if c.Enabled {
+				return nil, fmt.Errorf("namespace %q has no config of its own; it is collected by the all-namespaces config %s: disable that one, or give it a label_selector: %w",
+					namespace, c.ID, meta.ErrConflict)
+			}
+		}
 	}
 	return s.setEnabled(ctx, cs, false)
 }

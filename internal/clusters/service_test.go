@@ -175,6 +175,9 @@ func TestCollectionConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.DisableNamespace(ctx, meta.DefaultTenant, "c1", "other"); err != nil {
+		t.Fatalf("disable a namespace nothing collects: got %v; want no error", err)
+	}
 	got, err := s.DisableNamespace(ctx, meta.DefaultTenant, "c1", "ns")
 	if err != nil || len(got) != 1 || got[0].ID != a.ID || got[0].Enabled {
 		t.Fatalf("disable namespace: got %+v, %v", got, err)
@@ -185,6 +188,9 @@ func TestCollectionConfigs(t *testing.T) {
 	got, err = s.SetEnabled(ctx, meta.DefaultTenant, []string{a.ID, b.ID}, true)
 	if err != nil || len(got) != 2 || !got[0].Enabled || !got[1].Enabled {
 		t.Fatalf("bulk enable: got %+v, %v", got, err)
+	}
+	if _, err := s.DisableNamespace(ctx, meta.DefaultTenant, "c1", "other"); !errors.Is(err, meta.ErrConflict) {
+		t.Fatalf("disable a namespace the enabled \"*\" config collects: got %v; want a conflict", err)
 	}
 	sels, err := s.Selections(ctx, "c1")
 	if err != nil || len(sels) != 2 {
