@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kubelog/kubelog/internal/auth"
+	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/tail"
@@ -68,6 +69,9 @@ type Deps struct {
 	Now func() time.Time
 	// StoreHealth reports the store's condition; nil means Store.Health.
 	StoreHealth func() error
+	// Clusters manages clusters, collection configs and collection jobs;
+	// nil answers their routes with 503.
+	Clusters *clusters.Service
 }
 
 // API is the HTTP API. Create it with New.
@@ -85,6 +89,7 @@ type API struct {
 	now      func() time.Time
 	storeOK  func() error
 	mux      *http.ServeMux
+	clusters *clusters.Service
 	metrics  *apiMetrics
 	ingest   *ingestMeter
 	started  time.Time
@@ -110,6 +115,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	a := &API{
 		cfg: cfg, store: d.Store, hub: d.Hub, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
 		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, mux: http.NewServeMux(),
+		clusters: d.Clusters,
 	}
 	if a.storeOK == nil {
 		a.storeOK = d.Store.Health
