@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/store"
 )
 
 // lokiResponse is Loki's documented query response shape.
@@ -244,4 +247,44 @@ func TestFlush(t *testing.T) {
 	if code != 200 || !strings.Contains(string(b), `"60"`) {
 		t.Fatalf("count after flush: %d %s", code, b)
 	}
+}
+
+// BenchmarkLokiQueryRange measures q1 of the benchmark, the last 100 lines
+// of one stream, through /loki/api/v1/query_range (HTTP on loopback,
+// authentication, LogQL, JSON) and straight from the store, so that the
+// difference is the API's cost.
+func BenchmarkLokiQueryRange(b *testing.B) {
+	e := newEnv(b, noLimits())
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	lines := make([]string, 12_500)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("081109 %06d 148 INFO dfs.DataNode$PacketResponder: PacketResponder %d for block blk_%d terminating", i, i%3, i*7919)
+	}
+	for i := 0; i < len(lines); i += 2500 {
+		e.pushJSON("a-write", map[string]string{"namespace": "ns-3", "pod": "app-3-7", "container": "c1"}, base.Add(time.Duration(i)*time.Millisecond), lines[i:i+2500]...)
+	}
+	if err := e.st.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	start, end := base.Add(-time.Minute).UnixNano(), base.Add(time.Hour).UnixNano()
+	q := url.Values{"query": {`{namespace="ns-3", pod="app-3-7", container="c1"}`}, "limit": {"100"},
+		"start": {strconv.FormatInt(start, 10)}, "end": {strconv.FormatInt(end, 10)}}
+	b.Run("http", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if code, body, _ := e.do("a-read", "GET", "/loki/api/v1/query_range?"+q.Encode(), nil); code != http.StatusOK || len(body) < 10000 {
+				b.Fatalf("%d %d bytes", code, len(body))
+			}
+		}
+	})
+	b.Run("store", func(b *testing.B) {
+		ms := []*store.Matcher{store.MustMatcher(store.MatchEqual, "namespace", "ns-3"), store.MustMatcher(store.MatchEqual, "pod", "app-3-7"), store.MustMatcher(store.MatchEqual, "container", "c1")}
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := e.st.Query(context.Background(), store.Query{Tenant: "team-a", Matchers: ms, Start: start, End: end, Direction: logmodel.Backward, Limit: 100})
+			if err != nil || len(res.Entries) != 100 {
+				b.Fatal(err, len(res.Entries))
+			}
+		}
+	})
 }
