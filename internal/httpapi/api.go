@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kubelog/kubelog/internal/apps"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
@@ -68,6 +69,8 @@ type Deps struct {
 	Now func() time.Time
 	// StoreHealth reports the store's condition; nil means Store.Health.
 	StoreHealth func() error
+	// Apps serves /v2/apps; nil answers 404 there.
+	Apps *apps.Service
 }
 
 // API is the HTTP API. Create it with New.
@@ -84,6 +87,7 @@ type API struct {
 	reg      *prometheus.Registry
 	now      func() time.Time
 	storeOK  func() error
+	apps     *apps.Service
 	mux      *http.ServeMux
 	metrics  *apiMetrics
 	ingest   *ingestMeter
@@ -109,7 +113,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		cfg: cfg, store: d.Store, hub: d.Hub, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
-		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, mux: http.NewServeMux(),
+		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, apps: d.Apps, mux: http.NewServeMux(),
 	}
 	if a.storeOK == nil {
 		a.storeOK = d.Store.Health

@@ -18,10 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubelog/kubelog/internal/apps"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/collector"
+	"github.com/kubelog/kubelog/internal/events"
 	"github.com/kubelog/kubelog/internal/httpapi"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
@@ -57,6 +60,8 @@ type Config struct {
 	// namespace. "" means none.
 	Kubeconfig string `yaml:"kubeconfig"`
 	Context    string `yaml:"context"`
+	// AppsLinkTTL is how long the signed links of /v2/apps stay valid.
+	AppsLinkTTL time.Duration `yaml:"apps_link_ttl"`
 	// ShutdownTimeout bounds how long in-flight requests may take at stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Version is reported by /health.
@@ -74,6 +79,7 @@ func DefaultConfig() Config {
 		Retention:       30 * 24 * time.Hour,
 		HeadMaxBytes:    32 << 20,
 		ShutdownTimeout: 30 * time.Second,
+		AppsLinkTTL:     15 * time.Minute,
 		Version:         "dev",
 	}
 }
@@ -93,6 +99,8 @@ func (c Config) Validate() error {
 		return errors.New("head max bytes must be at least 1 MiB")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("shutdown timeout must be positive")
+	case c.AppsLinkTTL <= 0:
+		return errors.New("apps link ttl must be positive")
 	}
 	return nil
 }
@@ -105,6 +113,7 @@ type Server struct {
 	st       *store.Store
 	hub      *tail.Hub
 	coll     *collector.Manager
+	events   *events.Collector
 	api      *httpapi.API
 	http     *http.Server
 	ln       net.Listener
@@ -175,13 +184,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	if err := s.startCollector(ctx, reg); err != nil {
 		return nil, err
 	}
+	appsSvc, err := s.startApps()
+	if err != nil {
+		return nil, err
+	}
 	acfg := httpapi.DefaultConfig()
 	acfg.MaxBodyBytes = cfg.MaxBodyBytes
 	acfg.PublicMetrics = cfg.PublicMetrics
 	acfg.Version = cfg.Version
 	s.api, err = httpapi.New(acfg, httpapi.Deps{
 		Store: s.st, Hub: s.hub, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
-		Logger: log.With("component", "http"), Registry: reg,
+		Logger: log.With("component", "http"), Registry: reg, Apps: appsSvc,
 	})
 	if err != nil {
 		return nil, err
@@ -275,6 +288,40 @@ func (s *Server) startCollector(ctx context.Context, reg prometheus.Registerer) 
 	return nil
 }
 
+// startApps starts collecting the clusters' Events into the store and builds
+// the /v2/apps service, whose link key is kept in the data dir.
+func (s *Server) startApps() (*apps.Service, error) {
+	var clusters apps.Clusters = noClusters{}
+	if s.coll != nil {
+		clusters = s.coll
+	}
+	ecfg := events.DefaultConfig()
+	ecfg.Logger = s.log.With("component", "events")
+	var err error
+	if s.events, err = events.Start(ecfg, clusters, s.st); err != nil {
+		return nil, err
+	}
+	key, err := apps.LoadOrCreateKey(filepath.Join(s.cfg.DataDir, "apps-link.key"))
+	if err != nil {
+		return nil, err
+	}
+	signer, err := apps.NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	cfg := apps.DefaultConfig()
+	cfg.LinkTTL = s.cfg.AppsLinkTTL
+	return apps.New(cfg, apps.Deps{Clusters: clusters, Store: s.st, Hub: s.hub, Signer: signer})
+}
+
+// noClusters is the cluster list of a server that collects from none.
+type noClusters struct{}
+
+func (noClusters) Clusters() []collector.Cluster { return nil }
+func (noClusters) Client(id string) (kubernetes.Interface, collector.Cluster, error) {
+	return nil, collector.Cluster{}, fmt.Errorf("cluster %s: %w", id, collector.ErrUnknownCluster)
+}
+
 // applyRetention gives the store each tenant's configured retention.
 func (s *Server) applyRetention(ctx context.Context) {
 	tenants, err := s.db.ListTenants(ctx)
@@ -323,6 +370,9 @@ func (s *Server) Stop() error {
 
 func (s *Server) closeStorage() error {
 	var errs []error
+	if s.events != nil {
+		errs = append(errs, s.events.Close())
+	}
 	if s.coll != nil {
 		// Stop collecting first: its last batches go to the store.
 		errs = append(errs, s.coll.Close())
