@@ -112,7 +112,9 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults.
-func DefaultConfig() Config { return Config{LinkTTL: 15 * time.Minute, PollInterval: 500 * time.Millisecond} }
+func DefaultConfig() Config {
+	return Config{LinkTTL: 15 * time.Minute, PollInterval: 500 * time.Millisecond}
+}
 
 // Validate checks the config.
 func (c Config) Validate() error {

@@ -60,7 +60,11 @@ func (s *Service) Wait(ctx context.Context, req Request, timeout time.Duration) 
 		if err != nil {
 			return nil, err
 		}
-		if sel.HasInstance() {
+		ok, err := sel.HasInstance(ctx, s.store)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			return sel, nil
 		}
 		if !s.now().Before(deadline) {

@@ -172,14 +172,25 @@ func (sel *Selection) storedRestarts(ctx context.Context, st *store.Store) error
 }
 
 // HasInstance reports whether an instance the logs come from exists: a live
-// pod of the revision where a container of the selection started, or a build
-// pod. DEPLOY and RUN_RESTARTED logs need none.
-func (sel *Selection) HasInstance() bool {
-	switch sel.Request.Type {
-	case TypeDeploy, TypeRunRestarted:
-		return true
+// pod of the revision where a container of the selection started, a build
+// pod, or stored lines. DEPLOY and RUN_RESTARTED logs, and superseded
+// deployments, need none.
+func (sel *Selection) HasInstance(ctx context.Context, st *store.Store) (bool, error) {
+	switch {
+	case sel.Request.Type == TypeDeploy, sel.Request.Type == TypeRunRestarted:
+		return true, nil
+	case sel.started > 0:
+		return true, nil
+	case !sel.Deployment.next.IsZero():
+		return true, nil // superseded: no instance will come; what was stored is all
 	}
-	return sel.started > 0
+	q := sel.Query()
+	q.Limit = 1
+	res, err := st.Query(ctx, q)
+	if err != nil {
+		return false, err
+	}
+	return len(res.Entries) > 0, nil
 }
 
 // streamQuery selects the streams of the selection (before the per-entry
