@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -265,9 +266,19 @@ func messages(t *testing.T, b []byte) []string {
 // 30s.
 func waitLines(t *testing.T, path string, want []string) {
 	t.Helper()
+	waitLinesExcept(t, path, want, "")
+}
+
+// waitLinesExcept is waitLines ignoring the lines that contain exclude
+// (written by another test meanwhile), unless it is "".
+func waitLinesExcept(t *testing.T, path string, want []string, exclude string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got := download(t, path)
+		if exclude != "" {
+			got = slices.DeleteFunc(got, func(l string) bool { return strings.Contains(l, exclude) })
+		}
 		if strings.Join(got, "\n") == strings.Join(want, "\n") {
 			return
 		}
