@@ -142,7 +142,6 @@ func fixture(t testing.TB, archive Archive) (*Service, *store.Store) {
 	return svc, st
 }
 
-
 // download resolves req and returns the messages of its lines, sorted.
 func download(t *testing.T, svc *Service, req Request) []string {
 	t.Helper()
