@@ -1,9 +1,12 @@
 package apps_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -218,20 +221,9 @@ func checkRefusals(t *testing.T, r *rollout) {
 	f(adminToken, "/v2/apps/"+r.app.ID+"/deployments/"+r.deps[0].ID+"/components/nope/logs?type=RUN", 404, "not_found", "component")
 	f(adminToken, "/v2/apps/no-such-app", 404, "not_found", "no-such-app")
 	// Another tenant's token does not see the app.
-	req, _ := http.NewRequest("POST", serverURL+"/api/v1/logs/tokens", strings.NewReader(`{"tenant":"other","name":"apps-e2e","scopes":"read"}`))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct{ Token string }
-	_ = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if tok.Token == "" {
-		t.Fatalf("create token of tenant other: %d", resp.StatusCode)
-	}
-	f(tok.Token, path+"?type=RUN", 404, "not_found", r.app.ID)
-	f(tok.Token, "/v2/apps/"+r.app.ID, 404, "not_found", r.app.ID)
+	other := newToken(t, "other", "apps-e2e", "read")
+	f(other, path+"?type=RUN", 404, "not_found", r.app.ID)
+	f(other, "/v2/apps/"+r.app.ID, 404, "not_found", r.app.ID)
 }
 
 // liveLine starts the lines TestLiveURL writes.
@@ -254,6 +246,32 @@ func TestLiveURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(websocket.StatusNormalClosure, "")
+	// The same link as Server-Sent Events.
+	sreq, _ := http.NewRequestWithContext(ctx, "GET", l.LiveURL, nil)
+	sreq.Header.Set("Accept", "text/event-stream")
+	sresp, err := http.DefaultClient.Do(sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sresp.Body.Close()
+	if sresp.StatusCode != http.StatusOK || sresp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("SSE: %d %s", sresp.StatusCode, sresp.Header.Get("Content-Type"))
+	}
+	sse := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(sresp.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var m struct {
+					Data string `json:"data"`
+				}
+				if json.Unmarshal([]byte(d), &m) == nil {
+					sse <- m.Data
+				}
+			}
+		}
+		close(sse)
+	}()
 	// Give the server a moment to subscribe before writing.
 	time.Sleep(500 * time.Millisecond)
 	before := len(r.v2File.lines)
@@ -277,6 +295,53 @@ func TestLiveURL(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("live lines: got %q; want %q", got, want)
+	}
+	var viaSSE []string
+	for len(viaSSE) < len(want) {
+		select {
+		case d, ok := <-sse:
+			if !ok {
+				t.Fatalf("SSE ended after %d lines", len(viaSSE))
+			}
+			viaSSE = append(viaSSE, messages(t, []byte(d))...)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("SSE: %d of %d lines after 30s", len(viaSSE), len(want))
+		}
+	}
+	if strings.Join(viaSSE, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("SSE lines: got %q; want %q", viaSSE, want)
+	}
+	// -f prints the lines written after it started.
+	follow := exec.CommandContext(ctx, kubelogBin, "apps", "logs", r.app.ID, "-f", "--component", "app")
+	follow.Env = append(os.Environ(), "KUBELOG_SERVER="+serverURL, "KUBELOG_TOKEN="+adminToken)
+	stdout, err := follow.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = follow.Process.Kill(); _ = follow.Wait() }()
+	time.Sleep(2 * time.Second) // to connect
+	before = len(r.v2File.lines)
+	r.v2File.write(t, liveLine+" cli", 5)
+	lf := r.v2File.lines[before:]
+	cliLines := make(chan string, 10)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			cliLines <- sc.Text()
+		}
+	}()
+	for _, w := range lf {
+		select {
+		case l := <-cliLines:
+			if m := messages(t, []byte(l)); len(m) != 1 || m[0] != w {
+				t.Fatalf("apps logs -f: got %q; want %q", l, w)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("apps logs -f: no line %q after 30s", w)
+		}
 	}
 	t.Logf("live_url delivered the %d lines written after it opened", len(got))
 }
@@ -476,5 +541,58 @@ func TestExpiredEvents(t *testing.T) {
 	got := download(t, path)
 	if len(linesWith(got, want)) != 1 {
 		t.Fatalf("DEPLOY after expiry: %q; want one line with %q", got, want)
+	}
+}
+
+// TestRateLimit: /v2/apps answers 429 too_many_requests over the tenant's
+// standard limit, with Retry-After.
+func TestRateLimit(t *testing.T) {
+	testenv.SkipIfDisabled(t)
+	t.Parallel()
+	if code, b := send("PUT", "/api/v1/logs/tenants/limited/limits", adminToken, `{"requests_per_minute":{"standard":2}}`); code != http.StatusOK {
+		t.Fatalf("set limits: %d %s", code, b)
+	}
+	tok := newToken(t, "limited", "apps-rate", "read")
+	for i := 0; i < 2; i++ {
+		if code, b := get(t, tok, "/v2/apps"); code != http.StatusOK || !strings.Contains(string(b), `"apps":[]`) {
+			t.Fatalf("request %d: %d %s; want 200 and no apps", i+1, code, b)
+		}
+	}
+	req, _ := http.NewRequest("GET", serverURL+"/v2/apps", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct{ ID, Message string }
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	if resp.StatusCode != http.StatusTooManyRequests || e.ID != "too_many_requests" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third request: %d %+v; want 429 too_many_requests with Retry-After", resp.StatusCode, e)
+	}
+}
+
+// TestCLI runs kubelog apps list and kubelog apps logs against the server
+// (TestLiveURL runs apps logs -f).
+func TestCLI(t *testing.T) {
+	testenv.SkipIfDisabled(t)
+	t.Parallel()
+	r := rolledOut(t)
+	ctx := testContext(t)
+	cli := func(args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, kubelogBin, args...)
+		cmd.Env = append(os.Environ(), "KUBELOG_SERVER="+serverURL, "KUBELOG_TOKEN="+adminToken)
+		return cmd
+	}
+	out, err := cli("apps", "list").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), r.app.ID) || !strings.Contains(string(out), "rollout") {
+		t.Fatalf("apps list: %v\n%s", err, out)
+	}
+	out, err = cli("apps", "logs", "rollout/web", "--deployment", r.deps[1].ID, "--component", "app", "--type", "run").CombinedOutput()
+	if err != nil || strings.Join(messages(t, out), "\n") != strings.Join(r.v1, "\n") {
+		t.Fatalf("apps logs: %v\n%s", err, out)
+	}
+	if out, err := cli("apps", "logs", "web", "--type", "unspecified").CombinedOutput(); err == nil || !strings.Contains(string(out), "--type must be") {
+		t.Fatalf("apps logs --type unspecified: %v\n%s", err, out)
 	}
 }

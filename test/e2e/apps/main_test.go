@@ -42,6 +42,8 @@ var (
 	serverURL string
 	// sharedDir holds files that outlive one test.
 	sharedDir string
+	// kubelogBin is the kubelog binary under test.
+	kubelogBin string
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -64,6 +66,7 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	bin := filepath.Join(dir, "kubelog")
+	kubelogBin = bin
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/kubelog/kubelog/cmd/kubelog").CombinedOutput(); err != nil {
 		log.Printf("build kubelog: %v\n%s", err, out)
 		return 1
@@ -113,6 +116,12 @@ func run(m *testing.M) int {
 		log.Print("kubelog serve did not start")
 		return 1
 	}
+	// The tests poll with the admin token: lift tenant default's request
+	// limit (TestRateLimit checks the limit with a tenant of its own).
+	if code, b := send("PUT", "/api/v1/logs/tenants/default/limits", adminToken, `{"requests_per_minute":{"standard":100000}}`); code != http.StatusOK {
+		log.Printf("raise limits: %d %s", code, b)
+		return 1
+	}
 	code := m.Run()
 	if code != 0 {
 		if b, err := os.ReadFile(logFile.Name()); err == nil {
@@ -151,6 +160,34 @@ func get(t *testing.T, token, path string) (int, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
+}
+
+// send sends a request with a JSON body outside of a test.
+func send(method, path, token, body string) (int, []byte) {
+	req, err := http.NewRequest(method, serverURL+path, strings.NewReader(body))
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// newToken creates a token of tenant with scopes and returns its secret.
+func newToken(t *testing.T, tenant, name, scopes string) string {
+	t.Helper()
+	code, b := send("POST", "/api/v1/logs/tokens", adminToken, fmt.Sprintf(`{"tenant":%q,"name":%q,"scopes":%q}`, tenant, name, scopes))
+	var tok struct{ Token string }
+	_ = json.Unmarshal(b, &tok)
+	if code != http.StatusCreated && code != http.StatusOK || tok.Token == "" {
+		t.Fatalf("create token of tenant %s: %d %s", tenant, code, b)
+	}
+	return tok.Token
 }
 
 // getJSON GETs path with the admin token, expects 200 and decodes into v.
