@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -136,7 +137,15 @@ type Service struct {
 	archive  Archive
 	signer   *Signer
 	now      func() time.Time
+
+	mu sync.Mutex
+	// where remembers the cluster and namespace of app IDs seen, so that a
+	// request about one app lists one namespace (guarded by mu).
+	where map[string]location
 }
+
+// location is where an app lives.
+type location struct{ clusterID, namespace string }
 
 // Deps are what a Service reads from. Archive may be nil (no archive: no
 // historic links); Now nil means time.Now.
@@ -157,7 +166,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Clusters == nil || d.Store == nil || d.Hub == nil || d.Signer == nil {
 		return nil, errors.New("apps: Clusters, Store, Hub and Signer are required")
 	}
-	s := &Service{cfg: cfg, clusters: d.Clusters, store: d.Store, hub: d.Hub, archive: d.Archive, signer: d.Signer, now: d.Now}
+	s := &Service{cfg: cfg, clusters: d.Clusters, store: d.Store, hub: d.Hub, archive: d.Archive, signer: d.Signer, now: d.Now,
+		where: map[string]location{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -171,13 +181,9 @@ func (s *Service) Apps(ctx context.Context, tenant string) ([]*App, error) {
 		if cl.Tenant != tenant {
 			continue
 		}
-		client, spec, err := s.clusters.Client(cl.ID)
+		as, err := s.list(ctx, cl.ID, "")
 		if err != nil {
-			continue // removed meanwhile
-		}
-		as, err := listApps(ctx, client, spec)
-		if err != nil {
-			return nil, fmt.Errorf("cluster %s: %w", spec.Name, err)
+			return nil, err
 		}
 		out = append(out, as...)
 	}
@@ -187,8 +193,48 @@ func (s *Service) Apps(ctx context.Context, tenant string) ([]*App, error) {
 	return out, nil
 }
 
-// App returns one app of the tenant.
+// list lists the apps of one cluster's namespace ("" for all) and remembers
+// where they are. A cluster removed meanwhile has none.
+func (s *Service) list(ctx context.Context, clusterID, namespace string) ([]*App, error) {
+	client, spec, err := s.clusters.Client(clusterID)
+	if err != nil {
+		return nil, nil
+	}
+	as, err := listApps(ctx, client, spec, namespace)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", spec.Name, err)
+	}
+	s.mu.Lock()
+	for _, a := range as {
+		s.where[a.ID] = location{clusterID: clusterID, namespace: a.Namespace}
+	}
+	s.mu.Unlock()
+	return as, nil
+}
+
+// App returns one app of the tenant. An app seen before is looked for in
+// its namespace only.
 func (s *Service) App(ctx context.Context, tenant, id string) (*App, error) {
+	s.mu.Lock()
+	loc, ok := s.where[id]
+	s.mu.Unlock()
+	if ok {
+		as, err := s.list(ctx, loc.clusterID, loc.namespace)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range as {
+			if a.ID == id {
+				if a.tenant != tenant {
+					return nil, fmt.Errorf("app %q: %w", id, ErrNotFound)
+				}
+				return a, nil
+			}
+		}
+		s.mu.Lock()
+		delete(s.where, id)
+		s.mu.Unlock()
+	}
 	as, err := s.Apps(ctx, tenant)
 	if err != nil {
 		return nil, err
@@ -289,36 +335,37 @@ func controller(refs []metav1.OwnerReference) string {
 	return ""
 }
 
-// listApps lists the workloads of one cluster with their revisions.
-func listApps(ctx context.Context, client kubernetes.Interface, cl collector.Cluster) ([]*App, error) {
+// listApps lists the workloads of one cluster's namespace ("" for all) with
+// their revisions.
+func listApps(ctx context.Context, client kubernetes.Interface, cl collector.Cluster, ns string) ([]*App, error) {
 	all := metav1.ListOptions{}
-	deps, err := client.AppsV1().Deployments("").List(ctx, all)
+	deps, err := client.AppsV1().Deployments(ns).List(ctx, all)
 	if err != nil {
 		return nil, err
 	}
-	stss, err := client.AppsV1().StatefulSets("").List(ctx, all)
+	stss, err := client.AppsV1().StatefulSets(ns).List(ctx, all)
 	if err != nil {
 		return nil, err
 	}
-	dss, err := client.AppsV1().DaemonSets("").List(ctx, all)
+	dss, err := client.AppsV1().DaemonSets(ns).List(ctx, all)
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := client.BatchV1().Jobs("").List(ctx, all)
+	jobs, err := client.BatchV1().Jobs(ns).List(ctx, all)
 	if err != nil {
 		return nil, err
 	}
-	cjs, err := client.BatchV1().CronJobs("").List(ctx, all)
+	cjs, err := client.BatchV1().CronJobs(ns).List(ctx, all)
 	if err != nil {
 		return nil, err
 	}
-	rss, err := client.AppsV1().ReplicaSets("").List(ctx, all)
+	rss, err := client.AppsV1().ReplicaSets(ns).List(ctx, all)
 	if err != nil {
 		return nil, err
 	}
 	var crs *appsv1.ControllerRevisionList
 	if len(stss.Items)+len(dss.Items) > 0 {
-		if crs, err = client.AppsV1().ControllerRevisions("").List(ctx, all); err != nil {
+		if crs, err = client.AppsV1().ControllerRevisions(ns).List(ctx, all); err != nil {
 			return nil, err
 		}
 	} else {

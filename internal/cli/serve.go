@@ -182,8 +182,10 @@ func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string)
 	if cfg.HeadMaxBytes, err = parseBytes(get["head-max-bytes"]); err != nil {
 		return cfg, fmt.Errorf("head-max-bytes: %w", err)
 	}
-	if cfg.AppsLinkTTL, err = timeparse.ParseDuration(get["apps-link-ttl"]); err != nil {
-		return cfg, fmt.Errorf("apps-link-ttl: %w", err)
+	if v := get["apps-link-ttl"]; v != "" {
+		if cfg.AppsLinkTTL, err = timeparse.ParseDuration(v); err != nil {
+			return cfg, fmt.Errorf("apps-link-ttl: %w", err)
+		}
 	}
 	if o.memoryLimit, err = parseBytes(get["memory-limit"]); err != nil {
 		return cfg, fmt.Errorf("memory-limit: %w", err)
