@@ -11,11 +11,13 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -54,6 +56,8 @@ type Config struct {
 	// Clusters.Clusters() to start and stop watches.
 	SyncInterval time.Duration
 	Logger       *slog.Logger
+	// Registerer, when set, receives the collector's metrics.
+	Registerer prometheus.Registerer
 }
 
 // DefaultConfig returns the defaults.
@@ -67,6 +71,8 @@ type Collector struct {
 	log      *slog.Logger
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	// stored counts the event entries appended, by tenant and cluster.
+	stored *prometheus.CounterVec
 
 	mu sync.Mutex
 	// watches are the running informers by cluster ID (guarded by mu).
@@ -89,9 +95,16 @@ func Start(cfg Config, clusters Clusters, sink collector.Sink) (*Collector, erro
 	if cfg.SyncInterval <= 0 {
 		return nil, errors.New("events: SyncInterval must be positive")
 	}
-	c := &Collector{cfg: cfg, clusters: clusters, sink: sink, log: cfg.Logger, stop: make(chan struct{}), watches: map[string]*watch{}}
+	c := &Collector{cfg: cfg, clusters: clusters, sink: sink, log: cfg.Logger, stop: make(chan struct{}), watches: map[string]*watch{},
+		stored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kubelog_events_stored_total",
+			Help: "Kubernetes Event states appended to the store (the store drops those it already has)."}, []string{"tenant", "cluster"})}
 	if c.log == nil {
 		c.log = slog.Default()
+	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(c.stored); err != nil {
+			return nil, fmt.Errorf("events: register metrics: %w", err)
+		}
 	}
 	c.sync()
 	c.wg.Go(c.loop)
@@ -176,6 +189,7 @@ func (c *Collector) append(cl collector.Cluster, ev *corev1.Event) {
 		cancel()
 		var verr *store.ValidationError
 		if err == nil || errors.As(err, &verr) {
+			c.stored.WithLabelValues(cl.Tenant, cl.Name).Inc()
 			if verr != nil {
 				c.log.Warn("store rejected an event", "cluster", cl.Name, "event", ev.Namespace+"/"+ev.Name, "err", verr)
 			}

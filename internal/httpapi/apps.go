@@ -141,7 +141,10 @@ func (a *API) getAppLogs(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.DeploymentID = d.ID
 	}
-	resp, err := svc.Logs(r.Context(), req, follow, timeout, baseURL(r))
+	// Waiting for an instance ends when the server begins to stop.
+	ctx, cancel := a.streamContext(r.Context())
+	defer cancel()
+	resp, err := svc.Logs(ctx, req, follow, timeout, baseURL(r))
 	if err != nil {
 		return appsError(err)
 	}

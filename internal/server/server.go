@@ -184,7 +184,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	if err := s.startCollector(ctx, reg); err != nil {
 		return nil, err
 	}
-	appsSvc, err := s.startApps()
+	appsSvc, err := s.startApps(reg)
 	if err != nil {
 		return nil, err
 	}
@@ -290,13 +290,14 @@ func (s *Server) startCollector(ctx context.Context, reg prometheus.Registerer) 
 
 // startApps starts collecting the clusters' Events into the store and builds
 // the /v2/apps service, whose link key is kept in the data dir.
-func (s *Server) startApps() (*apps.Service, error) {
+func (s *Server) startApps(reg prometheus.Registerer) (*apps.Service, error) {
 	var clusters apps.Clusters = noClusters{}
 	if s.coll != nil {
 		clusters = s.coll
 	}
 	ecfg := events.DefaultConfig()
 	ecfg.Logger = s.log.With("component", "events")
+	ecfg.Registerer = reg
 	var err error
 	if s.events, err = events.Start(ecfg, clusters, s.st); err != nil {
 		return nil, err
