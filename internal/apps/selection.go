@@ -111,7 +111,9 @@ func (s *Service) Resolve(ctx context.Context, req Request) (*Selection, error) 
 		p := &pods[i]
 		if p.Labels[BuildForLabel] == a.Name {
 			sel.buildPods[p.Name] = true
-			sel.started++
+			if req.Type == TypeBuild {
+				sel.started++
+			}
 			continue
 		}
 		if !d.owns(a, p) {
@@ -120,16 +122,16 @@ func (s *Service) Resolve(ctx context.Context, req Request) (*Selection, error) 
 		sel.podUIDs[string(p.UID)] = true
 		sel.podNames[p.Name] = true
 		started := false
-		note := func(cs []corev1.ContainerStatus, wanted map[string]bool) {
+		note := func(cs []corev1.ContainerStatus, counts bool) {
 			for _, c := range cs {
 				sel.current[string(p.UID)+"/"+c.Name] = int(c.RestartCount)
-				if wanted[c.Name] && (req.Component == "" || req.Component == c.Name) && (c.State.Running != nil || c.State.Terminated != nil) {
+				if counts && sel.wants(c.Name) && (c.State.Running != nil || c.State.Terminated != nil) {
 					started = true
 				}
 			}
 		}
-		note(p.Status.ContainerStatuses, sel.containers)
-		note(p.Status.InitContainerStatuses, sel.inits)
+		note(p.Status.ContainerStatuses, req.Type == TypeRun)
+		note(p.Status.InitContainerStatuses, req.Type == TypeBuild)
 		if started {
 			sel.started++
 		}
@@ -281,9 +283,9 @@ func (sel *Selection) Match(labels, md logmodel.Labels, line []byte, ts int64) b
 	}
 	switch req.Type {
 	case TypeBuild:
-		return sel.inits[container] && (req.Component == "" || !sel.inits[req.Component] || container == req.Component)
+		return sel.wants(container)
 	case TypeRun, TypeRunRestarted:
-		if !sel.containers[container] || (req.Component != "" && container != req.Component) {
+		if !sel.wants(container) {
 			return false
 		}
 		r, _ := strconv.Atoi(md.Get(logmodel.MetaRestart))
@@ -294,6 +296,18 @@ func (sel *Selection) Match(labels, md logmodel.Labels, line []byte, ts int64) b
 		return ok && r < cur
 	}
 	return false
+}
+
+// wants reports whether the logs of a container of the revision's pods are
+// of the selection's type and component: for BUILD, the init containers (the
+// one asked for when the component is one); otherwise the containers (the
+// component's only, when one is asked for).
+func (sel *Selection) wants(container string) bool {
+	comp := sel.Request.Component
+	if sel.Request.Type == TypeBuild {
+		return sel.inits[container] && (comp == "" || !sel.inits[comp] || container == comp)
+	}
+	return sel.containers[container] && (comp == "" || container == comp)
 }
 
 // fieldPathContainer returns the container of an Event's field path
