@@ -24,6 +24,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -339,33 +340,33 @@ func controller(refs []metav1.OwnerReference) string {
 // their revisions.
 func listApps(ctx context.Context, client kubernetes.Interface, cl collector.Cluster, ns string) ([]*App, error) {
 	all := metav1.ListOptions{}
-	deps, err := client.AppsV1().Deployments(ns).List(ctx, all)
+	deps, err := listOr(client.AppsV1().Deployments(ns).List(ctx, all))
 	if err != nil {
 		return nil, err
 	}
-	stss, err := client.AppsV1().StatefulSets(ns).List(ctx, all)
+	stss, err := listOr(client.AppsV1().StatefulSets(ns).List(ctx, all))
 	if err != nil {
 		return nil, err
 	}
-	dss, err := client.AppsV1().DaemonSets(ns).List(ctx, all)
+	dss, err := listOr(client.AppsV1().DaemonSets(ns).List(ctx, all))
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := client.BatchV1().Jobs(ns).List(ctx, all)
+	jobs, err := listOr(client.BatchV1().Jobs(ns).List(ctx, all))
 	if err != nil {
 		return nil, err
 	}
-	cjs, err := client.BatchV1().CronJobs(ns).List(ctx, all)
+	cjs, err := listOr(client.BatchV1().CronJobs(ns).List(ctx, all))
 	if err != nil {
 		return nil, err
 	}
-	rss, err := client.AppsV1().ReplicaSets(ns).List(ctx, all)
+	rss, err := listOr(client.AppsV1().ReplicaSets(ns).List(ctx, all))
 	if err != nil {
 		return nil, err
 	}
 	var crs *appsv1.ControllerRevisionList
 	if len(stss.Items)+len(dss.Items) > 0 {
-		if crs, err = client.AppsV1().ControllerRevisions(ns).List(ctx, all); err != nil {
+		if crs, err = listOr(client.AppsV1().ControllerRevisions(ns).List(ctx, all)); err != nil {
 			return nil, err
 		}
 	} else {
@@ -454,6 +455,16 @@ func listApps(ctx context.Context, client kubernetes.Interface, cl collector.Clu
 		out = append(out, a.finish())
 	}
 	return out, nil
+}
+
+// listOr passes a list through, but takes a kind the cluster does not serve
+// or the client may not list as none, so that one missing permission does
+// not hide the other kinds.
+func listOr[T any](l *T, err error) (*T, error) {
+	if err != nil && (apierrors.IsForbidden(err) || apierrors.IsNotFound(err)) {
+		return new(T), nil
+	}
+	return l, err
 }
 
 // jobDone reports whether a Job completed, and whether it failed.
