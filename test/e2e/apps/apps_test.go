@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -595,4 +597,81 @@ func TestCLI(t *testing.T) {
 	if out, err := cli("apps", "logs", "web", "--type", "unspecified").CombinedOutput(); err == nil || !strings.Contains(string(out), "--type must be") {
 		t.Fatalf("apps logs --type unspecified: %v\n%s", err, out)
 	}
+}
+
+// TestServerRestart: after kubelog restarts on the same data dir, the
+// Events it lists again are not stored twice, and a link signed before the
+// restart still verifies (the key is kept in the data dir).
+func TestServerRestart(t *testing.T) {
+	testenv.SkipIfDisabled(t)
+	t.Parallel()
+	const ns, name = "restartserver", "steady"
+	dataDir := t.TempDir()
+	cmd, base, err := startKubelog(dataDir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	getAt := func(base, path string, v any) []byte {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		if v != nil {
+			if err := json.Unmarshal(b, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b
+	}
+	createDeployment(t, deployment(ns, name, "steady:v1", 1, []string{"app"}, nil))
+	p := runningPod(t, ns, selector(name), name+"-")
+	a := findApp(t, ns, name)
+	path := logsURL(a.ID, a.ActiveDeploymentID, "app", "DEPLOY")
+	deployLines := func(base string) []string {
+		var l logsJSON
+		getAt(base, path, &l)
+		return messages(t, getAt(base, strings.TrimPrefix(l.URL, base), nil))
+	}
+	want := "Normal Scheduled Pod/" + p.Name
+	var before []string
+	deadline := time.Now().Add(30 * time.Second)
+	for before = deployLines(base); len(linesWith(before, want)) == 0; before = deployLines(base) {
+		if time.Now().After(deadline) {
+			t.Fatalf("DEPLOY lacks %q after 30s: %q", want, before)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	// Let the rollout's other Events arrive too.
+	time.Sleep(2 * time.Second)
+	before = deployLines(base)
+	var signed logsJSON
+	getAt(base, path, &signed)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	cmd, base2, err := startKubelog(dataDir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if code, b := get(t, "", base2+strings.TrimPrefix(signed.URL, base)); code != http.StatusOK || len(linesWith(messages(t, b), want)) != 1 {
+		t.Fatalf("a link signed before the restart: %d %s; want 200 with the events", code, b)
+	}
+	// The new Event informer has listed every Event again by now.
+	time.Sleep(3 * time.Second)
+	after := deployLines(base2)
+	slices.Sort(before)
+	slices.Sort(after)
+	if !slices.Equal(before, after) {
+		t.Fatalf("DEPLOY lines before the restart %q; after %q", before, after)
+	}
+	t.Logf("%d DEPLOY lines, each once, across a restart", len(after))
 }

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -81,41 +82,19 @@ func run(m *testing.M) int {
 		log.Print(err)
 		return 1
 	}
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
-		"--bootstrap-token", adminToken, "--kubeconfig", cluster.Kubeconfig(), "--apps-link-ttl", linkTTL.String(), "--fsync", "never")
 	logFile, err := os.Create(filepath.Join(dir, "kubelog.log"))
 	if err != nil {
 		log.Print(err)
 		return 1
 	}
-	stderr, err := cmd.StderrPipe()
+	defer logFile.Close()
+	cmd, url, err := startKubelog(filepath.Join(dir, "data"), logFile)
 	if err != nil {
 		log.Print(err)
 		return 1
 	}
-	if err := cmd.Start(); err != nil {
-		log.Print(err)
-		return 1
-	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	addr := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			fmt.Fprintln(logFile, sc.Text())
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		serverURL = "http://" + a
-	case <-time.After(60 * time.Second):
-		log.Print("kubelog serve did not start")
-		return 1
-	}
+	serverURL = url
 	// The tests poll with the admin token: lift tenant default's request
 	// limit (TestRateLimit checks the limit with a tenant of its own).
 	if code, b := send("PUT", "/api/v1/logs/tenants/default/limits", adminToken, `{"requests_per_minute":{"standard":100000}}`); code != http.StatusOK {
@@ -129,6 +108,40 @@ func run(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// startKubelog runs kubelog serve on a free port with dataDir, collecting
+// from the test cluster, its log going to logTo, and returns the process and
+// its URL. The caller must stop it.
+func startKubelog(dataDir string, logTo io.Writer) (*exec.Cmd, string, error) {
+	cmd := exec.Command(kubelogBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
+		"--bootstrap-token", adminToken, "--kubeconfig", cluster.Kubeconfig(), "--apps-link-ttl", linkTTL.String(), "--fsync", "never")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			fmt.Fprintln(logTo, sc.Text())
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return cmd, "http://" + a, nil
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, "", errors.New("kubelog serve did not start within 60s")
+	}
 }
 
 // testContext returns a context that ends with the test or after three minutes.
