@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,10 +88,11 @@ func (s *Service) Resolve(ctx context.Context, req Request) (*Selection, error) 
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.Deployment(ctx, a, req.DeploymentID)
-	if err != nil {
-		return nil, err
+	i := slices.IndexFunc(a.deployments, func(d *Deployment) bool { return d.ID == req.DeploymentID })
+	if i < 0 {
+		return nil, fmt.Errorf("deployment %q of app %s: %w", req.DeploymentID, a.Name, ErrNotFound)
 	}
+	d := a.deployments[i]
 	sel := &Selection{Request: req, App: a, Deployment: d, cluster: a.Cluster,
 		podUIDs: map[string]bool{}, podNames: map[string]bool{}, current: map[string]int{},
 		containers: set(d.Components), inits: set(d.initContainers), buildPods: map[string]bool{}}
