@@ -179,14 +179,18 @@ func TestSignedURL(t *testing.T) {
 	t.Parallel()
 	r := rolledOut(t)
 	var l logsJSON
+	start := time.Now()
 	getJSON(t, logsURL(r.app.ID, r.deps[1].ID, "app", "RUN"), &l)
+	asked := time.Since(start)
 	if l.LiveURL != "" || l.HistoricLogs == nil || len(l.HistoricLogs) != 0 {
 		t.Fatalf("logs answer: %+v; want no live_url and historic_logs []", l)
 	}
+	start = time.Now()
 	code, b := get(t, "", l.URL)
 	if code != http.StatusOK || strings.Join(messages(t, b), "\n") != strings.Join(r.v1, "\n") {
 		t.Fatalf("url: %d %q; want 200 and the %d lines", code, b, len(r.v1))
 	}
+	t.Logf("logs request %v, url download %v", asked.Round(time.Microsecond), time.Since(start).Round(time.Microsecond))
 	if !strings.HasPrefix(string(b), "app ") {
 		t.Fatalf("url lines do not start with the component: %q", b[:min(40, len(b))])
 	}
