@@ -213,7 +213,9 @@ func (sel *Selection) streamQuery() store.Query {
 		alts = append(alts, strings.TrimSuffix(strings.TrimPrefix(sel.podRE.String(), "^"), "$"))
 	}
 	for n := range sel.podNames {
-		alts = append(alts, regexp.QuoteMeta(n))
+		if sel.podRE == nil || !sel.podRE.MatchString(n) {
+			alts = append(alts, regexp.QuoteMeta(n))
+		}
 	}
 	for n := range sel.buildPods {
 		alts = append(alts, regexp.QuoteMeta(n))
