@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kubelog/kubelog/internal/apps"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/meta"
@@ -72,6 +73,8 @@ type Deps struct {
 	// Clusters manages clusters, collection configs and collection jobs;
 	// nil answers their routes with 503.
 	Clusters *clusters.Service
+	// Apps serves /v2/apps; nil answers 404 there.
+	Apps *apps.Service
 }
 
 // API is the HTTP API. Create it with New.
@@ -88,6 +91,7 @@ type API struct {
 	reg      *prometheus.Registry
 	now      func() time.Time
 	storeOK  func() error
+	apps     *apps.Service
 	mux      *http.ServeMux
 	clusters *clusters.Service
 	metrics  *apiMetrics
@@ -114,7 +118,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		cfg: cfg, store: d.Store, hub: d.Hub, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
-		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, mux: http.NewServeMux(),
+		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, apps: d.Apps, mux: http.NewServeMux(),
 		clusters: d.Clusters,
 	}
 	if a.storeOK == nil {

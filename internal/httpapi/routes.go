@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/kubelog/kubelog/internal/apps"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/clusters"
 )
@@ -109,4 +110,19 @@ func (a *API) routes() {
 	a.handle(route{pattern: "POST /loki/api/v1/push", scope: auth.ScopeWrite, class: auth.ClassPush, surface: surfaceLoki}, a.push)
 	// Loki's ingester flush: the head is written to parts and merged.
 	a.handle(route{pattern: "POST /flush", scope: auth.ScopeAdmin, class: auth.ClassHeavy, limited: true, surface: surfaceLoki}, a.flush)
+
+	// App deployment logs (seed: app-deployment-logs.md); errors {"id","message"}.
+	std("GET /v2/apps", auth.ScopeRead, a.listApps)
+	std("GET /v2/apps/{app_id}", auth.ScopeRead, a.getApp)
+	std("GET /v2/apps/{app_id}/deployments", auth.ScopeRead, a.listAppDeployments)
+	std("GET /v2/apps/{app_id}/deployments/{deployment_id}", auth.ScopeRead, a.getAppDeployment)
+	std("GET /v2/apps/{app_id}/deployments/{deployment_id}/components/{component_name}/logs", auth.ScopeRead, a.getAppLogs)
+	std("GET /v2/apps/{app_id}/deployments/{deployment_id}/logs", auth.ScopeRead, a.getAppLogs)
+	std("GET /v2/apps/{app_id}/logs", auth.ScopeRead, a.getAppLogs)
+	// Signed links: the token in the URL authenticates, no bearer token.
+	open("GET "+apps.DownloadPath, a.downloadAppLogs)
+	open("GET "+apps.LivePath, a.liveAppLogs)
+	open("/v2/", func(http.ResponseWriter, *http.Request) error {
+		return notFound("The resource you requested could not be found.")
+	})
 }

@@ -18,9 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/kubelog/kubelog/internal/apps"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/collector"
+	"github.com/kubelog/kubelog/internal/events"
 	"github.com/kubelog/kubelog/internal/httpapi"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
@@ -57,6 +59,8 @@ type Config struct {
 	// "" means none; clusters added through the API are collected either way.
 	Kubeconfig string `yaml:"kubeconfig"`
 	Context    string `yaml:"context"`
+	// AppsLinkTTL is how long the signed links of /v2/apps stay valid.
+	AppsLinkTTL time.Duration `yaml:"apps_link_ttl"`
 	// ShutdownTimeout bounds how long in-flight requests may take at stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Version is reported by /health.
@@ -74,6 +78,7 @@ func DefaultConfig() Config {
 		Retention:       30 * 24 * time.Hour,
 		HeadMaxBytes:    32 << 20,
 		ShutdownTimeout: 30 * time.Second,
+		AppsLinkTTL:     15 * time.Minute,
 		Version:         "dev",
 	}
 }
@@ -93,6 +98,8 @@ func (c Config) Validate() error {
 		return errors.New("head max bytes must be at least 1 MiB")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("shutdown timeout must be positive")
+	case c.AppsLinkTTL <= 0:
+		return errors.New("apps link ttl must be positive")
 	}
 	return nil
 }
@@ -106,6 +113,7 @@ type Server struct {
 	hub      *tail.Hub
 	coll     *collector.Manager
 	clusters *clusters.Service
+	events   *events.Collector
 	api      *httpapi.API
 	http     *http.Server
 	ln       net.Listener
@@ -176,13 +184,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	if err := s.startCollector(ctx, reg); err != nil {
 		return nil, err
 	}
+	appsSvc, err := s.startApps(reg)
+	if err != nil {
+		return nil, err
+	}
 	acfg := httpapi.DefaultConfig()
 	acfg.MaxBodyBytes = cfg.MaxBodyBytes
 	acfg.PublicMetrics = cfg.PublicMetrics
 	acfg.Version = cfg.Version
 	s.api, err = httpapi.New(acfg, httpapi.Deps{
 		Store: s.st, Hub: s.hub, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
-		Logger: log.With("component", "http"), Registry: reg, Clusters: s.clusters,
+		Logger: log.With("component", "http"), Registry: reg, Clusters: s.clusters, Apps: appsSvc,
 	})
 	if err != nil {
 		return nil, err
@@ -274,6 +286,29 @@ func (s *Server) startCollector(ctx context.Context, reg prometheus.Registerer) 
 	return s.clusters.Start(ctx)
 }
 
+// startApps starts collecting the clusters' Events into the store and builds
+// the /v2/apps service, whose link key is kept in the data dir.
+func (s *Server) startApps(reg prometheus.Registerer) (*apps.Service, error) {
+	ecfg := events.DefaultConfig()
+	ecfg.Logger = s.log.With("component", "events")
+	ecfg.Registerer = reg
+	var err error
+	if s.events, err = events.Start(ecfg, s.coll, s.st); err != nil {
+		return nil, err
+	}
+	key, err := apps.LoadOrCreateKey(filepath.Join(s.cfg.DataDir, "apps-link.key"))
+	if err != nil {
+		return nil, err
+	}
+	signer, err := apps.NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	cfg := apps.DefaultConfig()
+	cfg.LinkTTL = s.cfg.AppsLinkTTL
+	return apps.New(cfg, apps.Deps{Clusters: s.coll, Store: s.st, Hub: s.hub, Signer: signer})
+}
+
 // applyRetention gives the store each tenant's configured retention.
 func (s *Server) applyRetention(ctx context.Context) {
 	tenants, err := s.db.ListTenants(ctx)
@@ -325,6 +360,9 @@ func (s *Server) closeStorage() error {
 	if s.clusters != nil {
 		// Jobs stop before the collector they use; they resume at the next start.
 		s.clusters.Close()
+	}
+	if s.events != nil {
+		errs = append(errs, s.events.Close())
 	}
 	if s.coll != nil {
 		// Stop collecting first: its last batches go to the store.
