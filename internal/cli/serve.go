@@ -48,6 +48,7 @@ var serveSettings = []struct{ flag, env, key, help string }{
 	{"head-max-bytes", "KUBELOG_HEAD_MAX_BYTES", "head_max_bytes", "raw bytes of recent entries kept in memory before a flush to disk"},
 	{"memory-limit", "KUBELOG_MEMORY_LIMIT", "memory_limit", "soft memory limit for the Go runtime, e.g. 192MiB or 2GiB (0: none; GOMEMLIMIT wins)"},
 	{"archive-tick", "KUBELOG_ARCHIVE_TICK", "archive_tick", "how often the archive scheduler looks for due policies"},
+	{"apps-link-ttl", "KUBELOG_APPS_LINK_TTL", "apps_link_ttl", "how long the signed log links of /v2/apps stay valid, e.g. 15m"},
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -58,7 +59,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		"retention": "30d", "disk-budget": "0", "max-body-bytes": strconv.FormatInt(def.MaxBodyBytes, 10),
 		"public-metrics": strconv.FormatBool(def.PublicMetrics), "no-rate-limits": "false",
 		"head-max-bytes": strconv.FormatInt(def.HeadMaxBytes, 10), "memory-limit": "150MiB", "archive-tick": def.ArchiveTick.String(),
-		"kubeconfig": defaultKubeconfig(), "context": "",
+		"kubeconfig": defaultKubeconfig(), "context": "", "apps-link-ttl": def.AppsLinkTTL.String(),
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -181,6 +182,11 @@ func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string)
 	}
 	if cfg.HeadMaxBytes, err = parseBytes(get["head-max-bytes"]); err != nil {
 		return cfg, fmt.Errorf("head-max-bytes: %w", err)
+	}
+	if v := get["apps-link-ttl"]; v != "" {
+		if cfg.AppsLinkTTL, err = timeparse.ParseDuration(v); err != nil {
+			return cfg, fmt.Errorf("apps-link-ttl: %w", err)
+		}
 	}
 	if o.memoryLimit, err = parseBytes(get["memory-limit"]); err != nil {
 		return cfg, fmt.Errorf("memory-limit: %w", err)

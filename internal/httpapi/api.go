@@ -19,8 +19,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kubelog/kubelog/internal/apps"
 	"github.com/kubelog/kubelog/internal/archive"
 	"github.com/kubelog/kubelog/internal/auth"
+	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/tail"
@@ -72,6 +74,11 @@ type Deps struct {
 	// Archive serves the archive API and include_archive; nil turns them
 	// off (503).
 	Archive *archive.Manager
+	// Clusters manages clusters, collection configs and collection jobs;
+	// nil answers their routes with 503.
+	Clusters *clusters.Service
+	// Apps serves /v2/apps; nil answers 404 there.
+	Apps *apps.Service
 }
 
 // API is the HTTP API. Create it with New.
@@ -89,7 +96,9 @@ type API struct {
 	now      func() time.Time
 	storeOK  func() error
 	archive  *archive.Manager
+	apps     *apps.Service
 	mux      *http.ServeMux
+	clusters *clusters.Service
 	metrics  *apiMetrics
 	ingest   *ingestMeter
 	started  time.Time
@@ -114,7 +123,8 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		cfg: cfg, store: d.Store, hub: d.Hub, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
-		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, archive: d.Archive, mux: http.NewServeMux(),
+		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, archive: d.Archive, apps: d.Apps, mux: http.NewServeMux(),
+		clusters: d.Clusters,
 	}
 	if a.storeOK == nil {
 		a.storeOK = d.Store.Health

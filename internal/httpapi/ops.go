@@ -69,6 +69,10 @@ func (a *API) health(ctx context.Context) healthReport {
 		rep.Components["archive"] = arch
 		worst(arch.Status)
 	}
+	if ch, ok := a.clusterHealth(); ok {
+		rep.Components["clusters"] = ch
+		worst(ch.Status)
+	}
 	return rep
 }
 

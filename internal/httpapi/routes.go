@@ -3,7 +3,9 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/kubelog/kubelog/internal/apps"
 	"github.com/kubelog/kubelog/internal/auth"
+	"github.com/kubelog/kubelog/internal/clusters"
 )
 
 // routes registers every route of the API.
@@ -66,6 +68,33 @@ func (a *API) routes() {
 	std("GET "+logs+"/s3/metadata", auth.ScopeRead, a.getS3Metadata)
 	heavy("GET "+logs+"/s3/content", auth.ScopeRead, a.getS3Content)
 	std("GET "+logs+"/s3/stats", auth.ScopeRead, a.getS3Stats)
+	// Clusters, collection configs and collection jobs (package clusters).
+	std("GET "+logs+"/clusters/configs", auth.ScopeManage, a.listClusterConfigs)
+	std("POST "+logs+"/clusters/configs", auth.ScopeManage, a.createClusterConfig)
+	std("PUT "+logs+"/clusters/configs", auth.ScopeManage, a.updateClusterConfig)
+	std("PUT "+logs+"/clusters/configs/{id}", auth.ScopeManage, a.updateClusterConfig)
+	std("DELETE "+logs+"/clusters/configs", auth.ScopeManage, a.deleteClusterConfig)
+	std("DELETE "+logs+"/clusters/configs/{id}", auth.ScopeManage, a.deleteClusterConfig)
+	std("GET "+logs+"/clusters/status", auth.ScopeRead, a.getClusterStatus)
+	std("POST "+logs+"/clusters/refresh", auth.ScopeManage, a.refreshClusters)
+	std("GET "+logs+"/clusters/{clusterId}/metrics", auth.ScopeRead, a.getClusterMetrics)
+	std("GET "+logs+"/config", auth.ScopeManage, a.listCollectionConfigs)
+	std("GET "+logs+"/config/{id}", auth.ScopeManage, a.listCollectionConfigs)
+	std("POST "+logs+"/config", auth.ScopeManage, a.createCollectionConfig)
+	std("PUT "+logs+"/config", auth.ScopeManage, a.updateCollectionConfig)
+	std("PUT "+logs+"/config/{id}", auth.ScopeManage, a.updateCollectionConfig)
+	std("DELETE "+logs+"/config", auth.ScopeManage, a.deleteCollectionConfig)
+	std("DELETE "+logs+"/config/{id}", auth.ScopeManage, a.deleteCollectionConfig)
+	std("POST "+logs+"/config/bulk-update", auth.ScopeManage, a.bulkUpdateCollectionConfigs)
+	std("POST "+logs+"/config/disable", auth.ScopeManage, a.disableNamespace)
+	std("POST "+logs+"/config/disable/cluster", auth.ScopeManage, a.disableCluster)
+	heavy("POST "+logs+"/collect", auth.ScopeManage, a.startJob(clusters.KindOnce))
+	std("POST "+logs+"/collect/continuous", auth.ScopeManage, a.startJob(clusters.KindContinuous))
+	heavy("POST "+logs+"/collect/bulk", auth.ScopeManage, a.startJob(clusters.KindBulk))
+	std("GET "+logs+"/collect/jobs", auth.ScopeManage, a.listCollectJobs)
+	std("GET "+logs+"/collect/jobs/{id}", auth.ScopeManage, a.getCollectJob)
+	std("DELETE "+logs+"/collect/jobs/{id}", auth.ScopeManage, a.cancelCollectJob)
+
 	// Anything else under the logs API is a JSON 404, not the mux's text.
 	open(logs+"/", func(http.ResponseWriter, *http.Request) error {
 		return notFound("no such endpoint")
@@ -94,4 +123,21 @@ func (a *API) routes() {
 
 	// Loki-compatible push.
 	a.handle(route{pattern: "POST /loki/api/v1/push", scope: auth.ScopeWrite, class: auth.ClassPush, surface: surfaceLoki}, a.push)
+	// Loki's ingester flush: the head is written to parts and merged.
+	a.handle(route{pattern: "POST /flush", scope: auth.ScopeAdmin, class: auth.ClassHeavy, limited: true, surface: surfaceLoki}, a.flush)
+
+	// App deployment logs (seed: app-deployment-logs.md); errors {"id","message"}.
+	std("GET /v2/apps", auth.ScopeRead, a.listApps)
+	std("GET /v2/apps/{app_id}", auth.ScopeRead, a.getApp)
+	std("GET /v2/apps/{app_id}/deployments", auth.ScopeRead, a.listAppDeployments)
+	std("GET /v2/apps/{app_id}/deployments/{deployment_id}", auth.ScopeRead, a.getAppDeployment)
+	std("GET /v2/apps/{app_id}/deployments/{deployment_id}/components/{component_name}/logs", auth.ScopeRead, a.getAppLogs)
+	std("GET /v2/apps/{app_id}/deployments/{deployment_id}/logs", auth.ScopeRead, a.getAppLogs)
+	std("GET /v2/apps/{app_id}/logs", auth.ScopeRead, a.getAppLogs)
+	// Signed links: the token in the URL authenticates, no bearer token.
+	open("GET "+apps.DownloadPath, a.downloadAppLogs)
+	open("GET "+apps.LivePath, a.liveAppLogs)
+	open("/v2/", func(http.ResponseWriter, *http.Request) error {
+		return notFound("The resource you requested could not be found.")
+	})
 }

@@ -18,11 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"k8s.io/client-go/tools/clientcmd"
-
+	"github.com/kubelog/kubelog/internal/apps"
 	"github.com/kubelog/kubelog/internal/archive"
 	"github.com/kubelog/kubelog/internal/auth"
+	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/collector"
+	"github.com/kubelog/kubelog/internal/events"
 	"github.com/kubelog/kubelog/internal/httpapi"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
@@ -54,12 +55,15 @@ type Config struct {
 	// NoRateLimits turns every rate limit off (kubelog bench uses it).
 	NoRateLimits bool `yaml:"no_rate_limits"`
 	// Kubeconfig, when set, registers its context (Context, or the current
-	// one) as cluster "default" of tenant default, collecting every
-	// namespace. "" means none.
+	// one) in the metadata database as cluster "default" of tenant default,
+	// with a collection config for every namespace when the cluster is new.
+	// "" means none; clusters added through the API are collected either way.
 	Kubeconfig string `yaml:"kubeconfig"`
 	Context    string `yaml:"context"`
 	// ArchiveTick is how often the archive scheduler looks for due policies.
 	ArchiveTick time.Duration `yaml:"archive_tick"`
+	// AppsLinkTTL is how long the signed links of /v2/apps stay valid.
+	AppsLinkTTL time.Duration `yaml:"apps_link_ttl"`
 	// ShutdownTimeout bounds how long in-flight requests may take at stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Version is reported by /health.
@@ -78,6 +82,7 @@ func DefaultConfig() Config {
 		HeadMaxBytes:    32 << 20,
 		ShutdownTimeout: 30 * time.Second,
 		ArchiveTick:     30 * time.Second,
+		AppsLinkTTL:     15 * time.Minute,
 		Version:         "dev",
 	}
 }
@@ -99,6 +104,8 @@ func (c Config) Validate() error {
 		return errors.New("archive tick must be positive")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("shutdown timeout must be positive")
+	case c.AppsLinkTTL <= 0:
+		return errors.New("apps link ttl must be positive")
 	}
 	return nil
 }
@@ -112,6 +119,8 @@ type Server struct {
 	hub      *tail.Hub
 	coll     *collector.Manager
 	arch     *archive.Manager
+	clusters *clusters.Service
+	events   *events.Collector
 	api      *httpapi.API
 	http     *http.Server
 	ln       net.Listener
@@ -193,13 +202,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	if err := s.arch.Start(ctx); err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
+	appsSvc, err := s.startApps(reg)
+	if err != nil {
+		return nil, err
+	}
 	acfg := httpapi.DefaultConfig()
 	acfg.MaxBodyBytes = cfg.MaxBodyBytes
 	acfg.PublicMetrics = cfg.PublicMetrics
 	acfg.Version = cfg.Version
 	s.api, err = httpapi.New(acfg, httpapi.Deps{
 		Store: s.st, Hub: s.hub, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
-		Logger: log.With("component", "http"), Registry: reg, Archive: s.arch,
+		Logger: log.With("component", "http"), Registry: reg, Archive: s.arch, Clusters: s.clusters, Apps: appsSvc,
 	})
 	if err != nil {
 		return nil, err
@@ -266,31 +279,52 @@ func (s *Server) bootstrap(ctx context.Context, adminOut io.Writer) error {
 	return nil
 }
 
-// startCollector registers the configured kubeconfig's context as cluster
-// "default" of tenant default, collecting every namespace.
+// startCollector starts the collector Manager and the clusters service,
+// which adds the clusters stored in the metadata database and resumes their
+// jobs. The configured kubeconfig's context is first registered (or
+// updated) as cluster "default" of tenant default, collecting every
+// namespace.
 func (s *Server) startCollector(ctx context.Context, reg prometheus.Registerer) error {
-	if s.cfg.Kubeconfig == "" {
-		return nil
-	}
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: s.cfg.Kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: s.cfg.Context},
-	).ClientConfig()
-	if err != nil {
-		return fmt.Errorf("kubeconfig %s: %w", s.cfg.Kubeconfig, err)
-	}
 	ccfg := collector.DefaultConfig()
 	ccfg.Logger = s.log.With("component", "collector")
 	ccfg.Registerer = reg
+	var err error
 	if s.coll, err = collector.NewManager(ccfg, s.st, collector.NewSQLCheckpoints(s.db)); err != nil {
 		return err
 	}
-	all := []collector.Selection{{ID: "default-all", Namespace: "*", IncludeInit: true, Enabled: true}}
-	if err := s.coll.AddCluster(ctx, collector.Cluster{ID: "default", Name: "default", Tenant: meta.DefaultTenant, RESTConfig: rc}, all); err != nil {
-		return err
+	kcfg := clusters.DefaultConfig()
+	kcfg.Logger = s.log.With("component", "clusters")
+	s.clusters = clusters.New(kcfg, s.db, s.coll, s.st)
+	if s.cfg.Kubeconfig != "" {
+		if err := s.clusters.EnsureDefault(ctx, s.cfg.Kubeconfig, s.cfg.Context); err != nil {
+			return err
+		}
+		s.log.Info("collecting from cluster default", "kubeconfig", s.cfg.Kubeconfig, "context", s.cfg.Context)
 	}
-	s.log.Info("collecting from cluster default", "kubeconfig", s.cfg.Kubeconfig, "server", rc.Host)
-	return nil
+	return s.clusters.Start(ctx)
+}
+
+// startApps starts collecting the clusters' Events into the store and builds
+// the /v2/apps service, whose link key is kept in the data dir.
+func (s *Server) startApps(reg prometheus.Registerer) (*apps.Service, error) {
+	ecfg := events.DefaultConfig()
+	ecfg.Logger = s.log.With("component", "events")
+	ecfg.Registerer = reg
+	var err error
+	if s.events, err = events.Start(ecfg, s.coll, s.st); err != nil {
+		return nil, err
+	}
+	key, err := apps.LoadOrCreateKey(filepath.Join(s.cfg.DataDir, "apps-link.key"))
+	if err != nil {
+		return nil, err
+	}
+	signer, err := apps.NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	cfg := apps.DefaultConfig()
+	cfg.LinkTTL = s.cfg.AppsLinkTTL
+	return apps.New(cfg, apps.Deps{Clusters: s.coll, Store: s.st, Hub: s.hub, Signer: signer})
 }
 
 // applyRetention gives the store each tenant's configured retention.
@@ -341,6 +375,13 @@ func (s *Server) Stop() error {
 
 func (s *Server) closeStorage() error {
 	var errs []error
+	if s.clusters != nil {
+		// Jobs stop before the collector they use; they resume at the next start.
+		s.clusters.Close()
+	}
+	if s.events != nil {
+		errs = append(errs, s.events.Close())
+	}
 	if s.coll != nil {
 		// Stop collecting first: its last batches go to the store.
 		errs = append(errs, s.coll.Close())

@@ -43,9 +43,10 @@ func NewEntryFilter(q Query) (*EntryFilter, error) {
 			return nil, err
 		}
 		pl.filters = append(pl.filters, c)
-		toks, grams := c.hashes()
+		toks, grams, inner := c.hashes()
 		pl.tokens = append(pl.tokens, toks...)
 		pl.grams = append(pl.grams, grams...)
+		pl.inner = append(pl.inner, inner...)
 	}
 	for _, tok := range q.RequiredTokens {
 		for _, sub := range splitTokens(tok) {
@@ -66,6 +67,11 @@ func (f *EntryFilter) MayMatchBloom(filter []byte) bool {
 		}
 	}
 	for _, h := range f.pl.grams {
+		if !bloomMayContain(filter, h) {
+			return false
+		}
+	}
+	for _, h := range f.pl.inner {
 		if !bloomMayContain(filter, h) {
 			return false
 		}
