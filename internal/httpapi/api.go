@@ -68,6 +68,8 @@ type Deps struct {
 	Now func() time.Time
 	// StoreHealth reports the store's condition; nil means Store.Health.
 	StoreHealth func() error
+	// Kube, when set, serves the PodLogStream API group under /apis.
+	Kube KubeAPI
 }
 
 // API is the HTTP API. Create it with New.
@@ -84,6 +86,7 @@ type API struct {
 	reg      *prometheus.Registry
 	now      func() time.Time
 	storeOK  func() error
+	kube     KubeAPI
 	mux      *http.ServeMux
 	metrics  *apiMetrics
 	ingest   *ingestMeter
@@ -109,7 +112,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		cfg: cfg, store: d.Store, hub: d.Hub, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
-		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, mux: http.NewServeMux(),
+		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, kube: d.Kube, mux: http.NewServeMux(),
 	}
 	if a.storeOK == nil {
 		a.storeOK = d.Store.Health
@@ -154,6 +157,7 @@ type surface uint8
 const (
 	surfaceLogs surface = iota // {"id","message","request_id"}
 	surfaceLoki                // plain text, as Loki
+	surfaceKube                // Kubernetes Status objects
 )
 
 // route describes how a request is authenticated and limited.
@@ -181,9 +185,12 @@ func (a *API) wrap(rt route, h handlerFunc) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), reqKey{}, info))
 		sw := &statusWriter{ResponseWriter: w}
 		if err := a.serve(sw, r, rt, h, info); err != nil {
-			if rt.surface == surfaceLoki {
+			switch rt.surface {
+			case surfaceLoki:
 				a.writeTextError(sw, r, err)
-			} else {
+			case surfaceKube:
+				a.writeKubeError(sw, r, err)
+			default:
 				a.writeJSONError(sw, r, err)
 			}
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/httpapi"
+	"github.com/kubelog/kubelog/internal/kapi"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/tail"
@@ -105,6 +106,7 @@ type Server struct {
 	st       *store.Store
 	hub      *tail.Hub
 	coll     *collector.Manager
+	kube     *kapi.Service
 	api      *httpapi.API
 	http     *http.Server
 	ln       net.Listener
@@ -175,13 +177,21 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	if err := s.startCollector(ctx, reg); err != nil {
 		return nil, err
 	}
+	// PodLogStream objects (tilt.dev/v1alpha1) drive the collector's pins.
+	var kcoll kapi.Collector
+	if s.coll != nil {
+		kcoll = s.coll
+	}
+	if s.kube, err = kapi.Start(ctx, kapi.Config{DB: s.db.SQL(), Collector: kcoll, Logger: log.With("component", "kapi"), Version: cfg.Version}); err != nil {
+		return nil, err
+	}
 	acfg := httpapi.DefaultConfig()
 	acfg.MaxBodyBytes = cfg.MaxBodyBytes
 	acfg.PublicMetrics = cfg.PublicMetrics
 	acfg.Version = cfg.Version
 	s.api, err = httpapi.New(acfg, httpapi.Deps{
 		Store: s.st, Hub: s.hub, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
-		Logger: log.With("component", "http"), Registry: reg,
+		Logger: log.With("component", "http"), Registry: reg, Kube: s.kube,
 	})
 	if err != nil {
 		return nil, err
@@ -323,6 +333,9 @@ func (s *Server) Stop() error {
 
 func (s *Server) closeStorage() error {
 	var errs []error
+	if s.kube != nil {
+		s.kube.Close()
+	}
 	if s.coll != nil {
 		// Stop collecting first: its last batches go to the store.
 		errs = append(errs, s.coll.Close())
