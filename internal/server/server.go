@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,10 @@ type Config struct {
 	// namespace. "" means none.
 	Kubeconfig string `yaml:"kubeconfig"`
 	Context    string `yaml:"context"`
+	// TLSCertFile and TLSKeyFile, when set, serve HTTPS instead of HTTP
+	// (kubectl sends bearer tokens only over HTTPS).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 	// ShutdownTimeout bounds how long in-flight requests may take at stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Version is reported by /health.
@@ -94,6 +99,8 @@ func (c Config) Validate() error {
 		return errors.New("head max bytes must be at least 1 MiB")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("shutdown timeout must be positive")
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return errors.New("tls cert file and tls key file go together: set both or neither")
 	}
 	return nil
 }
@@ -200,10 +207,20 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.http = &http.Server{Handler: s.api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	go func() { s.served <- s.http.Serve(s.ln) }()
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			s.ln.Close()
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		go func() { s.served <- s.http.ServeTLS(s.ln, "", "") }()
+	} else {
+		go func() { s.served <- s.http.Serve(s.ln) }()
+	}
 	go s.reloadLoop()
 	ok = true
-	log.Info("kubelog serving", "addr", s.Addr(), "data_dir", cfg.DataDir)
+	log.Info("kubelog serving", "addr", s.Addr(), "data_dir", cfg.DataDir, "tls", cfg.TLSCertFile != "")
 	return s, nil
 }
 
