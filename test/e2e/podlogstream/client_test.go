@@ -1,0 +1,261 @@
+package podlogstream
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/kubelog/kubelog/test/e2e/testenv"
+)
+
+func unstructuredPLS(name, pod string, labels map[string]any) *unstructured.Unstructured {
+	md := map[string]any{"name": name}
+	if labels != nil {
+		md["labels"] = labels
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "tilt.dev/v1alpha1", "kind": "PodLogStream", "metadata": md,
+		"spec": map[string]any{"pod": pod, "namespace": "nowhere"},
+	}}
+}
+
+// TestDynamicClientListWatch lists with selectors and pages, then watches
+// from the list's resourceVersion with client-go's dynamic client.
+func TestDynamicClientListWatch(t *testing.T) {
+	testenv.SkipIfDisabled(t)
+	ctx := t.Context()
+	dc := srv.dynamicClient(t, adminToken)
+	for i := range 5 {
+		tier := "web"
+		if i%2 == 1 {
+			tier = "db"
+		}
+		if _, err := dc.Create(ctx, unstructuredPLS(fmt.Sprintf("dyn-%d", i), "p", map[string]any{"suite": "dyn", "tier": tier}), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var names []string
+	opts := metav1.ListOptions{LabelSelector: "suite=dyn", Limit: 2}
+	var listRV string
+	for pages := 0; ; pages++ {
+		l, err := dc.List(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if listRV == "" {
+			listRV = l.GetResourceVersion()
+		}
+		for _, it := range l.Items {
+			names = append(names, it.GetName())
+		}
+		if l.GetContinue() == "" {
+			if pages != 2 {
+				t.Fatalf("pages: got %d; want 3", pages+1)
+			}
+			break
+		}
+		opts.Continue = l.GetContinue()
+	}
+	if got := strings.Join(names, ","); got != "dyn-0,dyn-1,dyn-2,dyn-3,dyn-4" {
+		t.Fatalf("paged list: got %s", got)
+	}
+	db, err := dc.List(ctx, metav1.ListOptions{LabelSelector: "suite=dyn,tier=db"})
+	if err != nil || len(db.Items) != 2 {
+		t.Fatalf("label selector: %v, %d items", err, len(db.Items))
+	}
+	one, err := dc.List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=dyn-3"})
+	if err != nil || len(one.Items) != 1 || one.Items[0].GetName() != "dyn-3" {
+		t.Fatalf("field selector: %v %v", err, one.Items)
+	}
+
+	first, err := dc.List(ctx, metav1.ListOptions{LabelSelector: "suite=dyn", ResourceVersion: listRV, ResourceVersionMatch: metav1.ResourceVersionMatchExact})
+	if err != nil || len(first.Items) != 5 {
+		t.Fatalf("list at the first page's resourceVersion: %v", err)
+	}
+	w, err := dc.Watch(ctx, metav1.ListOptions{LabelSelector: "suite=dyn", ResourceVersion: listRV, AllowWatchBookmarks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if _, err := dc.Patch(ctx, "dyn-0", types.MergePatchType, []byte(`{"spec":{"pod":"q"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dc.Delete(ctx, "dyn-1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Create(ctx, unstructuredPLS("dyn-5", "p", map[string]any{"suite": "dyn"}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"MODIFIED dyn-0 q", "DELETED dyn-1 p", "ADDED dyn-5 p"}
+	var got []string
+	lastRV := listRV
+	gens := map[string]int64{}
+	timeout := time.After(10 * time.Second)
+	for len(got) < len(want) {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatalf("watch closed after %v", got)
+			}
+			u, _ := ev.Object.(*unstructured.Unstructured)
+			if ev.Type == watch.Bookmark || u == nil {
+				continue
+			}
+			pod, _, _ := unstructured.NestedString(u.Object, "spec", "pod")
+			e := fmt.Sprintf("%s %s %s", ev.Type, u.GetName(), pod)
+			if ev.Type == watch.Modified && gens[u.GetName()] == u.GetGeneration() {
+				continue // a status update of the controller
+			}
+			gens[u.GetName()] = u.GetGeneration()
+			got = append(got, e)
+			if rv, prev := atoi(u.GetResourceVersion()), atoi(lastRV); rv <= prev {
+				t.Fatalf("event %s has resourceVersion %s, not after %s", e, u.GetResourceVersion(), lastRV)
+			}
+			lastRV = u.GetResourceVersion()
+		case <-timeout:
+			t.Fatalf("watch events: got %v; want %v", got, want)
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("watch events: got %v; want %v", got, want)
+	}
+	// A stale update is a conflict.
+	cur, err := dc.Get(ctx, "dyn-2", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := cur.DeepCopy()
+	cur.SetLabels(map[string]string{"suite": "dyn", "tier": "cache"})
+	if _, err := dc.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Update(ctx, stale, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Fatalf("stale update: got %v; want Conflict", err)
+	}
+	if err := dc.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "suite=dyn"}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := dc.List(ctx, metav1.ListOptions{LabelSelector: "suite=dyn"}); err != nil || len(l.Items) != 0 {
+		t.Fatalf("after deletecollection: %v, %d items", err, len(l.Items))
+	}
+}
+
+func atoi(s string) uint64 {
+	n, _ := strconv.ParseUint(s, 10, 64)
+	return n
+}
+
+// statusOf decodes a Status body.
+func statusOf(t *testing.T, code int, body []byte) metav1.Status {
+	t.Helper()
+	var st metav1.Status
+	if err := json.Unmarshal(body, &st); err != nil || st.Kind != "Status" || int(st.Code) != code {
+		t.Fatalf("not a Status with code %d: %s", code, body)
+	}
+	return st
+}
+
+// TestBadObjects sends invalid objects; each gets a Status error.
+func TestBadObjects(t *testing.T) {
+	testenv.SkipIfDisabled(t)
+	f := func(query, body string, wantCode int, wantReason metav1.StatusReason, wantField, wantMsg string) {
+		t.Helper()
+		code, b := srv.do(t, adminToken, "POST", "/apis/tilt.dev/v1alpha1/podlogstreams"+query, "application/json", body)
+		if code != wantCode {
+			t.Fatalf("%s: got %d %s; want %d", body, code, b, wantCode)
+		}
+		st := statusOf(t, code, b)
+		if st.Reason != wantReason || !strings.Contains(st.Message, wantMsg) {
+			t.Fatalf("%s: got %s %q; want %s with %q", body, st.Reason, st.Message, wantReason, wantMsg)
+		}
+		if wantField != "" && (st.Details == nil || len(st.Details.Causes) == 0 || st.Details.Causes[0].Field != wantField) {
+			t.Fatalf("%s: causes %+v; want field %s", body, st.Details, wantField)
+		}
+	}
+	f("", `{"apiVersion":"tilt.dev/v1alpha1","kind":"PodLogStream","metadata":{"name":"bad"},"spec":{"namespace":"x"}}`,
+		422, metav1.StatusReasonInvalid, "spec.pod", "spec.pod: Required value")
+	f("?fieldValidation=Strict", `{"apiVersion":"tilt.dev/v1alpha1","kind":"PodLogStream","metadata":{"name":"bad"},"spec":{"pod":"p","podd":"x"}}`,
+		400, metav1.StatusReasonBadRequest, "", `unknown field "spec.podd"`)
+	f("", `{"apiVersion":"tilt.dev/v1alpha1","kind":"PodLogStream","metadata":{"name":"bad"},"spec":{"pod":"p","sinceTime":"21/11/2026"}}`,
+		422, metav1.StatusReasonInvalid, "spec.sinceTime", "RFC3339")
+
+	// Without a token, or with one lacking the manage scope.
+	code, b := srv.do(t, "", "GET", "/apis/tilt.dev/v1alpha1/podlogstreams", "", "")
+	if st := statusOf(t, code, b); code != http.StatusUnauthorized || st.Reason != metav1.StatusReasonUnauthorized {
+		t.Fatalf("no token: %d %s", code, b)
+	}
+	reader := srv.createToken(t, "default", "pls-reader", "read")
+	code, b = srv.do(t, reader, "POST", "/apis/tilt.dev/v1alpha1/podlogstreams", "application/json", `{"metadata":{"name":"x"},"spec":{"pod":"p"}}`)
+	if st := statusOf(t, code, b); code != http.StatusForbidden || st.Reason != metav1.StatusReasonForbidden {
+		t.Fatalf("read-only token: %d %s", code, b)
+	}
+}
+
+// TestTenancy checks that another tenant's objects are invisible.
+func TestTenancy(t *testing.T) {
+	testenv.SkipIfDisabled(t)
+	ctx := t.Context()
+	other := srv.createToken(t, "tenant-b", "pls", "read,manage")
+	mine := srv.dynamicClient(t, adminToken)
+	theirs := srv.dynamicClient(t, other)
+	w, err := theirs.Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if _, err := mine.Create(ctx, unstructuredPLS("tenancy", "p", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = mine.Delete(ctx, "tenancy", metav1.DeleteOptions{}) }()
+	if _, err := theirs.Get(ctx, "tenancy", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("other tenant's get: got %v; want NotFound", err)
+	}
+	if err := theirs.Delete(ctx, "tenancy", metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("other tenant's delete: got %v; want NotFound", err)
+	}
+	l, err := theirs.List(ctx, metav1.ListOptions{})
+	if err != nil || len(l.Items) != 0 {
+		t.Fatalf("other tenant's list: %v %d items", err, len(l.Items))
+	}
+	// The same name is free in the other tenant, and its status says it has
+	// no cluster.
+	if _, err := theirs.Create(ctx, unstructuredPLS("tenancy", "p", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("same name in another tenant: %v", err)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-w.ResultChan():
+			u, _ := ev.Object.(*unstructured.Unstructured)
+			if u == nil || u.GetName() != "tenancy" {
+				continue
+			}
+			uid := u.GetUID()
+			mineObj, _ := mine.Get(ctx, "tenancy", metav1.GetOptions{})
+			if mineObj != nil && mineObj.GetUID() == uid {
+				t.Fatal("the other tenant's watch saw this tenant's object")
+			}
+			sts, _, _ := unstructured.NestedSlice(u.Object, "status", "containerStatuses")
+			if len(sts) > 0 {
+				msg, _ := sts[0].(map[string]any)["error"].(string)
+				if !strings.Contains(msg, "no cluster is registered") {
+					t.Fatalf("status of an object in a tenant without cluster: %v", sts)
+				}
+				_ = theirs.Delete(ctx, "tenancy", metav1.DeleteOptions{})
+				return
+			}
+		case <-deadline:
+			t.Fatal("no status on the other tenant's object")
+		}
+	}
+}
