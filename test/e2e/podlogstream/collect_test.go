@@ -201,13 +201,14 @@ func TestCollect(t *testing.T) {
 	waitStored(t, srv, ns, pod, map[string][]string{"a": append(cs["a"].written(), a1.written()...), "b": cs["b"].written(), "c": cs["c"].written()})
 
 	// Pointed at a missing pod, the status says why nothing streams.
+	start = time.Now()
 	if _, err := dc.Patch(ctx, "collect", types.MergePatchType, []byte(`{"spec":{"pod":"ghost"}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	took = sw.until(t, 10*time.Second, "missing pod error", func(st map[string]containerStatus) bool {
+	sw.until(t, 10*time.Second, "missing pod error", func(st map[string]containerStatus) bool {
 		return strings.Contains(st["*"].Error, "pod pls-collect/ghost") && strings.Contains(st["*"].Error, "not found")
 	})
-	t.Logf("missing pod reported through watch %v after the patch", took.Round(time.Millisecond))
+	t.Logf("missing pod reported through watch %v after the patch was sent", time.Since(start).Round(time.Millisecond))
 	// Nothing of app-0 is streamed any more.
 	stopped := map[string][]string{"a": append(cs["a"].written(), a1.written()...), "b": cs["b"].written(), "c": cs["c"].written()}
 	a1.write(t, "a after the stream moved away %d", 20)
