@@ -441,8 +441,8 @@ func (h *Handler) listObjects(tenant string, lo *listOptions) (*PodLogStreamList
 	case lo.rvSet && lo.rv > 0 && (lo.match == metav1.ResourceVersionMatchExact || (lo.match == "" && lo.limit > 0)):
 		at = lo.rv
 	case lo.rvSet && lo.rv > 0:
-		if cur := h.objs.ResourceVersion(); lo.rv > cur {
-			return nil, tooLargeRV(lo.rv, cur)
+		if err := h.waitForRV(lo.rv, lo.timeout); err != nil {
+			return nil, err
 		}
 	}
 	objs, rv, err := h.objs.snapshot(tenant, at)
@@ -474,6 +474,31 @@ func (h *Handler) listObjects(tenant string, lo *listOptions) (*PodLogStreamList
 		list.RemainingItemCount = &n
 	}
 	return list, nil
+}
+
+// maxRVWait bounds how long a list waits for a resourceVersion the store
+// has not reached.
+const maxRVWait = 3 * time.Second
+
+// waitForRV waits until the store reached resourceVersion rv, for up to
+// timeout (timeoutSeconds) or maxRVWait, whichever is shorter, and then
+// fails with a Timeout Status naming ResourceVersionTooLarge.
+func (h *Handler) waitForRV(rv uint64, timeout time.Duration) error {
+	wait := maxRVWait
+	if timeout > 0 {
+		wait = min(wait, timeout)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		cur := h.objs.ResourceVersion()
+		if rv <= cur {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return tooLargeRV(rv, cur)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // watchEvent is one event of a watch response.

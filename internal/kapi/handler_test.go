@@ -215,7 +215,13 @@ func TestHandlerListPagingSelectorsDeleteCollection(t *testing.T) {
 	if got := names(list("?resourceVersion=" + p1.ResourceVersion + "&resourceVersionMatch=Exact")); got != "a,b,c,d,e" {
 		t.Fatalf("list at an exact resourceVersion: got %s", got)
 	}
-	code, b := call(t, srv, "DELETE", ResourcePath+"?labelSelector=tier%3Dweb&dryRun=All", "", "")
+	start := time.Now()
+	code, b := call(t, srv, "GET", ResourcePath+"?resourceVersion=999&timeoutSeconds=1", "", "")
+	wantStatus(t, code, b, 504, metav1.StatusReasonTimeout, "")
+	if d := time.Since(start); d < time.Second || d > 2*time.Second {
+		t.Fatalf("list ahead of the store answered after %v; want about timeoutSeconds=1", d)
+	}
+	code, b = call(t, srv, "DELETE", ResourcePath+"?labelSelector=tier%3Dweb&dryRun=All", "", "")
 	if code != 200 || names(list("")) != "a,aa,b,c,d,e" {
 		t.Fatalf("dry-run deletecollection: %d %s", code, b)
 	}
