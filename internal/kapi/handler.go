@@ -83,6 +83,12 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, tenant s
 		if err != nil {
 			return err
 		}
+		if table, include, err := tableRequest(r); err != nil {
+			return err
+		} else if table {
+			writeObject(w, r, http.StatusOK, toTable([]PodLogStream{*obj}, metav1.ListMeta{ResourceVersion: obj.ResourceVersion}, include, h.now()))
+			return nil
+		}
 		writeObject(w, r, http.StatusOK, obj)
 		return nil
 	case http.MethodPut:
@@ -424,9 +430,17 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, tenant string) er
 	if lo.watch {
 		return h.watch(w, r, tenant, lo)
 	}
+	table, include, err := tableRequest(r)
+	if err != nil {
+		return err
+	}
 	list, err := h.listObjects(tenant, lo)
 	if err != nil {
 		return err
+	}
+	if table {
+		writeObject(w, r, http.StatusOK, toTable(list.Items, list.ListMeta, include, h.now()))
+		return nil
 	}
 	writeObject(w, r, http.StatusOK, list)
 	return nil
@@ -511,6 +525,10 @@ type watchEvent struct {
 // line, until timeoutSeconds, the client leaves, or the server stops.
 func (h *Handler) watch(w http.ResponseWriter, r *http.Request, tenant string, lo *listOptions) error {
 	initial := lo.initial != nil && *lo.initial || (lo.initial == nil && lo.rv == 0)
+	table, include, err := tableRequest(r)
+	if err != nil {
+		return err
+	}
 	wt, err := h.objs.Watch(tenant, lo.rv, initial, lo.bookmarks && lo.initial != nil && *lo.initial)
 	if err != nil {
 		return err
@@ -543,6 +561,9 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, tenant string, l
 			out, ok := lo.filter(ev)
 			if !ok {
 				continue
+			}
+			if obj, isObj := out.Object.(*PodLogStream); isObj && table {
+				out.Object = toTable([]PodLogStream{*obj}, metav1.ListMeta{ResourceVersion: obj.ResourceVersion}, include, h.now())
 			}
 			if err := enc.Encode(out); err != nil {
 				return nil // the client left

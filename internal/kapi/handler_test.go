@@ -275,3 +275,22 @@ func TestHandlerWatch(t *testing.T) {
 		t.Fatalf("events: got %v", got)
 	}
 }
+
+func TestHandlerTable(t *testing.T) {
+	srv := testServer(t)
+	create(t, srv, "a", "web")
+	req, _ := http.NewRequest("GET", srv.URL+ResourcePath, nil)
+	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tbl metav1.Table
+	if err := json.NewDecoder(resp.Body).Decode(&tbl); err != nil {
+		t.Fatal(err)
+	}
+	if tbl.Kind != "Table" || len(tbl.Rows) != 1 || tbl.Rows[0].Cells[0] != "a" || tbl.Rows[0].Cells[2] != "p" || len(tbl.Rows[0].Object.Raw) == 0 {
+		t.Fatalf("table: got %+v", tbl)
+	}
+}
