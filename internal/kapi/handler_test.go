@@ -294,3 +294,32 @@ func TestHandlerTable(t *testing.T) {
 		t.Fatalf("table: got %+v", tbl)
 	}
 }
+
+func TestHandlerWatchInitialEventsAndBookmark(t *testing.T) {
+	srv := testServer(t)
+	create(t, srv, "a", "web")
+	create(t, srv, "b", "web")
+	resp, err := http.Get(srv.URL + ResourcePath + "?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var got []string
+	for sc.Scan() {
+		var ev struct {
+			Type   string
+			Object struct {
+				Metadata metav1.ObjectMeta
+			}
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev.Type+" "+ev.Object.Metadata.Name+" "+ev.Object.Metadata.Annotations[metav1.InitialEventsAnnotationKey])
+	}
+	// The watch ends after timeoutSeconds.
+	if strings.Join(got, ",") != "ADDED a ,ADDED b ,BOOKMARK  true" {
+		t.Fatalf("events: got %q", got)
+	}
+}

@@ -1,6 +1,7 @@
 package podlogstream
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,6 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
@@ -256,6 +260,62 @@ func TestTenancy(t *testing.T) {
 			}
 		case <-deadline:
 			t.Fatal("no status on the other tenant's object")
+		}
+	}
+}
+
+// TestInformer runs a client-go shared informer (its reflector lists and
+// watches, or streams the list with sendInitialEvents when the client has
+// the WatchList feature) against the API.
+func TestInformer(t *testing.T) {
+	testenv.SkipIfDisabled(t)
+	ctx := t.Context()
+	dyn, err := dynamic.NewForConfig(srv.restConfig(adminToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := dyn.Resource(gvr)
+	if _, err := dc.Create(ctx, unstructuredPLS("informer-0", "p", map[string]any{"suite": "informer"}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = dc.DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "suite=informer"})
+	}()
+	factory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, "", func(o *metav1.ListOptions) { o.LabelSelector = "suite=informer" })
+	inf := factory.ForResource(gvr).Informer()
+	events := make(chan string, 100)
+	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) { events <- "add " + o.(*unstructured.Unstructured).GetName() },
+		DeleteFunc: func(o any) {
+			if u, ok := o.(*unstructured.Unstructured); ok {
+				events <- "delete " + u.GetName()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	factory.Start(stop)
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		t.Fatal("informer did not sync")
+	}
+	if _, err := dc.Create(ctx, unstructuredPLS("informer-1", "p", map[string]any{"suite": "informer"}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dc.Delete(ctx, "informer-0", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"add informer-0", "add informer-1", "delete informer-0"}
+	for _, w := range want {
+		select {
+		case got := <-events:
+			if got != w {
+				t.Fatalf("informer event: got %q; want %q", got, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("informer event %q did not come", w)
 		}
 	}
 }
