@@ -319,3 +319,32 @@ func TestInformer(t *testing.T) {
 		}
 	}
 }
+
+// TestGracefulDelete deletes with gracePeriodSeconds: 202, a
+// deletionTimestamp, then the object goes.
+func TestGracefulDelete(t *testing.T) {
+	testenv.SkipIfDisabled(t)
+	ctx := t.Context()
+	dc := srv.dynamicClient(t, adminToken)
+	if _, err := dc.Create(ctx, unstructuredPLS("graceful", "p", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, b := srv.do(t, adminToken, "DELETE", "/apis/tilt.dev/v1alpha1/podlogstreams/graceful?gracePeriodSeconds=1&propagationPolicy=Foreground&pretty=true", "", "")
+	if code != http.StatusAccepted || !strings.Contains(string(b), "\n  \"status\": \"Success\"") {
+		t.Fatalf("graceful delete: %d %s", code, b)
+	}
+	u, err := dc.Get(ctx, "graceful", metav1.GetOptions{})
+	if err != nil || u.GetDeletionTimestamp() == nil {
+		t.Fatalf("during the grace period: %v, deletionTimestamp %v", err, u.GetDeletionTimestamp())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := dc.Get(ctx, "graceful", metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not deleted 5s after a 1s grace period")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
