@@ -296,6 +296,13 @@ func (o *Objects) Update(tenant, name string, allowCreate, dryRun bool, change f
 	if dryRun {
 		return next, false, nil
 	}
+	if next.DeletionTimestamp != nil && len(next.Finalizers) == 0 && !o.now().Before(next.DeletionTimestamp.Time) {
+		// The last finalizer went after the grace period: delete.
+		if err := o.commitLocked(tenant, watch.Deleted, cur, next); err != nil {
+			return nil, false, err
+		}
+		return next.deepCopy(), false, nil
+	}
 	if err := o.commitLocked(tenant, watch.Modified, cur, next); err != nil {
 		return nil, false, err
 	}
@@ -308,9 +315,10 @@ type Preconditions struct {
 	ResourceVersion string
 }
 
-// Delete deletes an object: at once when grace is zero (or nil), else it
-// marks the object with a deletionTimestamp and deletes it grace later. It
-// returns the object as last stored and whether the deletion is pending.
+// Delete deletes an object: at once when grace is zero (or nil) and it has
+// no finalizers, else it marks the object with a deletionTimestamp and
+// deletes it grace later, once its finalizers are removed. It returns the
+// object as last stored and whether the deletion is pending.
 func (o *Objects) Delete(tenant, name string, pre Preconditions, grace *int64, dryRun bool) (*PodLogStream, bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -325,7 +333,7 @@ func (o *Objects) Delete(tenant, name string, pre Preconditions, grace *int64, d
 	if pre.ResourceVersion != "" && pre.ResourceVersion != cur.ResourceVersion {
 		return nil, false, apierrors.NewConflict(groupResource, name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", pre.ResourceVersion, cur.ResourceVersion))
 	}
-	if grace == nil || *grace <= 0 {
+	if len(cur.Finalizers) == 0 && (grace == nil || *grace <= 0) {
 		if dryRun {
 			return cur.deepCopy(), false, nil
 		}
@@ -335,13 +343,17 @@ func (o *Objects) Delete(tenant, name string, pre Preconditions, grace *int64, d
 		}
 		return final.deepCopy(), false, nil
 	}
-	at := o.now().Add(time.Duration(*grace) * time.Second)
+	var seconds int64
+	if grace != nil {
+		seconds = max(*grace, 0)
+	}
+	at := o.now().Add(time.Duration(seconds) * time.Second)
 	if cur.DeletionTimestamp != nil && !at.Before(cur.DeletionTimestamp.Time) {
 		return cur.deepCopy(), true, nil // an earlier deletion stands
 	}
 	next := cur.deepCopy()
 	ts := metav1.NewTime(at)
-	next.DeletionTimestamp, next.DeletionGracePeriodSeconds = &ts, grace
+	next.DeletionTimestamp, next.DeletionGracePeriodSeconds = &ts, &seconds
 	if dryRun {
 		return next, true, nil
 	}
@@ -362,8 +374,8 @@ func (o *Objects) scheduleDeletion(k objKey, at time.Time) {
 		defer o.mu.Unlock()
 		delete(o.timers, k)
 		cur, ok := o.objs[k]
-		if !ok || o.closed || cur.DeletionTimestamp == nil {
-			return
+		if !ok || o.closed || cur.DeletionTimestamp == nil || len(cur.Finalizers) > 0 {
+			return // the removal of the last finalizer deletes it
 		}
 		// A failed write leaves the object; the next start deletes it.
 		_ = o.commitLocked(k.tenant, watch.Deleted, cur, cur.deepCopy())

@@ -277,3 +277,28 @@ func BenchmarkObjectsList(b *testing.B) {
 		}
 	}
 }
+
+func TestObjectsFinalizers(t *testing.T) {
+	o := memObjects(t)
+	obj := newObject("a", "p", nil)
+	obj.Finalizers = []string{"example.com/keep"}
+	mustCreate(t, o, "t", obj)
+	marked, pending, err := o.Delete("t", "a", Preconditions{}, nil, false)
+	if err != nil || !pending || marked.DeletionTimestamp == nil {
+		t.Fatalf("delete with a finalizer: pending %v, %v", pending, err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, err := o.Get("t", "a"); err != nil {
+		t.Fatalf("deleted despite its finalizer: %v", err)
+	}
+	_, _, err = o.Update("t", "a", false, false, func(cur *PodLogStream) (*PodLogStream, error) {
+		cur.Finalizers = nil
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Get("t", "a"); !apierrors.IsNotFound(err) {
+		t.Fatalf("after the last finalizer went: got %v; want NotFound", err)
+	}
+}
