@@ -529,11 +529,11 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, tenant string, l
 	if err != nil {
 		return err
 	}
-	wt, err := h.objs.Watch(tenant, lo.rv, initial, lo.bookmarks && lo.initial != nil && *lo.initial)
+	wt, err := h.objs.startWatch(tenant, lo.rv, initial, lo.bookmarks && lo.initial != nil && *lo.initial)
 	if err != nil {
 		return err
 	}
-	defer h.objs.StopWatch(wt)
+	defer h.objs.stopWatch(wt)
 	timeout := lo.timeout
 	if timeout <= 0 {
 		timeout = maxWatchTimeout
@@ -572,7 +572,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, tenant string, l
 				_ = rc.Flush()
 			}
 		case <-bookmarks:
-			h.objs.Bookmark(wt)
+			h.objs.sendBookmark(wt)
 		case <-wt.dropped:
 			return nil
 		case <-timer.C:

@@ -470,11 +470,11 @@ type watcher struct {
 	gone    bool
 }
 
-// Watch starts a watch of a tenant's objects from resourceVersion rv: the
+// startWatch starts a watch of a tenant's objects from resourceVersion rv: the
 // changes after rv, or, when initial is set, an ADDED event for each object
 // first (and then a bookmark marking their end when bookmark is set).
-// Stop must be called.
-func (o *Objects) Watch(tenant string, rv uint64, initial, bookmark bool) (*watcher, error) {
+// stopWatch must be called.
+func (o *Objects) startWatch(tenant string, rv uint64, initial, bookmark bool) (*watcher, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -513,16 +513,16 @@ func (o *Objects) Watch(tenant string, rv uint64, initial, bookmark bool) (*watc
 	return w, nil
 }
 
-// Bookmark sends w a bookmark at the current resourceVersion, after the
+// sendBookmark sends w a bookmark at the current resourceVersion, after the
 // changes already sent.
-func (o *Objects) Bookmark(w *watcher) {
+func (o *Objects) sendBookmark(w *watcher) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.send(w, event{typ: watch.Bookmark, tenant: w.tenant, rv: o.rv})
 }
 
-// StopWatch stops a watch.
-func (o *Objects) StopWatch(w *watcher) {
+// stopWatch stops a watch.
+func (o *Objects) stopWatch(w *watcher) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.dropWatcher(w)

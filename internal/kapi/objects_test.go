@@ -174,17 +174,17 @@ func TestObjectsSnapshotAtResourceVersion(t *testing.T) {
 func TestObjectsWatch(t *testing.T) {
 	o := memObjects(t)
 	mustCreate(t, o, "t", newObject("a", "p", nil))
-	w, err := o.Watch("t", 1, false, false)
+	w, err := o.startWatch("t", 1, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer o.StopWatch(w)
+	defer o.stopWatch(w)
 	mustCreate(t, o, "other", newObject("hidden", "p", nil))
 	mustCreate(t, o, "t", newObject("b", "p", nil))
 	if _, _, err := o.Delete("t", "a", Preconditions{}, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	o.Bookmark(w)
+	o.sendBookmark(w)
 	want := []string{"ADDED b 3", "DELETED a 4", "BOOKMARK  4"}
 	for _, wnt := range want {
 		select {
@@ -201,11 +201,11 @@ func TestObjectsWatch(t *testing.T) {
 		}
 	}
 	// From an old resourceVersion the history replays.
-	w2, err := o.Watch("t", 0, true, true)
+	w2, err := o.startWatch("t", 0, true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer o.StopWatch(w2)
+	defer o.stopWatch(w2)
 	if ev := <-w2.ch; ev.typ != watch.Added || ev.obj.Name != "b" {
 		t.Fatalf("initial event: got %s %v", ev.typ, ev.obj)
 	}
@@ -250,7 +250,7 @@ func TestObjectsPersistAcrossReopen(t *testing.T) {
 	if n, _ := strconv.Atoi(c.ResourceVersion); n != 4 {
 		t.Fatalf("next resourceVersion: got %s; want 4", c.ResourceVersion)
 	}
-	if _, err := o2.Watch("t", 1, false, false); !apierrors.IsResourceExpired(err) {
+	if _, err := o2.startWatch("t", 1, false, false); !apierrors.IsResourceExpired(err) {
 		t.Fatalf("watch from before the restart: got %v; want Expired", err)
 	}
 }
