@@ -164,6 +164,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, tenant string) 
 		return apierrors.NewInvalid(groupKind, obj.Name, field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), obj.ResourceVersion, "must be empty on create")})
 	}
 	obj.Status = PodLogStreamStatus{}
+	if obj.Name == "" && obj.GenerateName != "" {
+		obj.Name = generateName(obj.GenerateName)
+	}
 	defaultObject(obj)
 	if err := validateObject(obj); err != nil {
 		return err

@@ -323,3 +323,14 @@ func TestHandlerWatchInitialEventsAndBookmark(t *testing.T) {
 		t.Fatalf("events: got %q", got)
 	}
 }
+
+func TestHandlerGenerateName(t *testing.T) {
+	srv := testServer(t)
+	code, b := call(t, srv, "POST", ResourcePath, "application/json", `{"metadata":{"generateName":"gen-"},"spec":{"pod":"p"}}`)
+	var p PodLogStream
+	if err := json.Unmarshal(b, &p); err != nil || code != 201 || !strings.HasPrefix(p.Name, "gen-") || len(p.Name) != 9 {
+		t.Fatalf("generateName: %d %s", code, b)
+	}
+	code, b = call(t, srv, "POST", ResourcePath, "application/json", `{"metadata":{"generateName":"Bad_"},"spec":{"pod":"p"}}`)
+	wantStatus(t, code, b, 422, metav1.StatusReasonInvalid, "metadata.generateName")
+}

@@ -222,26 +222,29 @@ func sortByName(objs []*PodLogStream) {
 	slices.SortFunc(objs, func(a, b *PodLogStream) int { return strings.Compare(a.Name, b.Name) })
 }
 
+// generateName returns a name made of prefix and 5 random characters.
+func generateName(prefix string) string {
+	return prefix + rand.String(5)
+}
+
 // Create stores a new object, completing its metadata (name from
-// generateName, uid, creationTimestamp, generation, resourceVersion). With
+// generateName when it has none or its generated name is taken, uid, creationTimestamp, generation, resourceVersion). With
 // dryRun nothing is stored. The object must be valid.
 func (o *Objects) Create(tenant string, obj *PodLogStream, dryRun bool) (*PodLogStream, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	obj = obj.deepCopy()
 	if obj.Name == "" {
-		for range 10 {
-			name := obj.GenerateName + rand.String(5)
-			if _, taken := o.objs[objKey{tenant, name}]; !taken {
-				obj.Name = name
-				break
-			}
+		obj.Name = generateName(obj.GenerateName)
+	}
+	for tries := 0; ; tries++ {
+		if _, taken := o.objs[objKey{tenant, obj.Name}]; !taken {
+			break
 		}
-		if obj.Name == "" {
-			return nil, apierrors.NewAlreadyExists(groupResource, obj.GenerateName)
+		if obj.GenerateName == "" || !strings.HasPrefix(obj.Name, obj.GenerateName) || tries == 10 {
+			return nil, apierrors.NewAlreadyExists(groupResource, obj.Name)
 		}
-	} else if _, taken := o.objs[objKey{tenant, obj.Name}]; taken {
-		return nil, apierrors.NewAlreadyExists(groupResource, obj.Name)
+		obj.Name = generateName(obj.GenerateName)
 	}
 	obj.UID = uuid.NewUUID()
 	obj.CreationTimestamp = metav1.NewTime(o.now().Truncate(time.Second))

@@ -119,6 +119,19 @@ func TestKubectl(t *testing.T) {
 	if out := mustKubectl(t, kc, "", "api-resources", "--api-group", "tilt.dev"); !strings.Contains(out, "podlogstreams") || !strings.Contains(out, "pls") {
 		t.Fatalf("api-resources: %s", out)
 	}
+	// kubectl create validates on the server (fieldValidation=Strict, which
+	// it finds in the OpenAPI document).
+	bad := "apiVersion: tilt.dev/v1alpha1\nkind: PodLogStream\nmetadata: {name: kubectl-bad}\nspec: {pod: p, bogus: 1}\n"
+	if out, err := kubectl(t, kc, bad, "create", "-f", "-"); err == nil || !strings.Contains(out, `unknown field "spec.bogus"`) {
+		t.Fatalf("create with an unknown field: %v %s", err, out)
+	}
+	good := "apiVersion: tilt.dev/v1alpha1\nkind: PodLogStream\nmetadata: {generateName: kubectl-gen-}\nspec: {pod: p}\n"
+	if out := mustKubectl(t, kc, good, "create", "-f", "-"); !strings.Contains(out, "podlogstream.tilt.dev/kubectl-gen-") {
+		t.Fatalf("create with generateName: %s", out)
+	}
+	if out := mustKubectl(t, kc, "", "delete", "pls", "--all"); !strings.Contains(out, "kubectl-gen-") {
+		t.Fatalf("delete --all: %s", out)
+	}
 	out, err := kubectl(t, kc, "", "apply", "--server-side", "-f", manifest)
 	if err == nil || !strings.Contains(out, "server-side apply is not supported") {
 		t.Fatalf("server-side apply: %v %s", err, out)
