@@ -561,6 +561,9 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, tenant string, l
 	for {
 		select {
 		case ev := <-wt.ch:
+			if !initial && ev.typ != watch.Bookmark && ev.rv <= lo.rv {
+				continue // at or before the resourceVersion asked for
+			}
 			out, ok := lo.filter(ev)
 			if !ok {
 				continue
