@@ -49,6 +49,10 @@ type ContainerStreamStatus struct {
 // not exist in the cluster.
 var ErrPodNotFound = errors.New("pod not found")
 
+// ErrPinNotSet is returned, wrapped, by PinStatus for a pin the cluster does
+// not have (as after the cluster was removed and added again).
+var ErrPinNotSet = errors.New("pin not set")
+
 // pinSet holds a cluster's pins and the state of the streams they use.
 type pinSet struct {
 	mu sync.Mutex
@@ -112,7 +116,7 @@ func (m *Manager) PinStatus(clusterID, id string) ([]ContainerStreamStatus, erro
 	p, ok := ps.pins[id]
 	ps.mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("pin %s: not set", id)
+		return nil, fmt.Errorf("pin %s: %w", id, ErrPinNotSet)
 	}
 	if !c.synced() {
 		c.mu.Lock()

@@ -165,6 +165,11 @@ func (c *Controller) syncObject(k objKey, obj *PodLogStream, clusters []collecto
 		c.pins[k] = want
 	}
 	cs, err := c.coll.PinStatus(want.clusterID, want.pin.ID)
+	if errors.Is(err, collector.ErrPinNotSet) {
+		// The cluster was added again without it: set it on the next sync.
+		delete(c.pins, k)
+		return obj.Status
+	}
 	if err != nil {
 		return errorStatus(obj, err.Error())
 	}

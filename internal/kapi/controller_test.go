@@ -41,7 +41,10 @@ func (f *fakeCollector) RemovePin(clusterID, id string) error {
 func (f *fakeCollector) PinStatus(clusterID, id string) ([]collector.ContainerStreamStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p := f.pins[clusterID][id]
+	p, set := f.pins[clusterID][id]
+	if !set {
+		return nil, fmt.Errorf("pin %s: %w", id, collector.ErrPinNotSet)
+	}
 	st, ok := f.status[p.Pod]
 	if !ok {
 		return nil, fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Pod, collector.ErrPodNotFound)
@@ -142,6 +145,21 @@ func TestControllerPinsAndStatus(t *testing.T) {
 	if fc.pinsOf("c2") != "" {
 		t.Fatalf("pin left in c2: %q", fc.pinsOf("c2"))
 	}
+	// A cluster added again without its pins gets them back.
+	fc.mu.Lock()
+	fc.pins["c2"] = nil
+	fc.mu.Unlock()
+	if _, _, err := o.Update("t", "a", false, false, func(cur *PodLogStream) (*PodLogStream, error) {
+		cur.Spec.Cluster = "other"
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitObj("pinned in c2", func(*PodLogStream) bool { return fc.pinsOf("c2") == "default/gone " })
+	fc.mu.Lock()
+	fc.pins["c2"] = nil
+	fc.mu.Unlock()
+	waitObj("pinned in c2 again", func(*PodLogStream) bool { return fc.pinsOf("c2") == "default/gone " })
 	// Deleting the object removes its pin.
 	if _, _, err := o.Update("t", "a", false, false, func(cur *PodLogStream) (*PodLogStream, error) {
 		cur.Spec.Cluster = ""
@@ -154,7 +172,7 @@ func TestControllerPinsAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(3 * time.Second)
-	for fc.pinsOf("c1") != "" {
+	for fc.pinsOf("c1")+fc.pinsOf("c2") != "" {
 		if time.Now().After(deadline) {
 			t.Fatal("pin not removed after the deletion")
 		}
