@@ -2,6 +2,7 @@ package kapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -300,5 +301,45 @@ func TestObjectsFinalizers(t *testing.T) {
 	}
 	if _, err := o.Get("t", "a"); !apierrors.IsNotFound(err) {
 		t.Fatalf("after the last finalizer went: got %v; want NotFound", err)
+	}
+}
+
+// BenchmarkObjectsUpdateSQLite measures an update written through to the
+// metadata database and delivered to a watcher.
+func BenchmarkObjectsUpdateSQLite(b *testing.B) {
+	ctx := context.Background()
+	db, err := meta.Open(ctx, filepath.Join(b.TempDir(), "meta.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	o, err := OpenObjects(ctx, db.SQL(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	created, err := o.Create("t", newObject("a", "p", nil), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, _ := json.Marshal(created)
+	w, err := o.startWatch("t", o.ResourceVersion(), false, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.stopWatch(w)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	i := 0
+	for b.Loop() {
+		i++
+		_, _, err := o.Update("t", "a", false, false, func(cur *PodLogStream) (*PodLogStream, error) {
+			cur.Labels = map[string]string{"i": strconv.Itoa(i)}
+			return cur, nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-w.ch
 	}
 }
