@@ -178,6 +178,13 @@ func (c *Controller) syncObject(k objKey, obj *PodLogStream, clusters []collecto
 		out.ContainerStatuses = append(out.ContainerStatuses, ContainerLogStreamStatus{
 			Name: s.Name, Active: s.Active, Error: s.Error, Terminated: s.Terminated})
 	}
+	for _, name := range obj.Spec.OnlyContainers {
+		if !slices.ContainsFunc(cs, func(s collector.ContainerStreamStatus) bool { return s.Name == name }) &&
+			!slices.Contains(obj.Spec.IgnoreContainers, name) {
+			out.ContainerStatuses = append(out.ContainerStatuses, ContainerLogStreamStatus{Name: name,
+				Error: fmt.Sprintf("pod %s/%s has no container %s", obj.Spec.Namespace, obj.Spec.Pod, name)})
+		}
+	}
 	return out
 }
 

@@ -118,9 +118,20 @@ func TestControllerPinsAndStatus(t *testing.T) {
 	if got := fc.pinsOf("c1"); got != "default/p " {
 		t.Fatalf("pins of c1: got %q", got)
 	}
+	// A container named in onlyContainers that the pod lacks is reported.
+	if _, _, err := o.Update("t", "a", false, false, func(cur *PodLogStream) (*PodLogStream, error) {
+		cur.Spec.OnlyContainers = []string{"app", "nope"}
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitObj("missing container", func(p *PodLogStream) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 3 && cs[2] == ContainerLogStreamStatus{Name: "nope", Error: "pod default/p has no container nope"}
+	})
 	// Move to a missing pod in the other cluster.
 	if _, _, err := o.Update("t", "a", false, false, func(cur *PodLogStream) (*PodLogStream, error) {
-		cur.Spec.Pod, cur.Spec.Cluster = "gone", "other"
+		cur.Spec.Pod, cur.Spec.Cluster, cur.Spec.OnlyContainers = "gone", "other", nil
 		return cur, nil
 	}); err != nil {
 		t.Fatal(err)
