@@ -57,7 +57,11 @@ func TestRestartResumes(t *testing.T) {
 	if err != nil || again.GetUID() != created.GetUID() {
 		t.Fatalf("after the restart: %v, uid %s; want uid %s", err, again.GetUID(), created.GetUID())
 	}
-	time.Sleep(2 * time.Second)
+	sw := watchObject(t, dc, "survivor")
+	sw.until(t, 15*time.Second, "streams active after the restart", func(st map[string]containerStatus) bool {
+		return st["p"].Active && st["q"].Active
+	})
+	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
 	want := map[string][]string{}
