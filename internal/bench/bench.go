@@ -248,7 +248,7 @@ func runQueries(ctx context.Context, st *store.Store, d dataset.Config, runs int
 			perWorker[i] = make(map[key]int)
 		}
 		_, err := st.Scan(ctx, store.Query{Tenant: tenant, Start: start, End: end,
-			LineFilters: []store.LineFilter{{Type: store.LineToken, Value: "error"}}},
+			LineFilters: []store.LineFilter{{Type: store.LineContains, Value: "error"}}},
 			func(w int, s *store.Stream, e *store.EntryView) error {
 				perWorker[w][key{s.Labels.Get("namespace"), e.Timestamp / int64(time.Minute)}]++
 				return nil

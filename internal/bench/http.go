@@ -23,7 +23,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/s2"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/kubelog/kubelog/internal/dataset"
@@ -36,6 +36,9 @@ type serverProc struct {
 	url    string
 	token  string
 	exited chan error
+	// stop runs once (it is also deferred); stopErr is its result.
+	stopOnce sync.Once
+	stopErr  error
 }
 
 var servingRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
@@ -111,14 +114,16 @@ func (p *serverProc) usage() (cpu float64, peak int64) {
 }
 
 func (p *serverProc) stop() error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.exited:
-		return err
-	case <-time.After(2 * time.Minute):
-		_ = p.cmd.Process.Kill()
-		return fmt.Errorf("kubelog serve did not stop")
-	}
+	p.stopOnce.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case p.stopErr = <-p.exited:
+		case <-time.After(2 * time.Minute):
+			_ = p.cmd.Process.Kill()
+			p.stopErr = fmt.Errorf("kubelog serve did not stop")
+		}
+	})
+	return p.stopErr
 }
 
 func (p *serverProc) request(ctx context.Context, method, path, ctype string, body []byte) ([]byte, error) {
@@ -213,6 +218,13 @@ func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg datas
 	rep.ServerCPUPerMillion = (cpu1 - cpu0) / (float64(cfg.Lines) / 1e6)
 	rep.ServerPeakRSSBytes = peak
 	fmt.Fprintf(progress, "pushed %d lines in %.1fs\n", cfg.Lines, el)
+	// Queries then read parts only, as in engine mode, which flushes and
+	// merges before its queries.
+	flushStart := time.Now()
+	if _, err := srv.request(ctx, "POST", "/flush", "", nil); err != nil {
+		return err
+	}
+	rep.FlushSeconds = time.Since(flushStart).Seconds()
 
 	if err := httpQueries(ctx, srv, dcfg, cfg.Runs, rep); err != nil {
 		return err
@@ -322,23 +334,61 @@ func (r lokiResult) last() float64 {
 
 // pushEncoder builds Loki push bodies. It reuses its buffers.
 type pushEncoder struct {
-	buf, pb, stream []byte
+	buf, pb, stream, labels []byte
+	// groups holds the entry indexes of each stream of a batch, in the order
+	// the streams first appear; slot finds a stream's group.
+	groups [][]int
+	slot   map[labelsKey]int
 }
 
-// json encodes entries as Loki's JSON push body, one stream per entry run
-// with the same labels.
+// labelsKey identifies a label set by its backing array: the generator
+// shares one per stream. Equal sets in different arrays only make two
+// streams of one in a body, which is still correct.
+type labelsKey struct {
+	first *logmodel.Label
+	n     int
+}
+
+// group sorts entries by stream, as Promtail, Alloy and Vector batch them:
+// each stream of a body carries its labels once.
+func (e *pushEncoder) group(entries []logmodel.Entry) [][]int {
+	if e.slot == nil {
+		e.slot = make(map[labelsKey]int)
+	}
+	clear(e.slot)
+	for i := range e.groups {
+		e.groups[i] = e.groups[i][:0]
+	}
+	n := 0
+	for i := range entries {
+		ls := entries[i].Labels
+		k := labelsKey{n: len(ls)}
+		if len(ls) > 0 {
+			k.first = &ls[0]
+		}
+		g, ok := e.slot[k]
+		if !ok {
+			g = n
+			n++
+			e.slot[k] = g
+			if g == len(e.groups) {
+				e.groups = append(e.groups, nil)
+			}
+		}
+		e.groups[g] = append(e.groups[g], i)
+	}
+	return e.groups[:n]
+}
+
+// json encodes entries as Loki's JSON push body, one stream per label set.
 func (e *pushEncoder) json(entries []logmodel.Entry) []byte {
 	b := append(e.buf[:0], `{"streams":[`...)
-	for i := 0; i < len(entries); {
-		j := i
-		for j < len(entries) && entries[j].Labels.Equal(entries[i].Labels) {
-			j++
-		}
-		if i > 0 {
+	for gi, g := range e.group(entries) {
+		if gi > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"stream":{`...)
-		for k, l := range entries[i].Labels {
+		for k, l := range entries[g[0]].Labels {
 			if k > 0 {
 				b = append(b, ',')
 			}
@@ -347,36 +397,33 @@ func (e *pushEncoder) json(entries []logmodel.Entry) []byte {
 			b = appendJSONString(b, l.Value)
 		}
 		b = append(b, `},"values":[`...)
-		for k := i; k < j; k++ {
-			if k > i {
+		for k, i := range g {
+			if k > 0 {
 				b = append(b, ',')
 			}
 			b = append(b, `["`...)
-			b = strconv.AppendInt(b, entries[k].Timestamp, 10)
+			b = strconv.AppendInt(b, entries[i].Timestamp, 10)
 			b = append(b, `",`...)
-			b = appendJSONString(b, string(entries[k].Line))
+			b = appendJSONString(b, entries[i].Line)
 			b = append(b, ']')
 		}
 		b = append(b, "]}"...)
-		i = j
 	}
 	b = append(b, "]}"...)
 	e.buf = b
 	return bytes.Clone(b)
 }
 
-// protobuf encodes entries as Loki's snappy-compressed PushRequest.
+// protobuf encodes entries as Loki's snappy-compressed protobuf push body,
+// one stream per label set.
 func (e *pushEncoder) protobuf(entries []logmodel.Entry) []byte {
 	pb := e.pb[:0]
-	for i := 0; i < len(entries); {
-		j := i
-		for j < len(entries) && entries[j].Labels.Equal(entries[i].Labels) {
-			j++
-		}
+	for _, g := range e.group(entries) {
+		e.labels = entries[g[0]].Labels.AppendString(e.labels[:0])
 		s := e.stream[:0]
 		s = protowire.AppendTag(s, 1, protowire.BytesType) // labels
-		s = protowire.AppendString(s, entries[i].Labels.String())
-		for k := i; k < j; k++ {
+		s = protowire.AppendBytes(s, e.labels)
+		for _, k := range g {
 			secs, nanos := uint64(entries[k].Timestamp/1e9), uint64(entries[k].Timestamp%1e9)
 			tsLen := 1 + protowire.SizeVarint(secs) + 1 + protowire.SizeVarint(nanos)
 			line := entries[k].Line
@@ -395,15 +442,16 @@ func (e *pushEncoder) protobuf(entries []logmodel.Entry) []byte {
 		e.stream = s
 		pb = protowire.AppendTag(pb, 1, protowire.BytesType) // streams
 		pb = protowire.AppendBytes(pb, s)
-		i = j
 	}
 	e.pb = pb
-	return snappy.Encode(nil, pb)
+	// snappy.Encode of klauspost/compress is s2's slower "better" mode;
+	// Promtail's encoder is the plain, fast one.
+	return s2.EncodeSnappy(nil, pb)
 }
 
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
 // as encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString[S ~string | ~[]byte](b []byte, s S) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -428,7 +476,7 @@ func appendJSONString(b []byte, s string) []byte {
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
+		r, n := utf8.DecodeRune([]byte(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && n == 1 {
 			b = append(b, `\ufffd`...)
 		} else {

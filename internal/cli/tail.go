@@ -36,6 +36,8 @@ type tailOptions struct {
 	color                 bool // colour pod names: stdout is a terminal
 
 	podRegex string
+	// cluster holds the flags of the cluster mode (no --server).
+	cluster clusterTailFlags
 	// Set by complete.
 	sessionFilter string
 }
@@ -45,23 +47,36 @@ func newTailCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tail [POD_REGEX]",
 		Short: "Follow logs live, resuming exactly after breaks",
-		Long: `tail follows logs as they arrive. With --server (or KUBELOG_SERVER) it goes
-through a kubelog tail session: -n, -l, -c and POD_REGEX become the session
-filter, and --filter and --service add to it. It resumes from its last cursor
-after a network break or a server restart, with no duplicate and no gap;
---session continues an existing session.`,
+		Long: `tail follows logs as they arrive.
+
+Without --server it reads straight from a cluster, as stern does: it watches
+the pods matching POD_REGEX, -n/-A and -l, follows each container matching -c
+(and not --exclude-container) as pods appear and disappear, and prints each
+line with its pod and container. The kubeconfig is read as kubectl reads it
+($KUBECONFIG, then ~/.kube/config; --kubeconfig and --context override).
+--since and --tail choose where each container starts; --include and
+--exclude filter lines by regexp.
+
+With --server (or KUBELOG_SERVER) it goes through a kubelog tail session:
+-n, -l, -c and POD_REGEX become the session filter, and --filter and
+--service add to it. It resumes from its last cursor after a network break or
+a server restart, with no duplicate and no gap; --session continues an
+existing session.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				o.podRegex = args[0]
 			}
-			if err := o.complete(); err != nil {
-				return err
-			}
 			if f, ok := cmd.OutOrStdout().(*os.File); ok {
 				if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 					o.color = true
 				}
+			}
+			if o.server == "" {
+				return o.runCluster(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			if err := o.complete(); err != nil {
+				return err
 			}
 			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -79,14 +94,18 @@ after a network break or a server restart, with no duplicate and no gap;
 	f.StringVar(&o.user, "user", "", "user id of the session (default: the local user name)")
 	f.StringVarP(&o.output, "output", "o", "default", "default, raw or json")
 	f.BoolVar(&o.timestamps, "timestamps", false, "print each entry's timestamp")
+	f.StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "kubeconfig file, without --server (default: as kubectl, $KUBECONFIG or ~/.kube/config)")
+	f.StringVar(&o.cluster.kubeContext, "context", "", "kubeconfig context, without --server (default: its current one)")
+	f.StringVarP(&o.cluster.excludeContainer, "exclude-container", "E", "", "container name regex to leave out, without --server")
+	f.StringArrayVarP(&o.cluster.include, "include", "i", nil, "print only lines matching this regex (repeatable), without --server")
+	f.StringArrayVarP(&o.cluster.exclude, "exclude", "e", nil, "leave out lines matching this regex (repeatable), without --server")
+	f.StringVarP(&o.cluster.since, "since", "s", "48h", "start each container this far back, e.g. 10m, without --server")
+	f.Int64Var(&o.cluster.tail, "tail", -1, "start each container with its last N lines (-1: all since --since), without --server")
 	return cmd
 }
 
 // complete turns the flags into the session filter and checks them.
 func (o *tailOptions) complete() error {
-	if o.server == "" {
-		return errors.New("kubelog tail without --server reads straight from a cluster, which is not built yet; give --server URL (or KUBELOG_SERVER)")
-	}
 	if o.token == "" {
 		return errors.New("--token (or KUBELOG_TOKEN) is required with --server")
 	}

@@ -134,6 +134,9 @@ type Selection struct {
 	Namespace string
 	// LabelSelector selects pods by label; empty selects all.
 	LabelSelector string
+	// Pods, when not empty, names the only pods selected (a continuous job's
+	// pods).
+	Pods []string
 	// OnlyContainers, when not empty, names the only containers collected;
 	// IgnoreContainers names containers never collected.
 	OnlyContainers, IgnoreContainers []string
@@ -182,6 +185,9 @@ func selects(sels []selection, pod *corev1.Pod, name string, init bool) bool {
 			continue
 		}
 		if !s.selector.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		if len(s.Pods) > 0 && !slices.Contains(s.Pods, pod.Name) {
 			continue
 		}
 		if init && !s.IncludeInit {

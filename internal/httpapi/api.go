@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kubelog/kubelog/internal/auth"
+	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/tail"
@@ -68,6 +69,9 @@ type Deps struct {
 	Now func() time.Time
 	// StoreHealth reports the store's condition; nil means Store.Health.
 	StoreHealth func() error
+	// Clusters manages clusters, collection configs and collection jobs;
+	// nil answers their routes with 503.
+	Clusters *clusters.Service
 	// Kube, when set, serves the PodLogStream API group under /apis.
 	Kube KubeAPI
 }
@@ -88,6 +92,7 @@ type API struct {
 	storeOK  func() error
 	kube     KubeAPI
 	mux      *http.ServeMux
+	clusters *clusters.Service
 	metrics  *apiMetrics
 	ingest   *ingestMeter
 	started  time.Time
@@ -112,7 +117,8 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		cfg: cfg, store: d.Store, hub: d.Hub, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
-		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, kube: d.Kube, mux: http.NewServeMux(),
+		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, mux: http.NewServeMux(), kube: d.Kube,
+		clusters: d.Clusters,
 	}
 	if a.storeOK == nil {
 		a.storeOK = d.Store.Health

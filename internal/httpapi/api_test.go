@@ -42,7 +42,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // env is an API over a real store and a real SQLite database.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	api    *API
 	db     *meta.DB
@@ -51,7 +51,7 @@ type env struct {
 	tokens map[string]string // name -> secret
 }
 
-func newEnv(t *testing.T, limits auth.Limits) *env {
+func newEnv(t testing.TB, limits auth.Limits) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()

@@ -383,6 +383,9 @@ func (a *API) listing(r *http.Request, matchers []*store.Matcher, key func(ls lo
 
 // getNamespaces serves GET /api/v1/logs/namespaces.
 func (a *API) getNamespaces(w http.ResponseWriter, r *http.Request) error {
+	if id := r.URL.Query().Get("cluster_id"); id != "" {
+		return a.liveNamespaces(w, r, id)
+	}
 	out, err := a.listing(r, nil, func(ls logmodel.Labels) (countBy, bool) {
 		ns := ls.Get("namespace")
 		return countBy{Name: ns}, ns != ""
@@ -396,6 +399,9 @@ func (a *API) getNamespaces(w http.ResponseWriter, r *http.Request) error {
 
 // getPods serves GET /api/v1/logs/pods?namespace=.
 func (a *API) getPods(w http.ResponseWriter, r *http.Request) error {
+	if id := r.URL.Query().Get("cluster_id"); id != "" {
+		return a.livePods(w, r, id)
+	}
 	m, err := listMatcher("namespace", r.URL.Query().Get("namespace"))
 	if err != nil {
 		return err
@@ -417,6 +423,9 @@ func (a *API) getPods(w http.ResponseWriter, r *http.Request) error {
 
 // getContainers serves GET /api/v1/logs/containers?namespace=&pod=.
 func (a *API) getContainers(w http.ResponseWriter, r *http.Request) error {
+	if id := r.URL.Query().Get("cluster_id"); id != "" {
+		return a.liveContainers(w, r, id)
+	}
 	var ms []*store.Matcher
 	for _, name := range []string{"namespace", "pod"} {
 		m, err := listMatcher(name, r.URL.Query().Get(name))

@@ -614,6 +614,19 @@ func (a *API) lokiVolume(rangeQuery bool) handlerFunc {
 	}
 }
 
+// flush serves POST /flush, as Loki's ingesters do: it writes the head to
+// durable parts and merges small parts, then answers 204.
+func (a *API) flush(w http.ResponseWriter, r *http.Request) error {
+	if err := a.store.Flush(r.Context()); err != nil {
+		return err
+	}
+	if err := a.store.RunMaintenance(r.Context()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // lokiBuildInfo serves GET /loki/api/v1/status/buildinfo.
 func (a *API) lokiBuildInfo(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"version": a.cfg.Version, "revision": "", "branch": "",

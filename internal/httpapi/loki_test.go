@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/store"
 )
 
 // lokiResponse is Loki's documented query response shape.
@@ -223,4 +226,65 @@ func TestLokiTailWebSocket(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("tail received %v; want %v", got, want)
 	}
+}
+
+// TestFlush checks Loki's POST /flush: admin only, 204, and the head's
+// entries are in parts afterwards and still answer queries.
+func TestFlush(t *testing.T) {
+	e := newEnv(t, noLimits())
+	base := seedLoki(e)
+	if code, b, _ := e.do("a-write", "POST", "/flush", nil); code != http.StatusForbidden {
+		t.Fatalf("flush with a write token: %d %s", code, b)
+	}
+	if code, b, _ := e.do("admin", "POST", "/flush", nil); code != http.StatusNoContent {
+		t.Fatalf("flush: %d %s", code, b)
+	}
+	if ss := e.st.Stats(""); ss.HeadEntries != 0 || ss.Parts == 0 {
+		t.Fatalf("after flush: %d head entries, %d parts", ss.HeadEntries, ss.Parts)
+	}
+	end := strconv.FormatInt(base.Add(10*time.Minute).UnixNano(), 10)
+	code, b := e.loki("/loki/api/v1/query_range", url.Values{"query": {`sum(count_over_time({app=~"a|b"}[1h]))`}, "start": {end}, "end": {end}})
+	if code != 200 || !strings.Contains(string(b), `"60"`) {
+		t.Fatalf("count after flush: %d %s", code, b)
+	}
+}
+
+// BenchmarkLokiQueryRange measures q1 of the benchmark, the last 100 lines
+// of one stream, through /loki/api/v1/query_range (HTTP on loopback,
+// authentication, LogQL, JSON) and straight from the store, so that the
+// difference is the API's cost.
+func BenchmarkLokiQueryRange(b *testing.B) {
+	e := newEnv(b, noLimits())
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	lines := make([]string, 12_500)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("081109 %06d 148 INFO dfs.DataNode$PacketResponder: PacketResponder %d for block blk_%d terminating", i, i%3, i*7919)
+	}
+	for i := 0; i < len(lines); i += 2500 {
+		e.pushJSON("a-write", map[string]string{"namespace": "ns-3", "pod": "app-3-7", "container": "c1"}, base.Add(time.Duration(i)*time.Millisecond), lines[i:i+2500]...)
+	}
+	if err := e.st.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	start, end := base.Add(-time.Minute).UnixNano(), base.Add(time.Hour).UnixNano()
+	q := url.Values{"query": {`{namespace="ns-3", pod="app-3-7", container="c1"}`}, "limit": {"100"},
+		"start": {strconv.FormatInt(start, 10)}, "end": {strconv.FormatInt(end, 10)}}
+	b.Run("http", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if code, body, _ := e.do("a-read", "GET", "/loki/api/v1/query_range?"+q.Encode(), nil); code != http.StatusOK || len(body) < 10000 {
+				b.Fatalf("%d %d bytes", code, len(body))
+			}
+		}
+	})
+	b.Run("store", func(b *testing.B) {
+		ms := []*store.Matcher{store.MustMatcher(store.MatchEqual, "namespace", "ns-3"), store.MustMatcher(store.MatchEqual, "pod", "app-3-7"), store.MustMatcher(store.MatchEqual, "container", "c1")}
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := e.st.Query(context.Background(), store.Query{Tenant: "team-a", Matchers: ms, Start: start, End: end, Direction: logmodel.Backward, Limit: 100})
+			if err != nil || len(res.Entries) != 100 {
+				b.Fatal(err, len(res.Entries))
+			}
+		}
+	})
 }

@@ -61,6 +61,10 @@ func (a *API) health(ctx context.Context) healthReport {
 	}
 	rep.Components["metadata_db"] = db
 	worst(db.Status)
+	if ch, ok := a.clusterHealth(); ok {
+		rep.Components["clusters"] = ch
+		worst(ch.Status)
+	}
 	return rep
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/kubelog/kubelog/internal/auth"
+	"github.com/kubelog/kubelog/internal/clusters"
 )
 
 // routes registers every route of the API.
@@ -51,6 +52,33 @@ func (a *API) routes() {
 	std("PATCH "+logs+"/tail/sessions/{id}", auth.ScopeRead, a.patchSession)
 	std("DELETE "+logs+"/tail/sessions/{id}", auth.ScopeRead, a.deleteSession)
 	std("GET "+logs+"/tail/sessions/{id}/stream", auth.ScopeRead, a.streamSession)
+	// Clusters, collection configs and collection jobs (package clusters).
+	std("GET "+logs+"/clusters/configs", auth.ScopeManage, a.listClusterConfigs)
+	std("POST "+logs+"/clusters/configs", auth.ScopeManage, a.createClusterConfig)
+	std("PUT "+logs+"/clusters/configs", auth.ScopeManage, a.updateClusterConfig)
+	std("PUT "+logs+"/clusters/configs/{id}", auth.ScopeManage, a.updateClusterConfig)
+	std("DELETE "+logs+"/clusters/configs", auth.ScopeManage, a.deleteClusterConfig)
+	std("DELETE "+logs+"/clusters/configs/{id}", auth.ScopeManage, a.deleteClusterConfig)
+	std("GET "+logs+"/clusters/status", auth.ScopeRead, a.getClusterStatus)
+	std("POST "+logs+"/clusters/refresh", auth.ScopeManage, a.refreshClusters)
+	std("GET "+logs+"/clusters/{clusterId}/metrics", auth.ScopeRead, a.getClusterMetrics)
+	std("GET "+logs+"/config", auth.ScopeManage, a.listCollectionConfigs)
+	std("GET "+logs+"/config/{id}", auth.ScopeManage, a.listCollectionConfigs)
+	std("POST "+logs+"/config", auth.ScopeManage, a.createCollectionConfig)
+	std("PUT "+logs+"/config", auth.ScopeManage, a.updateCollectionConfig)
+	std("PUT "+logs+"/config/{id}", auth.ScopeManage, a.updateCollectionConfig)
+	std("DELETE "+logs+"/config", auth.ScopeManage, a.deleteCollectionConfig)
+	std("DELETE "+logs+"/config/{id}", auth.ScopeManage, a.deleteCollectionConfig)
+	std("POST "+logs+"/config/bulk-update", auth.ScopeManage, a.bulkUpdateCollectionConfigs)
+	std("POST "+logs+"/config/disable", auth.ScopeManage, a.disableNamespace)
+	std("POST "+logs+"/config/disable/cluster", auth.ScopeManage, a.disableCluster)
+	heavy("POST "+logs+"/collect", auth.ScopeManage, a.startJob(clusters.KindOnce))
+	std("POST "+logs+"/collect/continuous", auth.ScopeManage, a.startJob(clusters.KindContinuous))
+	heavy("POST "+logs+"/collect/bulk", auth.ScopeManage, a.startJob(clusters.KindBulk))
+	std("GET "+logs+"/collect/jobs", auth.ScopeManage, a.listCollectJobs)
+	std("GET "+logs+"/collect/jobs/{id}", auth.ScopeManage, a.getCollectJob)
+	std("DELETE "+logs+"/collect/jobs/{id}", auth.ScopeManage, a.cancelCollectJob)
+
 	// Anything else under the logs API is a JSON 404, not the mux's text.
 	open(logs+"/", func(http.ResponseWriter, *http.Request) error {
 		return notFound("no such endpoint")
@@ -79,6 +107,8 @@ func (a *API) routes() {
 
 	// Loki-compatible push.
 	a.handle(route{pattern: "POST /loki/api/v1/push", scope: auth.ScopeWrite, class: auth.ClassPush, surface: surfaceLoki}, a.push)
+	// Loki's ingester flush: the head is written to parts and merged.
+	a.handle(route{pattern: "POST /flush", scope: auth.ScopeAdmin, class: auth.ClassHeavy, limited: true, surface: surfaceLoki}, a.flush)
 
 	// Kubernetes-style API group tilt.dev/v1alpha1: PodLogStream objects
 	// (seed: podlogstream-api.md), served by package kapi. Discovery needs no

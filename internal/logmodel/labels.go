@@ -3,6 +3,7 @@
 package logmodel
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strconv"
@@ -116,18 +117,35 @@ func (ls Labels) Equal(o Labels) bool {
 
 // String renders the set in Prometheus/Loki form: {a="b", c="d"}.
 func (ls Labels) String() string {
-	var b strings.Builder
-	b.WriteByte('{')
+	return string(ls.AppendString(make([]byte, 0, 64)))
+}
+
+// Compare orders label sets by their labels in turn (name, then value),
+// then by length; it returns -1, 0 or +1.
+func (ls Labels) Compare(o Labels) int {
+	for i := 0; i < len(ls) && i < len(o); i++ {
+		if c := strings.Compare(ls[i].Name, o[i].Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(ls[i].Value, o[i].Value); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(ls), len(o))
+}
+
+// AppendString appends the String form of the set to dst.
+func (ls Labels) AppendString(dst []byte) []byte {
+	dst = append(dst, '{')
 	for i, l := range ls {
 		if i > 0 {
-			b.WriteString(", ")
+			dst = append(dst, ", "...)
 		}
-		b.WriteString(l.Name)
-		b.WriteByte('=')
-		b.WriteString(strconv.Quote(l.Value))
+		dst = append(dst, l.Name...)
+		dst = append(dst, '=')
+		dst = strconv.AppendQuote(dst, l.Value)
 	}
-	b.WriteByte('}')
-	return b.String()
+	return append(dst, '}')
 }
 
 // Hash returns a 64-bit hash of the set, stable across processes and versions.

@@ -44,7 +44,7 @@ func (ev *evaluator) countRange(c Counter, e *RangeAggExpr, group *Grouping, sta
 	r := e.Range
 	offset, rng := int64(r.Offset), int64(r.Range)
 	cuts := []int64{start, end}
-	for m := 0; m <= ev.n; m++ {
+	for m := 0; m < ev.n; m++ {
 		for _, b := range []int64{ev.start - offset + int64(m)*ev.step + 1, ev.start - offset - rng + int64(m)*ev.step + 1} {
 			if b > start && b < end {
 				cuts = append(cuts, b)

@@ -19,9 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/kubelog/kubelog/internal/auth"
+	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/httpapi"
 	"github.com/kubelog/kubelog/internal/kapi"
@@ -55,8 +54,9 @@ type Config struct {
 	// NoRateLimits turns every rate limit off (kubelog bench uses it).
 	NoRateLimits bool `yaml:"no_rate_limits"`
 	// Kubeconfig, when set, registers its context (Context, or the current
-	// one) as cluster "default" of tenant default, collecting every
-	// namespace. "" means none.
+	// one) in the metadata database as cluster "default" of tenant default,
+	// with a collection config for every namespace when the cluster is new.
+	// "" means none; clusters added through the API are collected either way.
 	Kubeconfig string `yaml:"kubeconfig"`
 	Context    string `yaml:"context"`
 	// TLSCertFile and TLSKeyFile, when set, serve HTTPS instead of HTTP
@@ -113,6 +113,7 @@ type Server struct {
 	st       *store.Store
 	hub      *tail.Hub
 	coll     *collector.Manager
+	clusters *clusters.Service
 	kube     *kapi.Service
 	api      *httpapi.API
 	http     *http.Server
@@ -198,7 +199,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	acfg.Version = cfg.Version
 	s.api, err = httpapi.New(acfg, httpapi.Deps{
 		Store: s.st, Hub: s.hub, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
-		Logger: log.With("component", "http"), Registry: reg, Kube: s.kube,
+		Logger: log.With("component", "http"), Registry: reg, Clusters: s.clusters, Kube: s.kube,
 	})
 	if err != nil {
 		return nil, err
@@ -275,31 +276,29 @@ func (s *Server) bootstrap(ctx context.Context, adminOut io.Writer) error {
 	return nil
 }
 
-// startCollector registers the configured kubeconfig's context as cluster
-// "default" of tenant default, collecting every namespace.
+// startCollector starts the collector Manager and the clusters service,
+// which adds the clusters stored in the metadata database and resumes their
+// jobs. The configured kubeconfig's context is first registered (or
+// updated) as cluster "default" of tenant default, collecting every
+// namespace.
 func (s *Server) startCollector(ctx context.Context, reg prometheus.Registerer) error {
-	if s.cfg.Kubeconfig == "" {
-		return nil
-	}
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: s.cfg.Kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: s.cfg.Context},
-	).ClientConfig()
-	if err != nil {
-		return fmt.Errorf("kubeconfig %s: %w", s.cfg.Kubeconfig, err)
-	}
 	ccfg := collector.DefaultConfig()
 	ccfg.Logger = s.log.With("component", "collector")
 	ccfg.Registerer = reg
+	var err error
 	if s.coll, err = collector.NewManager(ccfg, s.st, collector.NewSQLCheckpoints(s.db)); err != nil {
 		return err
 	}
-	all := []collector.Selection{{ID: "default-all", Namespace: "*", IncludeInit: true, Enabled: true}}
-	if err := s.coll.AddCluster(ctx, collector.Cluster{ID: "default", Name: "default", Tenant: meta.DefaultTenant, RESTConfig: rc}, all); err != nil {
-		return err
+	kcfg := clusters.DefaultConfig()
+	kcfg.Logger = s.log.With("component", "clusters")
+	s.clusters = clusters.New(kcfg, s.db, s.coll, s.st)
+	if s.cfg.Kubeconfig != "" {
+		if err := s.clusters.EnsureDefault(ctx, s.cfg.Kubeconfig, s.cfg.Context); err != nil {
+			return err
+		}
+		s.log.Info("collecting from cluster default", "kubeconfig", s.cfg.Kubeconfig, "context", s.cfg.Context)
 	}
-	s.log.Info("collecting from cluster default", "kubeconfig", s.cfg.Kubeconfig, "server", rc.Host)
-	return nil
+	return s.clusters.Start(ctx)
 }
 
 // applyRetention gives the store each tenant's configured retention.
@@ -352,6 +351,10 @@ func (s *Server) closeStorage() error {
 	var errs []error
 	if s.kube != nil {
 		s.kube.Close()
+	}
+	if s.clusters != nil {
+		// Jobs stop before the collector they use; they resume at the next start.
+		s.clusters.Close()
 	}
 	if s.coll != nil {
 		// Stop collecting first: its last batches go to the store.

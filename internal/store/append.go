@@ -629,6 +629,9 @@ func (s *Store) freeze() error {
 	h.walEnd = s.wal.num
 	for _, hs := range h.streams {
 		hs.s.flushedMaxTs = max(hs.s.flushedMaxTs, hs.maxTs)
+		// A stream that gets no more entries must not keep the frozen head,
+		// and with it the head's buffers, alive after the flush.
+		hs.s.cur = nil
 	}
 	s.mu.Lock()
 	s.frozen = append(s.frozen, h)
@@ -689,6 +692,7 @@ func (s *Store) flushFrozen() error {
 		for _, p := range parts {
 			s.addPartLocked(p)
 		}
+		s.frozen[0] = nil // the backing array must not keep the head alive
 		s.frozen = s.frozen[1:]
 		s.walCheckpoint = h.walEnd
 		s.mu.Unlock()

@@ -160,12 +160,23 @@ func BenchmarkAppend(b *testing.B) {
 // and their raw bytes.
 func flushedStore(b *testing.B, n int) (*Store, int64) {
 	b.Helper()
+	return benchStore(b, n, true)
+}
+
+// benchStore returns a store holding n entries of the standard dataset,
+// flushed to parts or left in the head, and their raw bytes.
+func benchStore(b *testing.B, n int, flush bool) (*Store, int64) {
+	b.Helper()
 	es := benchEntries(b, n)
 	var raw int64
 	for _, e := range es {
 		raw += int64(len(e.Line))
 	}
-	s, err := Open(DefaultConfig(b.TempDir()))
+	cfg := DefaultConfig(b.TempDir())
+	if !flush {
+		cfg.HeadMaxBytes = 1 << 30
+	}
+	s, err := Open(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -174,10 +185,31 @@ func flushedStore(b *testing.B, n int) (*Store, int64) {
 	if _, err := s.Append(ctx, "bench", es); err != nil {
 		b.Fatal(err)
 	}
-	if err := s.Flush(ctx); err != nil {
-		b.Fatal(err)
+	if flush {
+		if err := s.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 	return s, raw
+}
+
+// BenchmarkQueryHeadNeedle searches a substring in 200,000 entries that are
+// all in the head.
+func BenchmarkQueryHeadNeedle(b *testing.B) {
+	s, raw := benchStore(b, 200_000, false)
+	ctx := context.Background()
+	q := Query{Tenant: "bench", Limit: 1000, LineFilters: []LineFilter{{Type: LineContains, Value: dataset.Needle}}}
+	b.ReportAllocs()
+	b.SetBytes(raw)
+	for b.Loop() {
+		res, err := s.Query(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Stats.HeadEntriesScanned != 200_000 {
+			b.Fatalf("%d head entries scanned", res.Stats.HeadEntriesScanned)
+		}
+	}
 }
 
 func BenchmarkQueryNeedle(b *testing.B) {

@@ -253,6 +253,7 @@ func splitLine(text, digits, line []byte, set *hashSet) ([]byte, []byte) {
 		if !set.add(mixHash(h)) || i-start < 4 {
 			continue
 		}
+		eachInnerGram(line[start:i], func(g uint32) { set.add(gramHash(g, innerSalt)) })
 		if g, ok := packGram(line[start : start+4]); ok {
 			set.add(gramHash(g, prefixSalt))
 		}
@@ -440,12 +441,17 @@ func (d *blockDecoder) decodeMasked() error {
 			return corruptf("block digits: %v", err)
 		}
 		s.MaxDecodedSize = huff0.BlockSizeMax
+		// Decompress4X allocates a new buffer whenever the one it is given
+		// is short, and returns it with its capacity cut to the size: keep
+		// one of the largest size instead.
+		if cap(d.digitBuf) < huff0.BlockSizeMax {
+			d.digitBuf = make([]byte, huff0.BlockSizeMax)
+		}
 		s.Out = d.digitBuf[:0]
 		d.digits, err = s.Decompress4X(rest, d.nDigits)
 		if err != nil {
 			return corruptf("block digits: %v", err)
 		}
-		d.digitBuf = d.digits
 	default:
 		return corruptf("block digits: unknown mode %d", d.digitsMode)
 	}

@@ -194,8 +194,9 @@ func (c *compiledFilter) anchor() ([]byte, bool) {
 }
 
 // hashes returns the bloom hashes every matching line holds: whole tokens,
-// and grams of tokens cut by the needle's ends (see substringHashes).
-func (c *compiledFilter) hashes() (tokens, grams []uint64) {
+// grams of tokens cut by the needle's ends and inner grams (see
+// substringHashes).
+func (c *compiledFilter) hashes() (tokens, grams, inner []uint64) {
 	switch c.typ {
 	case LineToken, LineTokenFold:
 		for _, tok := range splitTokens(string(c.needle)) {
@@ -210,7 +211,7 @@ func (c *compiledFilter) hashes() (tokens, grams []uint64) {
 			return substringHashes(string(c.lit))
 		}
 	}
-	return tokens, grams
+	return tokens, grams, inner
 }
 
 // containsToken reports whether line holds needle with a token boundary at

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,12 +34,12 @@ func fixtureRows() (*blockRows, []logmodel.Labels) {
 	return r, md
 }
 
-// TestFormatFixture reads a part (format 2) and a WAL segment (record
+// TestFormatFixture reads a part (format 3) and a WAL segment (record
 // kind 2) written by the current version and
 // checks every field, so that a change to the format that breaks old files
 // fails here. Regenerate with -update only for a deliberate, versioned change.
 func TestFormatFixture(t *testing.T) {
-	partPath := filepath.Join("testdata", "format-v2.part")
+	partPath := filepath.Join("testdata", "format-v3.part")
 	walPath := filepath.Join("testdata", "format-v2.wal")
 	rows, md := fixtureRows()
 	st := &Stream{ID: 42, Tenant: "fixture", Labels: logmodel.FromPairs("namespace", "ns", "pod", "p")}
@@ -71,7 +72,7 @@ func TestFormatFixture(t *testing.T) {
 	}
 	p, err := openPart(partPath)
 	if err != nil {
-		t.Fatalf("open v1 part: %v", err)
+		t.Fatalf("open part: %v", err)
 	}
 	defer p.unref()
 	if p.tenant != "fixture" || len(p.streams) != 1 || !p.streams[0].labels.Equal(st.Labels) || p.streams[0].id != 42 {
@@ -97,11 +98,15 @@ func TestFormatFixture(t *testing.T) {
 			t.Fatalf("row %d: got %d %d %q %v", i, d.ts[i], d.seq[i], d.line(i), d.metadata(i))
 		}
 	}
-	if !bloomMayContain(p.bloom(0), tokenHash("status")) || !p.grams {
-		t.Fatal("bloom lacks a token of the block, or the part its grams")
+	if !bloomMayContain(p.bloom(0), tokenHash("status")) || p.format != 3 {
+		t.Fatalf("bloom lacks a token of the block, or the part is of format %d", p.format)
 	}
-	toks, grams := substringHashes("ne 07 stat") // "line" ends in "ne", "status" starts with "stat"
-	for _, h := range append(toks, grams...) {
+	toks, grams, _ := substringHashes("ne 07 stat") // "line" ends in "ne", "status" starts with "stat"
+	_, _, inner := substringHashes("tatu")          // inside "status"
+	if len(inner) != 1 {
+		t.Fatalf("inner grams of tatu: %v", inner)
+	}
+	for _, h := range slices.Concat(toks, grams, inner) {
 		if !bloomMayContain(p.bloom(0), h) {
 			t.Fatal("bloom lacks a gram of the block")
 		}
@@ -120,8 +125,9 @@ func TestFormatFixture(t *testing.T) {
 	}
 }
 
-// TestNeedleSkipsBlocks checks that a token search skips at least 90% of the
-// blocks through their bloom filters.
+// TestNeedleSkipsBlocks checks that a token search, and a substring search
+// cut inside tokens on both sides (only inner grams can prune it), skip at
+// least 90% of the blocks through their bloom filters.
 func TestNeedleSkipsBlocks(t *testing.T) {
 	cfg, clk := testConfig(t)
 	cfg.BlockTargetBytes = 2 << 10
@@ -137,7 +143,7 @@ func TestNeedleSkipsBlocks(t *testing.T) {
 			ls := logmodel.FromPairs("pod", fmt.Sprintf("p%d", i%10))
 			line := fmt.Sprintf("%s %s %s id=%d", words[rng.IntN(len(words))], words[rng.IntN(len(words))], words[rng.IntN(len(words))], rng.IntN(1e6))
 			if rng.IntN(2000) == 0 {
-				line += " needle-7f3a9c"
+				line += " xneedle-7f3a9cx"
 				planted++
 			}
 			batch = append(batch, ent(ls, base.Add(time.Duration(b*1000+i)*time.Millisecond), line))
@@ -147,34 +153,111 @@ func TestNeedleSkipsBlocks(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Query(ctx, Query{Tenant: "t", Limit: 1000, LineFilters: []LineFilter{{Type: LineToken, Value: "needle-7f3a9c"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Entries) != planted {
-		t.Fatalf("found %d; planted %d", len(res.Entries), planted)
-	}
-	st := res.Stats
-	skipped := float64(st.BlocksSkippedBloom) / float64(st.BlocksTotal)
-	t.Logf("blocks %d, skipped by bloom %d (%.1f%%), scanned %d, bytes skipped %d", st.BlocksTotal, st.BlocksSkippedBloom, 100*skipped, st.BlocksScanned, st.BytesSkipped)
-	if st.BlocksTotal < 50 || skipped < 0.9 {
-		t.Fatalf("skipped %.1f%% of %d blocks; want at least 90%%", 100*skipped, st.BlocksTotal)
+	for _, f := range []LineFilter{{Type: LineToken, Value: "xneedle-7f3a9cx"}, {Type: LineContains, Value: "needl"}} {
+		res, err := s.Query(ctx, Query{Tenant: "t", Limit: 1000, LineFilters: []LineFilter{f}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Entries) != planted {
+			t.Fatalf("%q: found %d; planted %d", f.Value, len(res.Entries), planted)
+		}
+		st := res.Stats
+		skipped := float64(st.BlocksSkippedBloom) / float64(st.BlocksTotal)
+		t.Logf("%q: blocks %d, skipped by bloom %d (%.1f%%), scanned %d, bytes skipped %d", f.Value, st.BlocksTotal, st.BlocksSkippedBloom, 100*skipped, st.BlocksScanned, st.BytesSkipped)
+		if st.BlocksTotal < 50 || skipped < 0.9 {
+			t.Fatalf("%q: skipped %.1f%% of %d blocks; want at least 90%%", f.Value, 100*skipped, st.BlocksTotal)
+		}
 	}
 }
 
-// TestFormat1PartsStillRead opens a part of format 1 (blooms without grams):
-// it is read, and gram hashes are not used to skip its blocks.
-func TestFormat1PartsStillRead(t *testing.T) {
-	p, err := openPart(filepath.Join("testdata", "format-v1.part"))
-	if err != nil {
-		t.Fatal(err)
+// TestOlderPartsStillRead opens parts of formats 1 (blooms without grams)
+// and 2 (without inner grams): they are read, and the hashes their blooms
+// do not hold are not used to skip their blocks.
+func TestOlderPartsStillRead(t *testing.T) {
+	absent := []uint64{gramHash(0x7a7a7a7a, prefixSalt)}
+	for _, tc := range []struct {
+		file   string
+		format uint32
+		pl     *plan
+	}{
+		{"format-v1.part", 1, &plan{grams: absent}},
+		{"format-v2.part", 2, &plan{inner: absent}},
+	} {
+		p, err := openPart(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.unref()
+		if p.format != tc.format || p.entries != 20 {
+			t.Fatalf("%s: format %d entries %d", tc.file, p.format, p.entries)
+		}
+		if !tc.pl.bloomPass(p, 0) {
+			t.Fatalf("%s: a hash its blooms do not hold skipped a block", tc.file)
+		}
+		if !(&plan{inner: absent}).bloomPass(p, 0) {
+			t.Fatalf("%s: an inner gram skipped a block", tc.file)
+		}
 	}
-	defer p.unref()
-	if p.grams || p.entries != 20 {
-		t.Fatalf("format-1 part: grams %v entries %d", p.grams, p.entries)
+}
+
+// TestHeadSearch checks line filters on head entries when the anchor is
+// searched in whole head buffers: the same lines as a line-by-line search,
+// for plain, case-insensitive and regexp anchors, with lines of other
+// streams and anchors across line boundaries in the same buffers.
+func TestHeadSearch(t *testing.T) {
+	cfg, clk := testConfig(t)
+	s := openTest(t, cfg)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := []string{"error", "Error", "ERR", "or", "failed", "failure", "ok", "erro", "r"}
+	base := clk.Now().Add(-time.Hour)
+	var all []logmodel.Entry
+	for b := 0; b < 10; b++ {
+		var batch []logmodel.Entry
+		for i := 0; i < 300; i++ {
+			n := 1 + rng.IntN(4)
+			line := ""
+			for range n {
+				line += words[rng.IntN(len(words))]
+			}
+			e := ent(logmodel.FromPairs("pod", fmt.Sprintf("p%d", i%7)), base.Add(time.Duration(b*300+i)*time.Millisecond), line)
+			batch = append(batch, e)
+		}
+		mustAppend(t, s, "t", batch...)
+		all = append(all, batch...)
 	}
-	pl := &plan{grams: []uint64{gramHash(0x7a7a7a7a, prefixSalt)}}
-	if !pl.bloomPass(p, 0) {
-		t.Fatal("a gram skipped a block of a format-1 part")
+	for _, f := range []LineFilter{
+		{Type: LineContains, Value: "error"},
+		{Type: LineContainsFold, Value: "error"},
+		{Type: LineContains, Value: "rorE"},
+		{Type: LineRegexp, Value: `fail(ed|ure)`},
+		{Type: LineRegexp, Value: `(?i)err`},
+	} {
+		c, err := compileFilter(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, e := range all {
+			if c.match(e.Line) {
+				want++
+			}
+		}
+		pl, err := s.prepare(Query{Tenant: "t", LineFilters: []LineFilter{f}}, false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		search := pl.headSearch
+		pl.release()
+		res, err := s.Query(ctx, Query{Tenant: "t", Limit: 10000, LineFilters: []LineFilter{f}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Entries) != want || res.Stats.HeadEntriesScanned == 0 {
+			t.Fatalf("%+v: %d entries (head scanned %d); want %d", f, len(res.Entries), res.Stats.HeadEntriesScanned, want)
+		}
+		if wantSearch := len(c.needle) >= 3 || len(c.lit) >= 3; search != wantSearch {
+			t.Fatalf("%+v: head search %v; want %v", f, search, wantSearch)
+		}
 	}
 }

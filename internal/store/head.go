@@ -226,6 +226,13 @@ func (v *headView) order() []int32 {
 	return idx
 }
 
+// entryCount returns the number of entries in the head.
+func (h *head) entryCount() int64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.entries
+}
+
 // view returns a snapshot of stream id, or false when the head lacks it.
 func (h *head) view(id uint64) (headView, bool) {
 	h.mu.RLock()

@@ -313,9 +313,9 @@ func (s *Store) mergeParts(tenantName string, inputs []*part) (*part, error) {
 				pw.abort()
 				return nil, err
 			}
-			// Blocks of format-1 parts are re-encoded so that the merged
-			// part's blooms all hold grams.
-			if b.rawBytes >= small && r.p.grams {
+			// Blocks of older parts are re-encoded so that the merged
+			// part's blooms all hold every kind of gram.
+			if b.rawBytes >= small && r.p.format == partFormat {
 				if err := pw.addBlock(buf, b, r.p.bloom(r.bi)); err != nil {
 					pw.abort()
 					return nil, err

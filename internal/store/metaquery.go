@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
@@ -178,11 +179,7 @@ func (s *Store) StreamStats(ctx context.Context, tenant string, matchers []*Matc
 			out = append(out, *r)
 		}
 	}
-	keys := make(map[uint64]string, len(out))
-	for _, r := range out {
-		keys[r.Stream.ID] = r.Stream.Labels.String()
-	}
-	sort.Slice(out, func(i, j int) bool { return keys[out[i].Stream.ID] < keys[out[j].Stream.ID] })
+	slices.SortFunc(out, func(a, b StreamStat) int { return a.Stream.Labels.Compare(b.Stream.Labels) })
 	return out, pl.stats, nil
 }
 

@@ -35,9 +35,10 @@ import (
 const (
 	partHeader      = "KLPART01"
 	partFooterMagic = "KLPARTv1"
-	// partFormat 2 adds prefix and suffix grams to the blooms; format 1
-	// parts are still read, without gram pruning.
-	partFormat     = 2
+	// partFormat 2 adds prefix and suffix grams to the blooms, format 3 the
+	// inner grams of tokens; older parts are still read, without the
+	// pruning their blooms cannot answer.
+	partFormat     = 3
 	partFooterSize = 48
 )
 
@@ -73,7 +74,9 @@ type part struct {
 	entries  uint64
 	rawBytes uint64
 
-	grams bool // the blooms hold prefix and suffix grams (format 2)
+	// format is the part's format version: its blooms hold prefix and
+	// suffix grams from 2 on, inner grams from 3 on.
+	format uint32
 
 	refs    atomic.Int64 // the store's reference plus one per running query
 	removed atomic.Bool  // delete the file once the last reference goes
@@ -274,7 +277,7 @@ func loadPart(f *os.File, path string) (*part, error) {
 	r := reader{b: foot}
 	bloomOff, bloomLen, indexOff, indexLen := r.u64(), r.u64(), r.u64(), r.u64()
 	indexCRC, version := r.u32(), r.u32()
-	if version != 1 && version != partFormat {
+	if version < 1 || version > partFormat {
 		return nil, corruptf("part %s: unsupported format version %d", filepath.Base(path), version)
 	}
 	limit := uint64(size - partFooterSize)
@@ -292,7 +295,7 @@ func loadPart(f *os.File, path string) (*part, error) {
 	if err != nil {
 		return nil, corruptf("part %s: index: %v", filepath.Base(path), err)
 	}
-	p := &part{name: filepath.Base(path), path: path, f: f, size: size, grams: version >= 2}
+	p := &part{name: filepath.Base(path), path: path, f: f, size: size, format: version}
 	if err := p.parseIndex(idx, bloomOff, bloomLen); err != nil {
 		return nil, fmt.Errorf("part %s: %w", p.name, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -88,6 +89,7 @@ type plan struct {
 	filters []*compiledFilter
 	tokens  []uint64
 	grams   []uint64 // checked only in parts whose blooms hold grams
+	inner   []uint64 // checked only in parts whose blooms hold inner grams
 	anchor  []byte
 	fold    bool
 	// anchorDigits says the anchor holds digits, so it must be searched in
@@ -100,6 +102,20 @@ type plan struct {
 	corruptMu  sync.Mutex // guards corrupt and corruptErr
 	corrupt    []*part
 	corruptErr []error
+
+	// headSearch says head lines are tested through headHits: the anchor is
+	// searched once in each whole head buffer, which is several times faster
+	// than searching line by line when much of the head is scanned.
+	headSearch bool
+	headMu     sync.Mutex // guards headHits
+	headHits   map[*byte]bufferHits
+}
+
+// bufferHits are where the plan's anchor starts in the first n bytes of a
+// head buffer.
+type bufferHits struct {
+	n  int
+	at []uint32
 }
 
 // source is one unit of scanning: a part block, all of a stream's blocks in
@@ -136,9 +152,10 @@ func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams
 			return nil, err
 		}
 		pl.filters = append(pl.filters, c)
-		toks, grams := c.hashes()
+		toks, grams, inner := c.hashes()
 		pl.tokens = append(pl.tokens, toks...)
 		pl.grams = append(pl.grams, grams...)
+		pl.inner = append(pl.inner, inner...)
 		if pl.anchor == nil {
 			pl.anchor, pl.fold = c.anchor()
 			pl.anchorDigits = bytes.ContainsAny(pl.anchor, "0123456789")
@@ -173,7 +190,7 @@ func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams
 		}
 		pl.stats.Parts++
 		visit := func(ps *partStream, st *Stream) {
-			if wholeStreams && ps.minTs >= q.Start && ps.maxTs < pl.end && len(pl.tokens) == 0 && len(pl.grams) == 0 {
+			if wholeStreams && ps.minTs >= q.Start && ps.maxTs < pl.end && len(pl.tokens) == 0 && len(pl.grams) == 0 && len(pl.inner) == 0 {
 				pl.srcs = append(pl.srcs, source{p: p, block: -1, ps: ps, st: st, minTs: ps.minTs, maxTs: ps.maxTs})
 				return
 			}
@@ -214,7 +231,75 @@ func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams
 			pl.srcs = append(pl.srcs, source{hv: hv, st: st, minTs: hv.minTs, maxTs: hv.maxTs, minSeq: hv.minSeq, maxSeq: hv.maxSeq})
 		}
 	}
+	pl.headSearch = pl.useHeadSearch()
 	return pl, nil
+}
+
+// useHeadSearch reports whether searching whole head buffers pays: the
+// anchor is long enough to be rare and the head streams scanned hold at
+// least a quarter of the head's entries (the buffers hold every stream's).
+func (pl *plan) useHeadSearch() bool {
+	if len(pl.anchor) < 3 || len(pl.heads) == 0 {
+		return false
+	}
+	var scanned, total int64
+	for i := range pl.srcs {
+		if pl.srcs[i].p == nil {
+			scanned += int64(len(pl.srcs[i].hv.ts))
+		}
+	}
+	for _, h := range pl.heads {
+		total += h.entryCount()
+	}
+	return scanned > 0 && scanned*4 >= total
+}
+
+// headLineMayMatch reports whether line i of a head view may pass the line
+// filters: false when it lacks the anchor.
+func (sc *scanner) headLineMayMatch(hv *headView, i int) bool {
+	r := hv.ref[i]
+	buf := hv.bufs[r.buf]
+	if len(buf) == 0 {
+		return true
+	}
+	if &buf[0] != sc.hitsBuf || sc.hits.n < len(buf) {
+		sc.hitsBuf, sc.hits = &buf[0], sc.pl.hitsIn(buf)
+	}
+	end := r.off + r.n
+	if int(end) > sc.hits.n {
+		return true // the buffer grew after it was searched
+	}
+	k, _ := slices.BinarySearch(sc.hits.at, r.off)
+	return k < len(sc.hits.at) && sc.hits.at[k]+uint32(len(sc.pl.anchor)) <= end
+}
+
+// hitsIn returns where the anchor starts in buf, searching it on first use.
+func (pl *plan) hitsIn(buf []byte) bufferHits {
+	pl.headMu.Lock()
+	defer pl.headMu.Unlock()
+	key := &buf[0]
+	if h, ok := pl.headHits[key]; ok && h.n >= len(buf) {
+		return h
+	}
+	h := bufferHits{n: len(buf)}
+	for off := 0; off < len(buf); {
+		var j int
+		if pl.fold {
+			j = indexFold(buf[off:], pl.anchor)
+		} else {
+			j = bytes.Index(buf[off:], pl.anchor)
+		}
+		if j < 0 {
+			break
+		}
+		h.at = append(h.at, uint32(off+j))
+		off += j + 1
+	}
+	if pl.headHits == nil {
+		pl.headHits = make(map[*byte]bufferHits)
+	}
+	pl.headHits[key] = h
+	return h
 }
 
 // beforePage reports whether a source lies entirely before the page token.
@@ -243,7 +328,8 @@ func (pl *plan) afterPage(ts int64, seq uint64) bool {
 }
 
 func (pl *plan) bloomPass(p *part, bi int) bool {
-	if len(pl.tokens) == 0 && (len(pl.grams) == 0 || !p.grams) {
+	grams, inner := p.format >= 2 && len(pl.grams) > 0, p.format >= 3 && len(pl.inner) > 0
+	if len(pl.tokens) == 0 && !grams && !inner {
 		return true
 	}
 	f := p.bloom(bi)
@@ -252,8 +338,15 @@ func (pl *plan) bloomPass(p *part, bi int) bool {
 			return false
 		}
 	}
-	if p.grams {
+	if grams {
 		for _, h := range pl.grams {
+			if !bloomMayContain(f, h) {
+				return false
+			}
+		}
+	}
+	if inner {
+		for _, h := range pl.inner {
 			if !bloomMayContain(f, h) {
 				return false
 			}
@@ -328,6 +421,10 @@ type scanner struct {
 	cands []int32
 	view  EntryView
 	stats QueryStats
+	// hitsBuf and hits are the head buffer last looked up in plan.headHits
+	// and its anchor positions.
+	hitsBuf *byte
+	hits    bufferHits
 }
 
 func (pl *plan) newScanner() *scanner {
@@ -452,7 +549,7 @@ func (sc *scanner) scanHead(src *source, backward bool, fn func(e *EntryView) er
 		if backward {
 			i = order[len(order)-1-k]
 		}
-		if hv.seq[i] > visible {
+		if hv.seq[i] > visible || (sc.pl.headSearch && !sc.headLineMayMatch(hv, int(i))) {
 			continue
 		}
 		sc.view = EntryView{Timestamp: hv.ts[i], Seq: hv.seq[i], Line: hv.line(int(i)), Metadata: hv.metadata(int(i))}

@@ -187,7 +187,29 @@ func (s *hashSet) len() int {
 const (
 	prefixSalt = 0x9e3779b97f4a7c15
 	suffixSalt = 0xc2b2ae3d27d4eb4f
+	innerSalt  = 0x165667b19e3779f9
 )
+
+// eachInnerGram calls fn with every 4-byte window of tok (lowercased, packed)
+// that holds no ASCII digit. Blocks index these for every token from format
+// 3 on, so that a substring cut on both sides, such as "error" in "errors"
+// or "xerror", still prunes blocks; digits are left out because they are
+// mostly random and would fill the blooms.
+func eachInnerGram[S ~string | ~[]byte](tok S, fn func(uint32)) {
+	run := 0
+	var g uint32
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if c-'0' <= 9 {
+			run = 0
+			continue
+		}
+		g = g<<8 | uint32(lowerByte[c])
+		if run++; run >= 4 {
+			fn(g)
+		}
+	}
+}
 
 // gramHash hashes four lowercased bytes, packed big-endian, as a prefix or
 // suffix gram.
@@ -207,9 +229,10 @@ func packGram[S ~string | ~[]byte](s S) (uint32, bool) {
 }
 
 // substringHashes returns the bloom hashes that every line containing needle
-// holds: whole tokens bounded on both sides inside the needle, and the
-// prefix or suffix gram of tokens bounded on one side.
-func substringHashes(needle string) (tokens, grams []uint64) {
+// holds: whole tokens bounded on both sides inside the needle, the prefix or
+// suffix gram of tokens bounded on one side, and the inner grams of every
+// piece of a token (see addInnerGrams).
+func substringHashes(needle string) (tokens, grams, inner []uint64) {
 	start := -1
 	for i := 0; i <= len(needle); i++ {
 		if i < len(needle) && tokenByte[needle[i]] {
@@ -223,6 +246,7 @@ func substringHashes(needle string) (tokens, grams []uint64) {
 		}
 		tok := needle[start:i]
 		left, right := start > 0, i < len(needle)
+		eachInnerGram(tok, func(g uint32) { inner = append(inner, gramHash(g, innerSalt)) })
 		switch {
 		case left && right:
 			if indexableToken(tok) {
@@ -239,5 +263,5 @@ func substringHashes(needle string) (tokens, grams []uint64) {
 		}
 		start = -1
 	}
-	return tokens, grams
+	return tokens, grams, inner
 }

@@ -1,0 +1,295 @@
+package clusters
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kubelog/kubelog/internal/meta"
+)
+
+// ClusterConfig is a registered cluster.
+type ClusterConfig struct {
+	ID     string
+	Tenant string
+	Name   string
+	// Kubeconfig is the inline YAML reaching the cluster; empty when
+	// InCluster.
+	Kubeconfig string
+	InCluster  bool
+	// Context is the kubeconfig context; empty means its current one.
+	Context   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// CollectionConfig decides what of a cluster is collected.
+type CollectionConfig struct {
+	ID        string
+	Tenant    string
+	ClusterID string
+	// Namespace is one namespace or "*".
+	Namespace        string
+	LabelSelector    string
+	OnlyContainers   []string
+	IgnoreContainers []string
+	IncludeInit      bool
+	Enabled          bool
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// db reads and writes the package's tables.
+type db struct {
+	sql *sql.DB
+}
+
+// newID returns a random 16-hex-digit ID.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// isUnique reports whether err is a unique constraint violation.
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func nullNanos(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+const clusterColumns = `id, tenant, name, kubeconfig, in_cluster, context, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanCluster(s scanner) (ClusterConfig, error) {
+	var c ClusterConfig
+	var inCluster int
+	var created, updated sql.NullInt64
+	if err := s.Scan(&c.ID, &c.Tenant, &c.Name, &c.Kubeconfig, &inCluster, &c.Context, &created, &updated); err != nil {
+		return c, err
+	}
+	c.InCluster = inCluster != 0
+	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return c, nil
+}
+
+// insertCluster inserts c; a name already used in the tenant is
+// meta.ErrConflict.
+func (d *db) insertCluster(ctx context.Context, c ClusterConfig) error {
+	_, err := d.sql.ExecContext(ctx, `INSERT INTO cluster_configs (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Tenant, c.Name, c.Kubeconfig, boolInt(c.InCluster), c.Context, c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano())
+	if isUnique(err) {
+		return fmt.Errorf("cluster name %q already exists in tenant %q: %w", c.Name, c.Tenant, meta.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("insert cluster config: %w", err)
+	}
+	return nil
+}
+
+// updateCluster replaces the row of c.ID.
+func (d *db) updateCluster(ctx context.Context, c ClusterConfig) error {
+	res, err := d.sql.ExecContext(ctx, `UPDATE cluster_configs SET name = ?, kubeconfig = ?, in_cluster = ?, context = ?, updated_at = ? WHERE id = ? AND tenant = ?`,
+		c.Name, c.Kubeconfig, boolInt(c.InCluster), c.Context, c.UpdatedAt.UnixNano(), c.ID, c.Tenant)
+	if isUnique(err) {
+		return fmt.Errorf("cluster name %q already exists in tenant %q: %w", c.Name, c.Tenant, meta.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("update cluster config: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("cluster %s: %w", c.ID, meta.ErrNotFound)
+	}
+	return nil
+}
+
+// deleteCluster deletes a cluster config with its collection configs and
+// jobs.
+func (d *db) deleteCluster(ctx context.Context, tenant, id string) error {
+	res, err := d.sql.ExecContext(ctx, `DELETE FROM cluster_configs WHERE id = ? AND tenant = ?`, id, tenant)
+	if err != nil {
+		return fmt.Errorf("delete cluster config: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("cluster %s: %w", id, meta.ErrNotFound)
+	}
+	return nil
+}
+
+// getCluster returns a cluster of the tenant ("" for any tenant).
+func (d *db) getCluster(ctx context.Context, tenant, id string) (ClusterConfig, error) {
+	q, args := `SELECT `+clusterColumns+` FROM cluster_configs WHERE id = ?`, []any{id}
+	if tenant != "" {
+		q, args = q+` AND tenant = ?`, append(args, tenant)
+	}
+	c, err := scanCluster(d.sql.QueryRowContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("cluster %s: %w", id, meta.ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("get cluster config: %w", err)
+	}
+	return c, nil
+}
+
+// listClusters returns the tenant's clusters ("" for all), by creation.
+func (d *db) listClusters(ctx context.Context, tenant string) ([]ClusterConfig, error) {
+	q, args := `SELECT `+clusterColumns+` FROM cluster_configs`, []any(nil)
+	if tenant != "" {
+		q, args = q+` WHERE tenant = ?`, []any{tenant}
+	}
+	rows, err := d.sql.QueryContext(ctx, q+` ORDER BY created_at, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list cluster configs: %w", err)
+	}
+	defer rows.Close()
+	var out []ClusterConfig
+	for rows.Next() {
+		c, err := scanCluster(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list cluster configs: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+const collectionColumns = `id, tenant, cluster_id, namespace, label_selector, only_containers, ignore_containers, include_init, enabled, created_at, updated_at`
+
+func scanCollection(s scanner) (CollectionConfig, error) {
+	var c CollectionConfig
+	var only, ignore string
+	var init, enabled int
+	var created, updated sql.NullInt64
+	if err := s.Scan(&c.ID, &c.Tenant, &c.ClusterID, &c.Namespace, &c.LabelSelector, &only, &ignore, &init, &enabled, &created, &updated); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(only), &c.OnlyContainers); err != nil {
+		return c, fmt.Errorf("only_containers of %s: %w", c.ID, err)
+	}
+	if err := json.Unmarshal([]byte(ignore), &c.IgnoreContainers); err != nil {
+		return c, fmt.Errorf("ignore_containers of %s: %w", c.ID, err)
+	}
+	c.IncludeInit, c.Enabled = init != 0, enabled != 0
+	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return c, nil
+}
+
+func jsonList(ss []string) string {
+	if ss == nil {
+		ss = []string{}
+	}
+	b, _ := json.Marshal(ss)
+	return string(b)
+}
+
+// insertCollection inserts c.
+func (d *db) insertCollection(ctx context.Context, c CollectionConfig) error {
+	_, err := d.sql.ExecContext(ctx, `INSERT INTO collection_configs (`+collectionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Tenant, c.ClusterID, c.Namespace, c.LabelSelector, jsonList(c.OnlyContainers), jsonList(c.IgnoreContainers),
+		boolInt(c.IncludeInit), boolInt(c.Enabled), c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano())
+	if err != nil {
+		return fmt.Errorf("insert collection config: %w", err)
+	}
+	return nil
+}
+
+// updateCollection replaces the row of c.ID.
+func (d *db) updateCollection(ctx context.Context, c CollectionConfig) error {
+	res, err := d.sql.ExecContext(ctx, `UPDATE collection_configs SET cluster_id = ?, namespace = ?, label_selector = ?, only_containers = ?,
+		ignore_containers = ?, include_init = ?, enabled = ?, updated_at = ? WHERE id = ? AND tenant = ?`,
+		c.ClusterID, c.Namespace, c.LabelSelector, jsonList(c.OnlyContainers), jsonList(c.IgnoreContainers),
+		boolInt(c.IncludeInit), boolInt(c.Enabled), c.UpdatedAt.UnixNano(), c.ID, c.Tenant)
+	if err != nil {
+		return fmt.Errorf("update collection config: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("collection config %s: %w", c.ID, meta.ErrNotFound)
+	}
+	return nil
+}
+
+// deleteCollection deletes a collection config of the tenant.
+func (d *db) deleteCollection(ctx context.Context, tenant, id string) error {
+	res, err := d.sql.ExecContext(ctx, `DELETE FROM collection_configs WHERE id = ? AND tenant = ?`, id, tenant)
+	if err != nil {
+		return fmt.Errorf("delete collection config: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("collection config %s: %w", id, meta.ErrNotFound)
+	}
+	return nil
+}
+
+// CollectionFilter selects collection configs; empty fields match all.
+type CollectionFilter struct {
+	Tenant, ClusterID, Namespace string
+}
+
+// listCollections returns the configs matching f, by creation.
+func (d *db) listCollections(ctx context.Context, f CollectionFilter) ([]CollectionConfig, error) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{{"tenant", f.Tenant}, {"cluster_id", f.ClusterID}, {"namespace", f.Namespace}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	q := `SELECT ` + collectionColumns + ` FROM collection_configs`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	rows, err := d.sql.QueryContext(ctx, q+` ORDER BY created_at, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list collection configs: %w", err)
+	}
+	defer rows.Close()
+	var out []CollectionConfig
+	for rows.Next() {
+		c, err := scanCollection(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list collection configs: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// getCollection returns one collection config of the tenant.
+func (d *db) getCollection(ctx context.Context, tenant, id string) (CollectionConfig, error) {
+	c, err := scanCollection(d.sql.QueryRowContext(ctx, `SELECT `+collectionColumns+` FROM collection_configs WHERE id = ? AND tenant = ?`, id, tenant))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("collection config %s: %w", id, meta.ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("get collection config: %w", err)
+	}
+	return c, nil
+}

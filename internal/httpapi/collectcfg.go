@@ -1,0 +1,236 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/kubelog/kubelog/internal/clusters"
+)
+
+// collectionJSON is a collection config as the API shows it.
+type collectionJSON struct {
+	ID               string   `json:"id"`
+	ClusterID        string   `json:"cluster_id"`
+	Namespace        string   `json:"namespace"`
+	LabelSelector    string   `json:"label_selector"`
+	OnlyContainers   []string `json:"only_containers"`
+	IgnoreContainers []string `json:"ignore_containers"`
+	IncludeInit      bool     `json:"include_init"`
+	Enabled          bool     `json:"enabled"`
+	CreatedAt        string   `json:"created_at"`
+	UpdatedAt        string   `json:"updated_at"`
+}
+
+func toCollectionJSON(c clusters.CollectionConfig) collectionJSON {
+	out := collectionJSON{ID: c.ID, ClusterID: c.ClusterID, Namespace: c.Namespace, LabelSelector: c.LabelSelector,
+		OnlyContainers: c.OnlyContainers, IgnoreContainers: c.IgnoreContainers, IncludeInit: c.IncludeInit, Enabled: c.Enabled,
+		CreatedAt: timeOrEmpty(c.CreatedAt), UpdatedAt: timeOrEmpty(c.UpdatedAt)}
+	if out.OnlyContainers == nil {
+		out.OnlyContainers = []string{}
+	}
+	if out.IgnoreContainers == nil {
+		out.IgnoreContainers = []string{}
+	}
+	return out
+}
+
+func toCollectionsJSON(cs []clusters.CollectionConfig) []collectionJSON {
+	out := make([]collectionJSON, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, toCollectionJSON(c))
+	}
+	return out
+}
+
+// collectionRequest is the body of POST and PUT /config.
+type collectionRequest struct {
+	ClusterID        *string   `json:"cluster_id"`
+	Namespace        *string   `json:"namespace"`
+	LabelSelector    *string   `json:"label_selector"`
+	OnlyContainers   *[]string `json:"only_containers"`
+	IgnoreContainers *[]string `json:"ignore_containers"`
+	IncludeInit      *bool     `json:"include_init"`
+	Enabled          *bool     `json:"enabled"`
+}
+
+func (r collectionRequest) input() clusters.CollectionInput {
+	return clusters.CollectionInput{ClusterID: r.ClusterID, Namespace: r.Namespace, LabelSelector: r.LabelSelector,
+		OnlyContainers: r.OnlyContainers, IgnoreContainers: r.IgnoreContainers, IncludeInit: r.IncludeInit, Enabled: r.Enabled}
+}
+
+// listCollectionConfigs serves GET /api/v1/logs/config?cluster_id=&namespace=
+// (one with ?id= or /config/{id}).
+func (a *API) listCollectionConfigs(w http.ResponseWriter, r *http.Request) error {
+	svc, err := a.clusterService()
+	if err != nil {
+		return err
+	}
+	if id := r.PathValue("id") + r.URL.Query().Get("id"); id != "" {
+		c, err := svc.GetCollection(r.Context(), tenantOf(r), id)
+		if err != nil {
+			return clusterErr(err)
+		}
+		writeJSON(w, http.StatusOK, toCollectionJSON(c))
+		return nil
+	}
+	v := r.URL.Query()
+	cs, err := svc.ListCollections(r.Context(), clusters.CollectionFilter{Tenant: tenantOf(r), ClusterID: v.Get("cluster_id"), Namespace: v.Get("namespace")})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"configs": toCollectionsJSON(cs), "total": len(cs)})
+	return nil
+}
+
+// createCollectionConfig serves POST /api/v1/logs/config. Without
+// cluster_id it applies to the tenant's cluster "default".
+func (a *API) createCollectionConfig(w http.ResponseWriter, r *http.Request) error {
+	svc, err := a.clusterService()
+	if err != nil {
+		return err
+	}
+	var req collectionRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.ClusterID == nil || *req.ClusterID == "" {
+		id, err := svc.ResolveClusterID(r.Context(), tenantOf(r), "")
+		if err != nil {
+			return clusterErr(err)
+		}
+		req.ClusterID = &id
+	}
+	c, err := svc.CreateCollection(r.Context(), tenantOf(r), req.input())
+	if err != nil {
+		return clusterErr(err)
+	}
+	writeJSON(w, http.StatusCreated, toCollectionJSON(c))
+	return nil
+}
+
+// updateCollectionConfig serves PUT /api/v1/logs/config?id= (and
+// /config/{id}); fields left out keep their value.
+func (a *API) updateCollectionConfig(w http.ResponseWriter, r *http.Request) error {
+	svc, err := a.clusterService()
+	if err != nil {
+		return err
+	}
+	id, err := idParam(r, "collection config")
+	if err != nil {
+		return err
+	}
+	var req collectionRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	c, err := svc.UpdateCollection(r.Context(), tenantOf(r), id, req.input())
+	if err != nil {
+		return clusterErr(err)
+	}
+	writeJSON(w, http.StatusOK, toCollectionJSON(c))
+	return nil
+}
+
+// deleteCollectionConfig serves DELETE /api/v1/logs/config?id= (and
+// /config/{id}).
+func (a *API) deleteCollectionConfig(w http.ResponseWriter, r *http.Request) error {
+	svc, err := a.clusterService()
+	if err != nil {
+		return err
+	}
+	id, err := idParam(r, "collection config")
+	if err != nil {
+		return err
+	}
+	if err := svc.DeleteCollection(r.Context(), tenantOf(r), id); err != nil {
+		return clusterErr(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "deleted": true})
+	return nil
+}
+
+// bulkUpdateCollectionConfigs serves POST /api/v1/logs/config/bulk-update:
+// {"ids": [...], "enabled": bool}.
+func (a *API) bulkUpdateCollectionConfigs(w http.ResponseWriter, r *http.Request) error {
+	svc, err := a.clusterService()
+	if err != nil {
+		return err
+	}
+	var req struct {
+		IDs     []string `json:"ids"`
+		Enabled *bool    `json:"enabled"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	switch {
+	case len(req.IDs) == 0:
+		return badRequest("ids: at least one collection config id is required")
+	case len(req.IDs) > 1000:
+		return badRequest("ids: at most 1000 at once")
+	case req.Enabled == nil:
+		return badRequest("enabled: is required (true or false)")
+	}
+	cs, err := svc.SetEnabled(r.Context(), tenantOf(r), req.IDs, *req.Enabled)
+	if err != nil {
+		return clusterErr(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"updated": len(cs), "configs": toCollectionsJSON(cs)})
+	return nil
+}
+
+// disableNamespace serves POST /api/v1/logs/config/disable:
+// {"cluster_id", "namespace"} disables that namespace's configs.
+func (a *API) disableNamespace(w http.ResponseWriter, r *http.Request) error {
+	svc, err := a.clusterService()
+	if err != nil {
+		return err
+	}
+	var req struct {
+		ClusterID string `json:"cluster_id"`
+		Namespace string `json:"namespace"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.Namespace == "" {
+		return badRequest("namespace: is required")
+	}
+	id, err := svc.ResolveClusterID(r.Context(), tenantOf(r), req.ClusterID)
+	if err != nil {
+		return clusterErr(err)
+	}
+	cs, err := svc.DisableNamespace(r.Context(), tenantOf(r), id, req.Namespace)
+	if err != nil {
+		return clusterErr(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cluster_id": id, "namespace": req.Namespace, "disabled": len(cs), "configs": toCollectionsJSON(cs)})
+	return nil
+}
+
+// disableCluster serves POST /api/v1/logs/config/disable/cluster:
+// {"cluster_id"} disables every config of the cluster.
+func (a *API) disableCluster(w http.ResponseWriter, r *http.Request) error {
+	svc, err := a.clusterService()
+	if err != nil {
+		return err
+	}
+	var req struct {
+		ClusterID string `json:"cluster_id"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.ClusterID == "" {
+		return badRequest("cluster_id: is required")
+	}
+	id, err := svc.ResolveClusterID(r.Context(), tenantOf(r), req.ClusterID)
+	if err != nil {
+		return clusterErr(err)
+	}
+	cs, err := svc.DisableCluster(r.Context(), tenantOf(r), id)
+	if err != nil {
+		return clusterErr(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cluster_id": id, "disabled": len(cs), "configs": toCollectionsJSON(cs)})
+	return nil
+}
