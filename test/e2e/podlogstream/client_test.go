@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -346,5 +348,54 @@ func TestGracefulDelete(t *testing.T) {
 			t.Fatal("not deleted 5s after a 1s grace period")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestTenantCluster registers the test cluster for another tenant, under its
+// own name, through the clusters API: a PodLogStream of that tenant streams
+// into that tenant only.
+func TestTenantCluster(t *testing.T) {
+	testenv.SkipIfDisabled(t)
+	ctx := t.Context()
+	const ns, pod = "pls-tenant", "app-4"
+	cs := newPod(t, ns, pod, "w")
+	cs["w"].write(t, "w tenant line %d", 100)
+	token := srv.createToken(t, "tenant-c", "pls-c", "read,manage")
+	kc, err := os.ReadFile(cluster.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"name": "kwok", "kubeconfig": string(kc)})
+	code, b := srv.do(t, token, "POST", "/api/v1/logs/clusters/configs", "application/json", string(body))
+	if code != http.StatusCreated {
+		t.Fatalf("register the cluster for tenant-c: %d %s", code, b)
+	}
+	dc := srv.dynamicClient(t, token)
+	if _, err := dc.Create(ctx, plsObject("mine", ns, pod, map[string]any{"cluster": "kwok"}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = dc.Delete(context.Background(), "mine", metav1.DeleteOptions{}) }()
+	sw := watchObject(t, dc, "mine")
+	sw.until(t, 15*time.Second, "w active", func(st map[string]containerStatus) bool { return st["w"].Active })
+	waitFor(t, 30*time.Second, "tenant-c's lines", func() string {
+		q := url.Values{"namespace": {ns}, "pod": {pod}, "limit": {"1000"}}
+		code, b := srv.do(t, token, "GET", "/api/v1/logs?"+q.Encode(), "", "")
+		var page struct {
+			Logs []struct{ Message, Cluster string } `json:"logs"`
+		}
+		if err := json.Unmarshal(b, &page); err != nil || code != 200 {
+			return fmt.Sprintf("logs: %d %s", code, b)
+		}
+		var got []string
+		for _, l := range page.Logs {
+			if l.Cluster != "kwok" {
+				return "an entry with cluster label " + l.Cluster
+			}
+			got = append(got, l.Message)
+		}
+		return diffMultiset(got, cs["w"].written())
+	})
+	if n := len(srv.logs(t, ns, pod)["w"]); n != 0 {
+		t.Fatalf("tenant default holds %d lines of tenant-c's stream", n)
 	}
 }
