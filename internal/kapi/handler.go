@@ -56,7 +56,7 @@ func (h *Handler) ServeResource(w http.ResponseWriter, r *http.Request, tenant s
 func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, tenant string) error {
 	rest, ok := strings.CutPrefix(r.URL.Path, ResourcePath)
 	if !ok || (rest != "" && rest[0] != '/') {
-		return apierrors.NewNotFound(groupResource, "")
+		return notFoundPath(r)
 	}
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	if rest == "" || rest == "/" {
