@@ -39,6 +39,9 @@ type instance struct {
 	// when the runtime reports none (then key uses pod UID, name and restart).
 	restart int32
 	id      string
+	// since, when positive, is the earliest node timestamp taken (Unix
+	// nanoseconds), from a Pin.
+	since int64
 }
 
 // instState is where an instance stands according to the pod informer.
@@ -98,6 +101,8 @@ func (s *stream) run(ctx context.Context) (finished bool) {
 	} else if ok {
 		s.pos.last, s.acked, s.saved = r, r, r
 	}
+	s.applySince()
+	defer c.noteStream(s.inst.key, false, nil)
 	defer s.saveCheckpoint(true)
 
 	backoff := c.m.cfg.BackoffMin
@@ -176,6 +181,7 @@ func (s *stream) run(ctx context.Context) (finished bool) {
 			}
 		}
 		c.noteError(fmt.Errorf("stream %s/%s %s: %w", s.inst.namespace, s.inst.pod, s.inst.container, err))
+		c.noteStream(s.inst.key, false, err)
 		c.noteReconnect(reasonError)
 		if s.connected {
 			backoff, s.connected = c.m.cfg.BackoffMin, false
@@ -225,6 +231,7 @@ func (s *stream) follow(ctx context.Context, opts *corev1.PodLogOptions) error {
 	}
 	c.noteReachable()
 	s.connected = true
+	c.noteStream(s.inst.key, true, nil)
 	now := c.m.clock.Now()
 	s.lastByte.Store(now.UnixNano())
 	opened := now
