@@ -28,6 +28,10 @@ var (
 	errFinishing = errors.New("container instance ended")
 )
 
+// finishQuiet is how long the follow of an ended container instance may stay
+// without bytes before it is closed and read to its end instead.
+const finishQuiet = 500 * time.Millisecond
+
 // instance identifies one run of one container: what a stream reads.
 type instance struct {
 	key       string // checkpoint key: tenant/cluster/container-ID; empty for one-time reads
@@ -314,8 +318,11 @@ func (s *stream) follow(ctx context.Context, opts *corev1.PodLogOptions) error {
 				if endedAt.IsZero() {
 					endedAt = now
 				}
+				// The instance ended: the stream stops once it has been quiet
+				// for a moment, and is read once more without following, to
+				// its end, so that nothing written before the end is lost.
 				grace := c.m.cfg.DeletionGrace
-				if now.Sub(endedAt) >= grace || idle >= min(grace, 2*time.Second) {
+				if now.Sub(endedAt) >= grace || idle >= min(grace, finishQuiet) {
 					cancel(errFinishing)
 				}
 			}
