@@ -46,6 +46,8 @@ var serveSettings = []struct{ flag, env, key, help string }{
 	{"kubeconfig", "KUBELOG_KUBECONFIG", "kubeconfig", `kubeconfig whose context is collected as cluster "default" (default: $KUBECONFIG or ~/.kube/config when present; "none" to collect nothing)`},
 	{"context", "KUBELOG_CONTEXT", "context", "kubeconfig context (default: its current context)"},
 	{"head-max-bytes", "KUBELOG_HEAD_MAX_BYTES", "head_max_bytes", "raw bytes of recent entries kept in memory before a flush to disk"},
+	{"tls-cert-file", "KUBELOG_TLS_CERT_FILE", "tls_cert_file", "PEM certificate (chain) to serve HTTPS with; kubectl sends tokens only over HTTPS (needs --tls-key-file)"},
+	{"tls-key-file", "KUBELOG_TLS_KEY_FILE", "tls_key_file", "PEM private key of --tls-cert-file"},
 	{"memory-limit", "KUBELOG_MEMORY_LIMIT", "memory_limit", "soft memory limit for the Go runtime, e.g. 192MiB or 2GiB (0: none; GOMEMLIMIT wins)"},
 	{"archive-tick", "KUBELOG_ARCHIVE_TICK", "archive_tick", "how often the archive scheduler looks for due policies"},
 	{"apps-link-ttl", "KUBELOG_APPS_LINK_TTL", "apps_link_ttl", "how long the signed log links of /v2/apps stay valid, e.g. 15m"},
@@ -60,6 +62,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		"public-metrics": strconv.FormatBool(def.PublicMetrics), "no-rate-limits": "false",
 		"head-max-bytes": strconv.FormatInt(def.HeadMaxBytes, 10), "memory-limit": "150MiB", "archive-tick": def.ArchiveTick.String(),
 		"kubeconfig": defaultKubeconfig(), "context": "", "apps-link-ttl": def.AppsLinkTTL.String(),
+		"tls-cert-file": "", "tls-key-file": "",
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -177,6 +180,7 @@ func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string)
 		return cfg, fmt.Errorf("no-rate-limits: %w", err)
 	}
 	cfg.Kubeconfig, cfg.Context = get["kubeconfig"], get["context"]
+	cfg.TLSCertFile, cfg.TLSKeyFile = get["tls-cert-file"], get["tls-key-file"]
 	if cfg.Kubeconfig == "none" {
 		cfg.Kubeconfig = ""
 	}

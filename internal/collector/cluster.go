@@ -61,6 +61,11 @@ type clusterCollector struct {
 	lastErrAt   time.Time
 	linesPerSec float64
 	badLineLog  time.Time
+
+	// pins are the pods pinned by PodLogStream objects (see pin.go), set up
+	// on first use by pinsOnce.
+	pins     *pinSet
+	pinsOnce sync.Once
 }
 
 // start starts the informer and the loops; the collector runs until stop.
@@ -225,6 +230,9 @@ func (c *clusterCollector) instances(pod *corev1.Pod) []instance {
 	var out []instance
 	for _, inst := range c.allInstances(pod) {
 		if selects(c.sels, pod, inst.container, inst.init) {
+			out = append(out, inst.instance)
+		} else if since, ok := c.pinned(pod, inst.container); ok {
+			inst.since = since.UnixNano()
 			out = append(out, inst.instance)
 		}
 	}

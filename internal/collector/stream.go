@@ -28,6 +28,10 @@ var (
 	errFinishing = errors.New("container instance ended")
 )
 
+// finishQuiet is how long the follow of an ended container instance may stay
+// without bytes before it is closed and read to its end instead.
+const finishQuiet = 500 * time.Millisecond
+
 // instance identifies one run of one container: what a stream reads.
 type instance struct {
 	key       string // checkpoint key: tenant/cluster/container-ID; empty for one-time reads
@@ -39,6 +43,9 @@ type instance struct {
 	// when the runtime reports none (then key uses pod UID, name and restart).
 	restart int32
 	id      string
+	// since, when positive, is the earliest node timestamp taken (Unix
+	// nanoseconds), from a Pin.
+	since int64
 }
 
 // instState is where an instance stands according to the pod informer.
@@ -98,6 +105,8 @@ func (s *stream) run(ctx context.Context) (finished bool) {
 	} else if ok {
 		s.pos.last, s.acked, s.saved = r, r, r
 	}
+	s.applySince()
+	defer c.noteStream(s.inst.key, false, nil)
 	defer s.saveCheckpoint(true)
 
 	backoff := c.m.cfg.BackoffMin
@@ -176,6 +185,7 @@ func (s *stream) run(ctx context.Context) (finished bool) {
 			}
 		}
 		c.noteError(fmt.Errorf("stream %s/%s %s: %w", s.inst.namespace, s.inst.pod, s.inst.container, err))
+		c.noteStream(s.inst.key, false, err)
 		c.noteReconnect(reasonError)
 		if s.connected {
 			backoff, s.connected = c.m.cfg.BackoffMin, false
@@ -225,6 +235,7 @@ func (s *stream) follow(ctx context.Context, opts *corev1.PodLogOptions) error {
 	}
 	c.noteReachable()
 	s.connected = true
+	c.noteStream(s.inst.key, true, nil)
 	now := c.m.clock.Now()
 	s.lastByte.Store(now.UnixNano())
 	opened := now
@@ -307,8 +318,11 @@ func (s *stream) follow(ctx context.Context, opts *corev1.PodLogOptions) error {
 				if endedAt.IsZero() {
 					endedAt = now
 				}
+				// The instance ended: the stream stops once it has been quiet
+				// for a moment, and is read once more without following, to
+				// its end, so that nothing written before the end is lost.
 				grace := c.m.cfg.DeletionGrace
-				if now.Sub(endedAt) >= grace || idle >= min(grace, 2*time.Second) {
+				if now.Sub(endedAt) >= grace || idle >= min(grace, finishQuiet) {
 					cancel(errFinishing)
 				}
 			}

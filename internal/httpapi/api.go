@@ -79,6 +79,8 @@ type Deps struct {
 	Clusters *clusters.Service
 	// Apps serves /v2/apps; nil answers 404 there.
 	Apps *apps.Service
+	// Kube, when set, serves the PodLogStream API group under /apis.
+	Kube KubeAPI
 }
 
 // API is the HTTP API. Create it with New.
@@ -97,6 +99,7 @@ type API struct {
 	storeOK  func() error
 	archive  *archive.Manager
 	apps     *apps.Service
+	kube     KubeAPI
 	mux      *http.ServeMux
 	clusters *clusters.Service
 	metrics  *apiMetrics
@@ -123,7 +126,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		cfg: cfg, store: d.Store, hub: d.Hub, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
-		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, archive: d.Archive, apps: d.Apps, mux: http.NewServeMux(),
+		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, archive: d.Archive, apps: d.Apps, mux: http.NewServeMux(), kube: d.Kube,
 		clusters: d.Clusters,
 	}
 	if a.storeOK == nil {
@@ -169,6 +172,7 @@ type surface uint8
 const (
 	surfaceLogs surface = iota // {"id","message","request_id"}
 	surfaceLoki                // plain text, as Loki
+	surfaceKube                // Kubernetes Status objects
 )
 
 // route describes how a request is authenticated and limited.
@@ -196,9 +200,12 @@ func (a *API) wrap(rt route, h handlerFunc) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), reqKey{}, info))
 		sw := &statusWriter{ResponseWriter: w}
 		if err := a.serve(sw, r, rt, h, info); err != nil {
-			if rt.surface == surfaceLoki {
+			switch rt.surface {
+			case surfaceLoki:
 				a.writeTextError(sw, r, err)
-			} else {
+			case surfaceKube:
+				a.writeKubeError(sw, r, err)
+			default:
 				a.writeJSONError(sw, r, err)
 			}
 		}

@@ -140,4 +140,25 @@ func (a *API) routes() {
 	open("/v2/", func(http.ResponseWriter, *http.Request) error {
 		return notFound("The resource you requested could not be found.")
 	})
+	// Kubernetes-style API group tilt.dev/v1alpha1: PodLogStream objects
+	// (seed: podlogstream-api.md), served by package kapi. Discovery needs no
+	// token and is not limited; errors are Status objects.
+	if a.kube != nil {
+		for _, p := range []string{"/api", "/apis", "/apis/tilt.dev", "/apis/tilt.dev/v1alpha1", "/version", "/openapi/v3", "/openapi/v3/apis/tilt.dev/v1alpha1"} {
+			a.handle(route{pattern: "GET " + p, surface: surfaceKube}, a.kubeDiscovery)
+		}
+		kube := func(pattern string, scope auth.Scopes) {
+			a.handle(route{pattern: pattern, scope: scope, class: auth.ClassKube, limited: true, surface: surfaceKube}, a.kubeResource)
+		}
+		const pls = "/apis/tilt.dev/v1alpha1/podlogstreams"
+		for _, p := range []string{pls, pls + "/{name}", pls + "/{name}/status"} {
+			kube("GET "+p, auth.ScopeRead)
+			kube("POST "+p, auth.ScopeManage)
+			kube("PUT "+p, auth.ScopeManage)
+			kube("PATCH "+p, auth.ScopeManage)
+			kube("DELETE "+p, auth.ScopeManage)
+		}
+		// Anything else under /apis is a Status 404 (or 405), not the mux's text.
+		kube("/apis/", auth.ScopeRead)
+	}
 }

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/events"
 	"github.com/kubelog/kubelog/internal/httpapi"
+	"github.com/kubelog/kubelog/internal/kapi"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/tail"
@@ -64,6 +66,10 @@ type Config struct {
 	ArchiveTick time.Duration `yaml:"archive_tick"`
 	// AppsLinkTTL is how long the signed links of /v2/apps stay valid.
 	AppsLinkTTL time.Duration `yaml:"apps_link_ttl"`
+	// TLSCertFile and TLSKeyFile, when set, serve HTTPS instead of HTTP
+	// (kubectl sends bearer tokens only over HTTPS).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 	// ShutdownTimeout bounds how long in-flight requests may take at stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Version is reported by /health.
@@ -106,6 +112,8 @@ func (c Config) Validate() error {
 		return errors.New("shutdown timeout must be positive")
 	case c.AppsLinkTTL <= 0:
 		return errors.New("apps link ttl must be positive")
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return errors.New("tls cert file and tls key file go together: set both or neither")
 	}
 	return nil
 }
@@ -121,6 +129,7 @@ type Server struct {
 	arch     *archive.Manager
 	clusters *clusters.Service
 	events   *events.Collector
+	kube     *kapi.Service
 	api      *httpapi.API
 	http     *http.Server
 	ln       net.Listener
@@ -206,13 +215,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	if err != nil {
 		return nil, err
 	}
+	// PodLogStream objects (tilt.dev/v1alpha1) drive the collector's pins.
+	if s.kube, err = kapi.Start(ctx, kapi.Config{DB: s.db.SQL(), Collector: s.coll, Logger: log.With("component", "kapi"), Version: cfg.Version}); err != nil {
+		return nil, err
+	}
 	acfg := httpapi.DefaultConfig()
 	acfg.MaxBodyBytes = cfg.MaxBodyBytes
 	acfg.PublicMetrics = cfg.PublicMetrics
 	acfg.Version = cfg.Version
 	s.api, err = httpapi.New(acfg, httpapi.Deps{
 		Store: s.st, Hub: s.hub, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
-		Logger: log.With("component", "http"), Registry: reg, Archive: s.arch, Clusters: s.clusters, Apps: appsSvc,
+		Logger: log.With("component", "http"), Registry: reg, Archive: s.arch, Clusters: s.clusters, Apps: appsSvc, Kube: s.kube,
 	})
 	if err != nil {
 		return nil, err
@@ -221,10 +234,20 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.http = &http.Server{Handler: s.api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	go func() { s.served <- s.http.Serve(s.ln) }()
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			s.ln.Close()
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		go func() { s.served <- s.http.ServeTLS(s.ln, "", "") }()
+	} else {
+		go func() { s.served <- s.http.Serve(s.ln) }()
+	}
 	go s.reloadLoop()
 	ok = true
-	log.Info("kubelog serving", "addr", s.Addr(), "data_dir", cfg.DataDir)
+	log.Info("kubelog serving", "addr", s.Addr(), "data_dir", cfg.DataDir, "tls", cfg.TLSCertFile != "")
 	return s, nil
 }
 
@@ -375,6 +398,9 @@ func (s *Server) Stop() error {
 
 func (s *Server) closeStorage() error {
 	var errs []error
+	if s.kube != nil {
+		s.kube.Close()
+	}
 	if s.clusters != nil {
 		// Jobs stop before the collector they use; they resume at the next start.
 		s.clusters.Close()

@@ -1,0 +1,502 @@
+// Package podlogstream tests the PodLogStream API (tilt.dev/v1alpha1)
+// end to end: a real kubelog serve binary over HTTPS, a real kubectl and
+// client-go's dynamic client against it, and a real kube-apiserver with kwok
+// whose containers write the lines the test then finds in the store.
+//
+// The test pods carry kubelog.io/exclude=true, so that kubelog's default
+// "collect everything" selection leaves them alone: what is stored of them
+// comes from PodLogStream objects only.
+package podlogstream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubelog/kubelog/internal/collector"
+	"github.com/kubelog/kubelog/test/e2e/testenv"
+)
+
+// adminToken is the bootstrap admin token of the servers the tests start.
+const adminToken = "e2e-podlogstream-admin-token-0123456789"
+
+var (
+	// cluster is the cluster every test shares; nil when KUBELOG_E2E=0.
+	cluster *testenv.Cluster
+	// srv is the kubelog serve every test but the restart one shares.
+	srv *server
+	// work holds the binaries, certificates and kubeconfigs.
+	work string
+	// kubelogBin and kubectlBin are the binaries.
+	kubelogBin, kubectlBin string
+	// certFile, keyFile and caPEM are the serving certificate.
+	certFile, keyFile string
+	caPEM             []byte
+)
+
+var gvr = schema.GroupVersionResource{Group: "tilt.dev", Version: "v1alpha1", Resource: "podlogstreams"}
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	if testenv.Disabled() {
+		return m.Run()
+	}
+	var err error
+	if work, err = os.MkdirTemp("", "kubelog-e2e-pls-"); err != nil {
+		log.Print(err)
+		return 1
+	}
+	defer os.RemoveAll(work)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	bins, err := testenv.Binaries()
+	if err != nil {
+		log.Print(err)
+		return 1
+	}
+	kubectlBin = filepath.Join(bins, "kubectl")
+	kubelogBin = filepath.Join(work, "kubelog")
+	build := exec.Command("go", "build", "-o", kubelogBin, "github.com/kubelog/kubelog/cmd/kubelog")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		log.Print("build kubelog: ", err)
+		return 1
+	}
+	if err := writeCert(); err != nil {
+		log.Print(err)
+		return 1
+	}
+	cluster, err = testenv.StartCluster(ctx, filepath.Join(work, "cluster"), testenv.ClusterOptions{})
+	if err != nil {
+		log.Print(err)
+		return 1
+	}
+	defer cluster.Stop()
+	if _, err := cluster.CreateNode(ctx, "node-0"); err != nil {
+		log.Print(err)
+		return 1
+	}
+	if srv, err = startServer(filepath.Join(work, "data")); err != nil {
+		log.Print(err)
+		return 1
+	}
+	defer srv.stop()
+	return m.Run()
+}
+
+// writeCert writes a self-signed serving certificate for 127.0.0.1.
+func writeCert() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "kubelog-e2e"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	certFile, keyFile = filepath.Join(work, "tls.crt"), filepath.Join(work, "tls.key")
+	if err := os.WriteFile(certFile, caPEM, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+}
+
+// server is a kubelog serve process collecting from the test cluster.
+type server struct {
+	cmd     *exec.Cmd
+	url     string
+	dataDir string
+	// stderr collects the process's log.
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+var servingRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
+
+// startServer starts kubelog serve on dataDir, over HTTPS, collecting from
+// the test cluster.
+func startServer(dataDir string) (*server, error) {
+	s := &server{dataDir: dataDir, done: make(chan struct{})}
+	s.cmd = exec.Command(kubelogBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
+		"--bootstrap-token", adminToken, "--kubeconfig", cluster.Kubeconfig(),
+		"--tls-cert-file", certFile, "--tls-key-file", keyFile)
+	pipe, err := s.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		defer close(s.done)
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.stderr.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		s.url = "https://" + a
+		return s, nil
+	case <-time.After(60 * time.Second):
+		s.kill()
+		return nil, fmt.Errorf("kubelog serve did not start:\n%s", s.log())
+	}
+}
+
+// log returns what the server logged.
+func (s *server) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stderr.String()
+}
+
+// stop stops the server with SIGTERM and waits.
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+	_ = s.cmd.Wait()
+}
+
+// kill kills the server with SIGKILL and waits.
+func (s *server) kill() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+// restConfig is a client-go config reaching s with token.
+func (s *server) restConfig(token string) *rest.Config {
+	return &rest.Config{Host: s.url, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM}}
+}
+
+// dynamicClient is client-go's dynamic client for the resource, with token.
+func (s *server) dynamicClient(t *testing.T, token string) dynamic.ResourceInterface {
+	t.Helper()
+	dc, err := dynamic.NewForConfig(s.restConfig(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dc.Resource(gvr)
+}
+
+// kubeconfig writes a kubeconfig for kubectl holding token and returns its
+// path.
+func (s *server) kubeconfig(t *testing.T, token string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: kubelog
+  cluster:
+    server: %s
+    certificate-authority-data: %s
+users:
+- name: kubelog
+  user:
+    token: %s
+contexts:
+- name: kubelog
+  context: {cluster: kubelog, user: kubelog}
+current-context: kubelog
+`, s.url, base64.StdEncoding.EncodeToString(caPEM), token)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// httpClient trusts the test certificate.
+func httpClient() *http.Client {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// do makes a request to s with token and returns the status and body.
+func (s *server) do(t *testing.T, token, method, path, contentType, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := httpClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// createToken creates a token of tenant with scopes and returns its secret.
+func (s *server) createToken(t *testing.T, tenant, name, scopes string) string {
+	t.Helper()
+	code, b := s.do(t, adminToken, "POST", "/api/v1/logs/tokens", "application/json",
+		fmt.Sprintf(`{"tenant":%q,"name":%q,"scopes":%q}`, tenant, name, scopes))
+	var out struct{ Token string }
+	if err := json.Unmarshal(b, &out); err != nil || code != http.StatusCreated || out.Token == "" {
+		t.Fatalf("create token: %d %s", code, b)
+	}
+	return out.Token
+}
+
+// logs pages through GET /api/v1/logs?namespace=&pod= and returns the lines
+// by container.
+func (s *server) logs(t *testing.T, ns, pod string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	cursor := ""
+	for {
+		q := url.Values{"namespace": {ns}, "pod": {pod}, "direction": {"forward"}, "limit": {"5000"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		code, b := s.do(t, adminToken, "GET", "/api/v1/logs?"+q.Encode(), "", "")
+		var page struct {
+			Logs []struct {
+				Container, Message string
+			} `json:"logs"`
+			HasMore    bool   `json:"has_more"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(b, &page); err != nil || code != 200 {
+			t.Fatalf("logs: %d %s", code, b)
+		}
+		for _, l := range page.Logs {
+			out[l.Container] = append(out[l.Container], l.Message)
+		}
+		if !page.HasMore {
+			return out
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// logqlLines runs a LogQL log query over the last hour through the Loki API
+// and returns the lines by container.
+func (s *server) logqlLines(t *testing.T, query string) map[string][]string {
+	t.Helper()
+	q := url.Values{"query": {query}, "limit": {"5000"}, "direction": {"forward"},
+		"start": {fmt.Sprint(time.Now().Add(-time.Hour).UnixNano())}, "end": {fmt.Sprint(time.Now().Add(time.Minute).UnixNano())}}
+	code, b := s.do(t, adminToken, "GET", "/loki/api/v1/query_range?"+q.Encode(), "", "")
+	var resp struct {
+		Data struct {
+			Result []struct {
+				Stream map[string]string `json:"stream"`
+				Values [][2]string       `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(b, &resp); err != nil || code != 200 {
+		t.Fatalf("logql %s: %d %s", query, code, b)
+	}
+	out := map[string][]string{}
+	for _, r := range resp.Data.Result {
+		for _, v := range r.Values {
+			out[r.Stream["container"]] = append(out[r.Stream["container"]], v[1])
+		}
+	}
+	return out
+}
+
+// kubectl runs kubectl with a kubeconfig and returns its output.
+func kubectl(t *testing.T, kubeconfig string, stdin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(kubectlBin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// mustKubectl runs kubectl and fails the test when it fails.
+func mustKubectl(t *testing.T, kubeconfig, stdin string, args ...string) string {
+	t.Helper()
+	out, err := kubectl(t, kubeconfig, stdin, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// container is a simulated container: its CRI log and the lines written.
+type container struct {
+	name string
+	w    *testenv.CRIWriter
+
+	mu sync.Mutex
+	// lines are the lines written (guarded by mu).
+	lines []string
+}
+
+func (c *container) write(t *testing.T, format string, n int) {
+	t.Helper()
+	for i := range n {
+		line := fmt.Sprintf(format, i)
+		if err := c.w.Line(line); err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		c.lines = append(c.lines, line)
+		c.mu.Unlock()
+	}
+}
+
+func (c *container) written() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.lines)
+}
+
+// newPod creates pod ns/name, excluded from kubelog's default selection,
+// with the named containers each logging to a new CRI file.
+func newPod(t *testing.T, ns, name string, names ...string) map[string]*container {
+	t.Helper()
+	ctx := t.Context()
+	dir := t.TempDir()
+	specs := make([]testenv.ContainerSpec, len(names))
+	files := make(map[string]testenv.LogFiles, len(names))
+	cs := make(map[string]*container, len(names))
+	for i, n := range names {
+		specs[i] = testenv.ContainerSpec{Name: n}
+		w, err := testenv.NewCRIWriter(filepath.Join(dir, n+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		files[n] = testenv.LogFiles{Current: w.Path(), Follow: true}
+		cs[n] = &container{name: n, w: w}
+	}
+	opts := testenv.PodOptions{NodeName: "node-0", Annotations: map[string]string{collector.ExcludeAnnotation: "true"}}
+	if _, err := cluster.CreatePod(ctx, ns, name, specs, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.SetLogs(ctx, ns, name, files); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// diffMultiset describes how got differs from want, or returns "".
+func diffMultiset(got, want []string) string {
+	count := map[string]int{}
+	for _, s := range want {
+		count[s]++
+	}
+	for _, s := range got {
+		count[s]--
+	}
+	var extra, missing []string
+	for s, n := range count {
+		for ; n > 0; n-- {
+			missing = append(missing, s)
+		}
+		for ; n < 0; n++ {
+			extra = append(extra, s)
+		}
+	}
+	if len(extra) == 0 && len(missing) == 0 {
+		return ""
+	}
+	slices.Sort(extra)
+	slices.Sort(missing)
+	return fmt.Sprintf("%d unexpected or duplicated (e.g. %q), %d missing (e.g. %q)", len(extra), extra[:min(3, len(extra))], len(missing), missing[:min(3, len(missing))])
+}
+
+// waitFor polls cond every 200ms until it returns "" or timeout, then fails
+// with its last answer.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: after %v: %s", what, timeout, msg)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitStored waits until the store holds exactly the lines each container
+// wrote (and nothing of the others).
+func waitStored(t *testing.T, s *server, ns, pod string, want map[string][]string) {
+	t.Helper()
+	waitFor(t, 60*time.Second, "stored lines of "+ns+"/"+pod, func() string {
+		got := s.logs(t, ns, pod)
+		var diffs []string
+		for c, lines := range want {
+			if d := diffMultiset(got[c], lines); d != "" {
+				diffs = append(diffs, c+": "+d)
+			}
+		}
+		for c := range got {
+			if _, ok := want[c]; !ok {
+				diffs = append(diffs, fmt.Sprintf("%s: %d lines stored, none expected", c, len(got[c])))
+			}
+		}
+		slices.Sort(diffs)
+		return strings.Join(diffs, "; ")
+	})
+}
