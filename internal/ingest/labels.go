@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
@@ -196,4 +197,38 @@ func (p *labelParser) closingQuote() (end int, escaped bool, err error) {
 	}
 	p.pos = len(p.s)
 	return 0, false, p.fail("unterminated label value")
+}
+
+// labelsCacheSize bounds the label strings remembered across requests: a
+// pusher sends the same few hundred or thousand stream label strings again
+// and again, and parsing them was a fifth of a protobuf push's cost.
+const labelsCacheSize = 8192
+
+// labelsCache maps stream label strings to their parsed, immutable labels.
+var labelsCache = struct {
+	sync.RWMutex
+	m map[string]logmodel.Labels
+}{m: make(map[string]logmodel.Labels)}
+
+// parseLabelsCached is ParseLabels of string(b), remembering valid results.
+// The labels returned are shared: callers must not modify them.
+func parseLabelsCached(b []byte) (logmodel.Labels, error) {
+	labelsCache.RLock()
+	ls, ok := labelsCache.m[string(b)]
+	labelsCache.RUnlock()
+	if ok {
+		return ls, nil
+	}
+	s := string(b)
+	ls, err := ParseLabels(s)
+	if err != nil {
+		return nil, err
+	}
+	labelsCache.Lock()
+	if len(labelsCache.m) >= labelsCacheSize {
+		clear(labelsCache.m)
+	}
+	labelsCache.m[s] = ls
+	labelsCache.Unlock()
+	return ls, nil
 }

@@ -134,7 +134,7 @@ func (d *protoDecoder) decodeStream(b []byte) (Stream, error) {
 			d.entry = -1
 		}
 	}
-	ls, err := ParseLabels(string(labels))
+	ls, err := parseLabelsCached(labels)
 	if err != nil {
 		return Stream{}, d.fail("labels", fmt.Errorf("%s: %w", quoteClipped(labels), err))
 	}
