@@ -81,14 +81,19 @@ func (l *Links) Objects(ctx context.Context, tenant string, matchers []*store.Ma
 	}
 	out := make([]string, 0, len(objs))
 	seen := map[string]bool{}
+	clients := map[string]*bucketClient{} // by policy id; nil: policy deleted
 	for i := range objs {
 		o := &objs[i]
-		bc, err := l.m.client(ctx, o.PolicyID)
-		if errors.Is(err, meta.ErrNotFound) {
-			continue
+		bc, ok := clients[o.PolicyID]
+		if !ok {
+			bc, err = l.m.client(ctx, o.PolicyID)
+			if err != nil && !errors.Is(err, meta.ErrNotFound) {
+				return nil, fmt.Errorf("the policy of archived object %q: %w", o.Key, err)
+			}
+			clients[o.PolicyID] = bc
 		}
-		if err != nil {
-			return nil, fmt.Errorf("the policy of archived object %q: %w", o.Key, err)
+		if bc == nil {
+			continue
 		}
 		where := bc.dest.Endpoint + "\x00" + bc.bucket + "\x00" + o.Key
 		if seen[where] {
