@@ -249,11 +249,17 @@ func TestHistoricLogs(t *testing.T) {
 	if arch.tenant != "default" || arch.from != t0.Add(-time.Second).UnixNano() || arch.to != t0.Add(time.Hour).UnixNano() {
 		t.Fatalf("archive asked tenant %q from %d to %d", arch.tenant, arch.from, arch.to)
 	}
-	var pod *store.Matcher
+	var pod, container *store.Matcher
 	for _, m := range arch.matchers {
-		if m.Name == "pod" {
+		switch m.Name {
+		case "pod":
 			pod = m
+		case "container":
+			container = m
 		}
+	}
+	if container == nil || !container.Matches("app") || container.Matches("sidecar") {
+		t.Fatalf("archive matchers %v do not select component app only", arch.matchers)
 	}
 	if pod == nil || !pod.Matches("web-5c8b-zzzzz") || pod.Matches(podName) || pod.Matches("other-abc-12345") {
 		t.Fatalf("archive matchers %v do not select revision 1's pods only", arch.matchers)

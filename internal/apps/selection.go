@@ -236,8 +236,15 @@ func (sel *Selection) Query() store.Query {
 	return q
 }
 
-// Matchers returns the stream matchers of the selection, for archive lookups.
-func (sel *Selection) Matchers() []*store.Matcher { return sel.streamQuery().Matchers }
+// Matchers returns the stream matchers of the selection, for archive
+// lookups: a RUN or RUN_RESTARTED component is one container's streams.
+func (sel *Selection) Matchers() []*store.Matcher {
+	ms := sel.streamQuery().Matchers
+	if t := sel.Request.Type; sel.Request.Component != "" && (t == TypeRun || t == TypeRunRestarted) {
+		ms = append(ms, store.MustMatcher(store.MatchEqual, "container", sel.Request.Component))
+	}
+	return ms
+}
 
 // Range returns the time range of the revision: from its creation to the
 // next revision's (end 0: none). DEPLOY lines of the workload itself are

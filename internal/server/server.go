@@ -328,7 +328,8 @@ func (s *Server) startCollector(ctx context.Context, reg prometheus.Registerer) 
 }
 
 // startApps starts collecting the clusters' Events into the store and builds
-// the /v2/apps service, whose link key is kept in the data dir.
+// the /v2/apps service, whose link key is kept in the data dir. Its
+// historic_logs are pre-signed links to the archive's objects.
 func (s *Server) startApps(reg prometheus.Registerer) (*apps.Service, error) {
 	ecfg := events.DefaultConfig()
 	ecfg.Logger = s.log.With("component", "events")
@@ -347,7 +348,7 @@ func (s *Server) startApps(reg prometheus.Registerer) (*apps.Service, error) {
 	}
 	cfg := apps.DefaultConfig()
 	cfg.LinkTTL = s.cfg.AppsLinkTTL
-	return apps.New(cfg, apps.Deps{Clusters: s.coll, Store: s.st, Hub: s.hub, Signer: signer})
+	return apps.New(cfg, apps.Deps{Clusters: s.coll, Store: s.st, Hub: s.hub, Signer: signer, Archive: s.arch.Links(s.cfg.AppsLinkTTL)})
 }
 
 // applyRetention gives the store each tenant's configured retention.

@@ -45,6 +45,8 @@ var (
 	sharedDir string
 	// kubelogBin is the kubelog binary under test.
 	kubelogBin string
+	// s3 is the MinIO that test (i) archives to.
+	s3 *testenv.S3
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -82,6 +84,11 @@ func run(m *testing.M) int {
 		log.Print(err)
 		return 1
 	}
+	if s3, err = testenv.StartS3(ctx, filepath.Join(dir, "s3")); err != nil {
+		log.Print("start S3: ", err)
+		return 1
+	}
+	defer s3.Stop()
 	logFile, err := os.Create(filepath.Join(dir, "kubelog.log"))
 	if err != nil {
 		log.Print(err)
