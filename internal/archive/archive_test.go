@@ -229,6 +229,7 @@ func BenchmarkEncoder(b *testing.B) {
 		if err := enc.Close(); err != nil {
 			b.Fatal(err)
 		}
+		enc.Release()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -494,7 +495,7 @@ func (m *Manager) loadProgress(ctx context.Context, j *Job, c *progressCounter) 
 func streamHash(ls logmodel.Labels) string { return strconv.FormatUint(ls.Hash(), 16) }
 
 // collect reads the entries of [start, end) with a cursor up to snap,
-// grouped by stream and sorted by (timestamp, cursor).
+// grouped by stream; writeObject sorts each group, on the upload goroutines.
 func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.Matcher, start, end int64, snap uint64) ([]*pending, error) {
 	workers := make([]map[uint64]*pending, m.st.Workers())
 	arenas := make([]collectArena, len(workers))
@@ -528,10 +529,6 @@ func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.
 	}
 	out := make([]*pending, 0, len(merged))
 	for _, g := range merged {
-		sort.Slice(g.entries, func(a, b int) bool {
-			x, y := &g.entries[a], &g.entries[b]
-			return logmodel.Before(x.Timestamp, x.Cursor.Seq, y.Timestamp, y.Cursor.Seq)
-		})
 		out = append(out, g)
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].st.ID < out[b].st.ID })
@@ -613,13 +610,22 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 // writeObject encodes, uploads and verifies one object, and returns its
 // index row.
 func (m *Manager) writeObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, g *pending, prog *progressCounter) (*Object, error) {
+	slices.SortFunc(g.entries, func(x, y logmodel.Entry) int {
+		if logmodel.Before(x.Timestamp, x.Cursor.Seq, y.Timestamp, y.Cursor.Seq) {
+			return -1
+		}
+		if logmodel.Before(y.Timestamp, y.Cursor.Seq, x.Timestamp, x.Cursor.Seq) {
+			return 1
+		}
+		return 0
+	})
 	enc, err := NewEncoder(p.Compression)
 	if err != nil {
 		return nil, err
 	}
+	defer enc.Release()
 	for i := range g.entries {
 		if err := enc.Write(&g.entries[i]); err != nil {
-			_ = enc.Close()
 			return nil, err
 		}
 	}
