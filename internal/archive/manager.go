@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -35,7 +36,8 @@ type Config struct {
 	TickInterval time.Duration
 	// MaxJobs bounds the jobs running at once; more wait as pending.
 	MaxJobs int
-	// Uploads bounds the objects one job encodes and uploads at once.
+	// Uploads bounds the objects one job uploads at once (and the encoded
+	// objects waiting for an upload).
 	Uploads int
 	// Registerer receives the archive's metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -567,35 +569,73 @@ func (a *collectArena) metadata(md logmodel.Labels) logmodel.Labels {
 	return a.last
 }
 
-// writeAll encodes, uploads, verifies and indexes the objects of one hour,
-// Uploads at a time.
+// encoded is an object encoded and waiting for its upload.
+type encoded struct {
+	g   *pending
+	enc *Encoder
+	key ObjectKey
+	sum string
+}
+
+// writeAll encodes, uploads, verifies and indexes the objects of one hour in
+// a bounded pipeline: Workers goroutines encode (CPU), Uploads goroutines
+// upload (I/O), and at most Uploads encoded objects wait between them.
 func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, todo []*pending, prog *progressCounter) error {
-	sem := make(chan struct{}, m.cfg.Uploads)
-	var wg sync.WaitGroup
 	var mu sync.Mutex // guards firstErr and written
 	var firstErr error
 	var written []*Object
-	for _, g := range todo {
-		if err := ctx.Err(); err != nil {
-			break
+	var failed atomic.Bool
+	fail := func(err error) {
+		failed.Store(true)
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			o, err := m.writeObject(ctx, j, p, bc, hour, g, prog)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			if o != nil {
-				written = append(written, o)
-			}
-		}()
+		mu.Unlock()
 	}
-	wg.Wait()
+	work := make(chan *pending, len(todo))
+	for _, g := range todo {
+		work <- g
+	}
+	close(work)
+	queue := make(chan *encoded, m.cfg.Uploads)
+	var encoders sync.WaitGroup
+	for range min(m.st.Workers(), len(todo)) {
+		encoders.Go(func() {
+			for g := range work {
+				if ctx.Err() != nil || failed.Load() {
+					return
+				}
+				e, err := encodeObject(p, j.Tenant, hour, g)
+				if err != nil {
+					fail(err)
+					return
+				}
+				queue <- e
+			}
+		})
+	}
+	go func() {
+		encoders.Wait()
+		close(queue)
+	}()
+	var uploaders sync.WaitGroup
+	for range m.cfg.Uploads {
+		uploaders.Go(func() {
+			for e := range queue {
+				o, err := m.uploadObject(ctx, j, p, bc, hour, e, prog)
+				e.enc.Release()
+				if err != nil {
+					fail(err)
+					continue
+				}
+				mu.Lock()
+				written = append(written, o)
+				mu.Unlock()
+			}
+		})
+	}
+	uploaders.Wait()
 	// Objects verified in the bucket are indexed even when a sibling failed,
 	// so that a retry skips them.
 	if err := m.index.putAll(context.WithoutCancel(ctx), written); err != nil {
@@ -607,9 +647,9 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 	return ctx.Err()
 }
 
-// writeObject encodes, uploads and verifies one object, and returns its
-// index row.
-func (m *Manager) writeObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, g *pending, prog *progressCounter) (*Object, error) {
+// encodeObject sorts a stream's entries of one hour by (timestamp, cursor)
+// and encodes them; the caller releases the Encoder.
+func encodeObject(p Policy, tenant string, hour int64, g *pending) (*encoded, error) {
 	slices.SortFunc(g.entries, func(x, y logmodel.Entry) int {
 		if logmodel.Before(x.Timestamp, x.Cursor.Seq, y.Timestamp, y.Cursor.Seq) {
 			return -1
@@ -623,26 +663,34 @@ func (m *Manager) writeObject(ctx context.Context, j *Job, p Policy, bc *bucketC
 	if err != nil {
 		return nil, err
 	}
-	defer enc.Release()
 	for i := range g.entries {
 		if err := enc.Write(&g.entries[i]); err != nil {
+			enc.Release()
 			return nil, err
 		}
 	}
 	if err := enc.Close(); err != nil {
+		enc.Release()
 		return nil, err
 	}
 	ls := g.st.Labels
-	key := ObjectKey{Prefix: p.Destination.Prefix, Tenant: j.Tenant, Cluster: ls.Get("cluster"), Namespace: ls.Get("namespace"), Pod: ls.Get("pod"),
+	key := ObjectKey{Prefix: p.Destination.Prefix, Tenant: tenant, Cluster: ls.Get("cluster"), Namespace: ls.Get("namespace"), Pod: ls.Get("pod"),
 		Container: ls.Get("container"), Hour: hour, FirstTs: enc.FirstTs, LastTs: enc.LastTs, Compression: p.Compression}
+	return &encoded{g: g, enc: enc, key: key, sum: enc.MD5()}, nil
+}
+
+// uploadObject uploads and verifies one encoded object, and returns its
+// index row.
+func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, e *encoded, prog *progressCounter) (*Object, error) {
+	enc, key, sum, ls := e.enc, e.key, e.sum, e.g.st.Labels
 	body := enc.Bytes()
-	sum := enc.MD5()
 	labels, _ := json.Marshal(ls.Map())
 	opts := minio.PutObjectOptions{
 		ContentType: "application/x-ndjson",
-		// The server checks the body against this MD5, so the SHA-256
-		// payload signature would only hash the body a second time.
-		SendContentMd5:       true,
+		// The ETag of a single-part upload is the MD5 the server computed
+		// of what it received, compared below with the MD5 of what was
+		// sent: neither a Content-MD5 header nor a SHA-256 payload hash
+		// would add to that check, and each would hash the body again.
 		DisableContentSha256: true,
 		UserMetadata: map[string]string{
 			"First-Ts": logmodel.FormatTime(enc.FirstTs), "Last-Ts": logmodel.FormatTime(enc.LastTs),
