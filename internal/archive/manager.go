@@ -372,8 +372,34 @@ func (m *Manager) finish(j *Job, err error) {
 
 // pending is one stream's entries of one hour, waiting to be written.
 type pending struct {
-	st      *store.Stream
-	entries []logmodel.Entry
+	st   *store.Stream
+	rows []row
+	// arenas hold the lines and metadata the rows point into, one per scan
+	// worker.
+	arenas []collectArena
+}
+
+// row is one collected entry. It holds no pointers, so that the garbage
+// collector skips the hour held in memory: its line is the n bytes at off
+// in chunk c of worker w's arena, its metadata md in that arena's list (-1
+// for none).
+type row struct {
+	ts     int64
+	seq    uint64
+	off, n uint32
+	c      uint32
+	md     int32
+	w      int32
+}
+
+// entry rebuilds the entry of r.
+func (g *pending) entry(r *row) logmodel.Entry {
+	a := &g.arenas[r.w]
+	e := logmodel.Entry{Labels: g.st.Labels, Timestamp: r.ts, Line: a.chunks[r.c][r.off : r.off+r.n : r.off+r.n], Cursor: logmodel.Cursor{Seq: r.seq}}
+	if r.md >= 0 {
+		e.Metadata = a.mds[r.md]
+	}
+	return e
 }
 
 // run archives the job's range hour by hour. Objects already in the index
@@ -497,7 +523,8 @@ func (m *Manager) loadProgress(ctx context.Context, j *Job, c *progressCounter) 
 func streamHash(ls logmodel.Labels) string { return strconv.FormatUint(ls.Hash(), 16) }
 
 // collect reads the entries of [start, end) with a cursor up to snap,
-// grouped by stream; writeObject sorts each group, on the upload goroutines.
+// grouped by stream; encodeObject sorts each group, on the encoding
+// goroutines.
 func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.Matcher, start, end int64, snap uint64) ([]*pending, error) {
 	workers := make([]map[uint64]*pending, m.st.Workers())
 	arenas := make([]collectArena, len(workers))
@@ -509,11 +536,12 @@ func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.
 	_, err := m.st.Scan(ctx, q, func(w int, st *store.Stream, e *store.EntryView) error {
 		g := workers[w][st.ID]
 		if g == nil {
-			g = &pending{st: st}
+			g = &pending{st: st, arenas: arenas}
 			workers[w][st.ID] = g
 		}
 		a := &arenas[w]
-		g.entries = append(g.entries, logmodel.Entry{Labels: st.Labels, Timestamp: e.Timestamp, Line: a.line(e.Line), Metadata: a.metadata(e.Metadata), Cursor: logmodel.Cursor{Seq: e.Seq}})
+		c, off := a.line(e.Line)
+		g.rows = append(g.rows, row{ts: e.Timestamp, seq: e.Seq, c: c, off: off, n: uint32(len(e.Line)), md: a.metadata(e.Metadata), w: int32(w)})
 		return nil
 	})
 	if err != nil {
@@ -523,7 +551,7 @@ func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.
 	for _, w := range workers {
 		for id, g := range w {
 			if have := merged[id]; have != nil {
-				have.entries = append(have.entries, g.entries...)
+				have.rows = append(have.rows, g.rows...)
 			} else {
 				merged[id] = g
 			}
@@ -537,36 +565,40 @@ func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.
 	return out, nil
 }
 
-// collectArena copies the entries one scan worker collects into large
-// chunks, and shares a metadata copy among consecutive entries with equal
+// collectArena copies the lines one scan worker collects into large
+// chunks, and keeps one metadata copy for consecutive entries with equal
 // metadata, to spare the allocator and the GC.
 type collectArena struct {
-	buf  []byte
-	last logmodel.Labels
+	chunks [][]byte
+	mds    []logmodel.Labels
 }
 
 const arenaChunk = 1 << 20
 
-func (a *collectArena) line(b []byte) []byte {
+// line copies b and returns where it went.
+func (a *collectArena) line(b []byte) (chunk, off uint32) {
 	if len(b) > arenaChunk/4 {
-		return bytes.Clone(b)
+		a.chunks = append(a.chunks, bytes.Clone(b))
+		return uint32(len(a.chunks) - 1), 0
 	}
-	if cap(a.buf)-len(a.buf) < len(b) {
-		a.buf = make([]byte, 0, arenaChunk)
+	if len(a.chunks) == 0 || cap(a.chunks[len(a.chunks)-1])-len(a.chunks[len(a.chunks)-1]) < len(b) {
+		a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
 	}
-	start := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return a.buf[start:len(a.buf):len(a.buf)]
+	i := len(a.chunks) - 1
+	off = uint32(len(a.chunks[i]))
+	a.chunks[i] = append(a.chunks[i], b...)
+	return uint32(i), off
 }
 
-func (a *collectArena) metadata(md logmodel.Labels) logmodel.Labels {
+// metadata returns the index of md's copy, -1 for none.
+func (a *collectArena) metadata(md logmodel.Labels) int32 {
 	if len(md) == 0 {
-		return nil
+		return -1
 	}
-	if !a.last.Equal(md) {
-		a.last = md.Copy()
+	if n := len(a.mds); n == 0 || !a.mds[n-1].Equal(md) {
+		a.mds = append(a.mds, md.Copy())
 	}
-	return a.last
+	return int32(len(a.mds) - 1)
 }
 
 // encoded is an object encoded and waiting for its upload.
@@ -650,11 +682,11 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 // encodeObject sorts a stream's entries of one hour by (timestamp, cursor)
 // and encodes them; the caller releases the Encoder.
 func encodeObject(p Policy, tenant string, hour int64, g *pending) (*encoded, error) {
-	slices.SortFunc(g.entries, func(x, y logmodel.Entry) int {
-		if logmodel.Before(x.Timestamp, x.Cursor.Seq, y.Timestamp, y.Cursor.Seq) {
+	slices.SortFunc(g.rows, func(x, y row) int {
+		if logmodel.Before(x.ts, x.seq, y.ts, y.seq) {
 			return -1
 		}
-		if logmodel.Before(y.Timestamp, y.Cursor.Seq, x.Timestamp, x.Cursor.Seq) {
+		if logmodel.Before(y.ts, y.seq, x.ts, x.seq) {
 			return 1
 		}
 		return 0
@@ -663,8 +695,9 @@ func encodeObject(p Policy, tenant string, hour int64, g *pending) (*encoded, er
 	if err != nil {
 		return nil, err
 	}
-	for i := range g.entries {
-		if err := enc.Write(&g.entries[i]); err != nil {
+	for i := range g.rows {
+		ent := g.entry(&g.rows[i])
+		if err := enc.Write(&ent); err != nil {
 			enc.Release()
 			return nil, err
 		}
