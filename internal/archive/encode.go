@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -100,6 +101,9 @@ func (e *Encoder) Write(ent *logmodel.Entry) error {
 	e.bloom.Add(ent.Line)
 	return nil
 }
+
+// Grow makes room for n more bytes of NDJSON.
+func (e *Encoder) Grow(n int) { e.raw = slices.Grow(e.raw, n) }
 
 // Close compresses the object in one pass: a zstd frame, or a gzip stream.
 func (e *Encoder) Close() error {

@@ -695,11 +695,19 @@ func encodeObject(p Policy, tenant string, hour int64, g *pending) (*encoded, er
 	if err != nil {
 		return nil, err
 	}
+	lineBytes := 0
+	for i := range g.rows {
+		lineBytes += int(g.rows[i].n)
+	}
 	for i := range g.rows {
 		ent := g.entry(&g.rows[i])
 		if err := enc.Write(&ent); err != nil {
 			enc.Release()
 			return nil, err
+		}
+		if i == 0 {
+			// The first line's JSON shows the overhead of the others.
+			enc.Grow((int(enc.Raw)-len(ent.Line))*(len(g.rows)-1) + lineBytes)
 		}
 	}
 	if err := enc.Close(); err != nil {
