@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/store"
 )
 
 func TestObjectKeyRoundTrip(t *testing.T) {
@@ -204,6 +206,28 @@ func FuzzDecodeObject(f *testing.F) {
 	})
 }
 
+// FuzzAppendJSONString checks the string encoder against encoding/json.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, e := range sampleEntries() {
+		f.Add(string(e.Line))
+	}
+	f.Add(`0123456789abcdef"0123456789abcdef\\0123456789` + "\x1f\x7f\u2029")
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendJSONString(nil, s)) + "\n"; got != want.String() {
+			t.Fatalf("got  %s\nwant %s", got, want.String())
+		}
+		if got := string(appendJSONString(nil, []byte(s))) + "\n"; got != want.String() {
+			t.Fatalf("[]byte: got  %s\nwant %s", got, want.String())
+		}
+	})
+}
+
 func BenchmarkEncoder(b *testing.B) {
 	ls := logmodel.FromPairs("app", "api", "cluster", "c1", "container", "app", "namespace", "pay", "node", "n1", "pod", "api-0")
 	md := logmodel.FromPairs("level", "info", "stream", "stdout")
@@ -229,6 +253,7 @@ func BenchmarkEncoder(b *testing.B) {
 		if err := enc.Close(); err != nil {
 			b.Fatal(err)
 		}
+		enc.Release()
 	}
 }
 
@@ -238,5 +263,36 @@ func TestAppendCursor(t *testing.T) {
 		if got := string(appendCursor(nil, c)); got != c.String() {
 			t.Errorf("appendCursor(%d) = %q; want %q", seq, got, c.String())
 		}
+	}
+}
+
+// BenchmarkEncodeObject measures an upload goroutine's CPU work for one
+// object: sorting a stream's collected rows, rebuilding the entries from the
+// arena, encoding, compressing and hashing.
+func BenchmarkEncodeObject(b *testing.B) {
+	st := &store.Stream{ID: 1, Labels: logmodel.FromPairs("app", "api", "cluster", "c1", "container", "app", "namespace", "pay", "node", "n1", "pod", "api-0")}
+	md := logmodel.FromPairs("level", "info", "stream", "stdout")
+	g := &pending{st: st, arenas: make([]collectArena, 2)}
+	var raw int64
+	for i := range 4096 {
+		line := fmt.Sprintf("2026-11-21 12:00:%02d.%03d INFO [worker-%d] request id=%08x path=/api/v1/items/%d status=200 took=%dms", i%60, i%1000, i%8, i*7919, i%500, i%97)
+		w := i % 2
+		a := &g.arenas[w]
+		c, off := a.line([]byte(line))
+		// Two scan workers deliver interleaved halves, out of order.
+		g.rows = append(g.rows, row{ts: 1795266000000000000 + int64(4096-i)*1e6, seq: uint64(4096 - i), c: c, off: off, n: uint32(len(line)), md: a.metadata(md), w: int32(w)})
+		raw += int64(len(line))
+	}
+	rows := slices.Clone(g.rows)
+	p := Policy{Compression: CompressionZstd}
+	b.ReportAllocs()
+	b.SetBytes(raw)
+	for b.Loop() {
+		copy(g.rows, rows)
+		e, err := encodeObject(p, "t", 0, g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.enc.Release()
 	}
 }

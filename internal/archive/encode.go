@@ -6,9 +6,11 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,15 +30,17 @@ const (
 )
 
 // Encoder writes entries as NDJSON, one entry JSON (DESIGN.md) per line,
-// compressed. Create one with NewEncoder for each object; Close must be
-// called, and then Bytes holds the object. An Encoder is not safe for
+// compressed. Get one with NewEncoder for each object; Close compresses,
+// and then Bytes holds the object until Release returns the Encoder, with
+// its buffers and compressor, to a pool. An Encoder is not safe for
 // concurrent use.
 type Encoder struct {
-	buf   bytes.Buffer
-	line  []byte
-	w     io.WriteCloser
-	zw    *zstd.Encoder
-	Lines int64
+	compression string
+	// raw holds the NDJSON until Close; out the compressed object.
+	raw, out []byte
+	zw       *zstd.Encoder
+	gw       *gzip.Writer
+	Lines    int64
 	// Raw counts the uncompressed NDJSON bytes.
 	Raw     int64
 	FirstTs int64
@@ -63,77 +67,91 @@ func (c *labelCache) get(ls logmodel.Labels) (top, obj []byte) {
 	return c.top, c.objJSON
 }
 
-var zstdPool = sync.Pool{New: func() any {
-	w, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithLowerEncoderMem(true))
-	if err != nil {
-		panic("BUG: zstd writer: " + err.Error())
-	}
-	return w
-}}
+// encoderPool holds released Encoders with their buffers and compressors.
+var encoderPool sync.Pool // of *Encoder
 
-var gzipPool = sync.Pool{New: func() any {
-	w, err := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
-	if err != nil {
-		panic("BUG: gzip writer: " + err.Error())
-	}
-	return w
-}}
+// maxPooledBuffer bounds the buffers a released Encoder keeps.
+const maxPooledBuffer = 64 << 20
 
 // NewEncoder starts an object with the given compression.
 func NewEncoder(compression string) (*Encoder, error) {
-	e := &Encoder{}
-	switch compression {
-	case CompressionZstd:
-		e.zw = zstdPool.Get().(*zstd.Encoder)
-		e.zw.Reset(&e.buf)
-		e.w = e.zw
-	case CompressionGzip:
-		gw := gzipPool.Get().(*gzip.Writer)
-		gw.Reset(&e.buf)
-		e.w = &pooledGzip{gw}
-	default:
+	if compression != CompressionZstd && compression != CompressionGzip {
 		return nil, fmt.Errorf("compression %q is not zstd or gzip", compression)
 	}
+	e, _ := encoderPool.Get().(*Encoder)
+	if e == nil {
+		e = &Encoder{}
+	}
+	e.compression = compression
 	return e, nil
-}
-
-type pooledGzip struct{ *gzip.Writer }
-
-func (p *pooledGzip) Close() error {
-	err := p.Writer.Close()
-	gzipPool.Put(p.Writer)
-	return err
 }
 
 // Write adds one entry. The entries of one object share a label set, which
 // must not change while the Encoder is in use.
 func (e *Encoder) Write(ent *logmodel.Entry) error {
-	e.line = appendEntryJSON(e.line[:0], ent, &e.labels)
-	e.line = append(e.line, '\n')
+	n := len(e.raw)
+	e.raw = appendEntryJSON(e.raw, ent, &e.labels)
+	e.raw = append(e.raw, '\n')
 	if e.Lines == 0 {
 		e.FirstTs = ent.Timestamp
 	}
 	e.LastTs = ent.Timestamp
 	e.Lines++
-	e.Raw += int64(len(e.line))
+	e.Raw += int64(len(e.raw) - n)
 	e.bloom.Add(ent.Line)
-	_, err := e.w.Write(e.line)
-	return err
+	return nil
 }
 
-// Close ends the compressed stream.
+// Grow makes room for n more bytes of NDJSON.
+func (e *Encoder) Grow(n int) { e.raw = slices.Grow(e.raw, n) }
+
+// Close compresses the object in one pass: a zstd frame, or a gzip stream.
 func (e *Encoder) Close() error {
-	err := e.w.Close()
-	if e.zw != nil {
-		e.zw.Reset(nil)
-		zstdPool.Put(e.zw)
-		e.zw = nil
+	switch e.compression {
+	case CompressionZstd:
+		if e.zw == nil {
+			zw, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
+			if err != nil {
+				return fmt.Errorf("zstd: %w", err)
+			}
+			e.zw = zw
+		}
+		e.out = e.zw.EncodeAll(e.raw, e.out[:0])
+		return nil
+	default:
+		buf := bytes.NewBuffer(e.out[:0])
+		if e.gw == nil {
+			gw, err := gzip.NewWriterLevel(buf, gzip.DefaultCompression)
+			if err != nil {
+				return fmt.Errorf("gzip: %w", err)
+			}
+			e.gw = gw
+		} else {
+			e.gw.Reset(buf)
+		}
+		if _, err := e.gw.Write(e.raw); err != nil {
+			return err
+		}
+		err := e.gw.Close()
+		e.out = buf.Bytes()
+		return err
 	}
-	return err
 }
 
-// Bytes is the compressed object, valid after Close.
-func (e *Encoder) Bytes() []byte { return e.buf.Bytes() }
+// Release returns the Encoder to the pool; Bytes is invalid after it.
+func (e *Encoder) Release() {
+	if cap(e.raw) > maxPooledBuffer || cap(e.out) > maxPooledBuffer {
+		return
+	}
+	e.raw, e.out = e.raw[:0], e.out[:0]
+	e.Lines, e.Raw, e.FirstTs, e.LastTs = 0, 0, 0, 0
+	e.bloom.Reset()
+	e.labels = labelCache{top: e.labels.top[:0], objJSON: e.labels.objJSON[:0]}
+	encoderPool.Put(e)
+}
+
+// Bytes is the compressed object, valid after Close until Release.
+func (e *Encoder) Bytes() []byte { return e.out }
 
 // Bloom is the token bloom filter of the lines written.
 func (e *Encoder) Bloom() []byte { return e.bloom.Bytes() }
@@ -141,8 +159,8 @@ func (e *Encoder) Bloom() []byte { return e.bloom.Bytes() }
 // MD5 is the hex MD5 of the object, which S3 reports as the ETag of a
 // single-part upload.
 func (e *Encoder) MD5() string {
-	s := md5.Sum(e.buf.Bytes())
-	return fmt.Sprintf("%x", s[:])
+	s := md5.Sum(e.out)
+	return hex.EncodeToString(s[:])
 }
 
 // AppendEntryJSON appends the entry JSON of DESIGN.md for ent, the same bytes
@@ -219,10 +237,26 @@ func appendCursor(b []byte, c logmodel.Cursor) []byte {
 
 // appendJSONString quotes valid UTF-8 s as encoding/json does with HTML
 // escaping off.
+// plain8 reports whether the eight bytes of w all need no JSON escaping:
+// ASCII from 0x20, other than '"' and '\\'. It may say false for plain bytes
+// (then the caller looks at them one by one), never true for others.
+func plain8(w uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q, bs := w^(lo*'"'), w^(lo*'\\')
+	return ((w-lo*0x20)&^w|(q-lo)&^q|(bs-lo)&^bs|w)&hi == 0
+}
+
 func appendJSONString[S ~string | ~[]byte](b []byte, s S) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -34,7 +36,8 @@ type Config struct {
 	TickInterval time.Duration
 	// MaxJobs bounds the jobs running at once; more wait as pending.
 	MaxJobs int
-	// Uploads bounds the objects one job encodes and uploads at once.
+	// Uploads bounds the objects one job uploads at once (and the encoded
+	// objects waiting for an upload).
 	Uploads int
 	// Registerer receives the archive's metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -369,8 +372,34 @@ func (m *Manager) finish(j *Job, err error) {
 
 // pending is one stream's entries of one hour, waiting to be written.
 type pending struct {
-	st      *store.Stream
-	entries []logmodel.Entry
+	st   *store.Stream
+	rows []row
+	// arenas hold the lines and metadata the rows point into, one per scan
+	// worker.
+	arenas []collectArena
+}
+
+// row is one collected entry. It holds no pointers, so that the garbage
+// collector skips the hour held in memory: its line is the n bytes at off
+// in chunk c of worker w's arena, its metadata md in that arena's list (-1
+// for none).
+type row struct {
+	ts     int64
+	seq    uint64
+	off, n uint32
+	c      uint32
+	md     int32
+	w      int32
+}
+
+// entry rebuilds the entry of r.
+func (g *pending) entry(r *row) logmodel.Entry {
+	a := &g.arenas[r.w]
+	e := logmodel.Entry{Labels: g.st.Labels, Timestamp: r.ts, Line: a.chunks[r.c][r.off : r.off+r.n : r.off+r.n], Cursor: logmodel.Cursor{Seq: r.seq}}
+	if r.md >= 0 {
+		e.Metadata = a.mds[r.md]
+	}
+	return e
 }
 
 // run archives the job's range hour by hour. Objects already in the index
@@ -494,7 +523,8 @@ func (m *Manager) loadProgress(ctx context.Context, j *Job, c *progressCounter) 
 func streamHash(ls logmodel.Labels) string { return strconv.FormatUint(ls.Hash(), 16) }
 
 // collect reads the entries of [start, end) with a cursor up to snap,
-// grouped by stream and sorted by (timestamp, cursor).
+// grouped by stream; encodeObject sorts each group, on the encoding
+// goroutines.
 func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.Matcher, start, end int64, snap uint64) ([]*pending, error) {
 	workers := make([]map[uint64]*pending, m.st.Workers())
 	arenas := make([]collectArena, len(workers))
@@ -506,11 +536,12 @@ func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.
 	_, err := m.st.Scan(ctx, q, func(w int, st *store.Stream, e *store.EntryView) error {
 		g := workers[w][st.ID]
 		if g == nil {
-			g = &pending{st: st}
+			g = &pending{st: st, arenas: arenas}
 			workers[w][st.ID] = g
 		}
 		a := &arenas[w]
-		g.entries = append(g.entries, logmodel.Entry{Labels: st.Labels, Timestamp: e.Timestamp, Line: a.line(e.Line), Metadata: a.metadata(e.Metadata), Cursor: logmodel.Cursor{Seq: e.Seq}})
+		c, off := a.line(e.Line)
+		g.rows = append(g.rows, row{ts: e.Timestamp, seq: e.Seq, c: c, off: off, n: uint32(len(e.Line)), md: a.metadata(e.Metadata), w: int32(w)})
 		return nil
 	})
 	if err != nil {
@@ -520,7 +551,7 @@ func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.
 	for _, w := range workers {
 		for id, g := range w {
 			if have := merged[id]; have != nil {
-				have.entries = append(have.entries, g.entries...)
+				have.rows = append(have.rows, g.rows...)
 			} else {
 				merged[id] = g
 			}
@@ -528,77 +559,115 @@ func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.
 	}
 	out := make([]*pending, 0, len(merged))
 	for _, g := range merged {
-		sort.Slice(g.entries, func(a, b int) bool {
-			x, y := &g.entries[a], &g.entries[b]
-			return logmodel.Before(x.Timestamp, x.Cursor.Seq, y.Timestamp, y.Cursor.Seq)
-		})
 		out = append(out, g)
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].st.ID < out[b].st.ID })
 	return out, nil
 }
 
-// collectArena copies the entries one scan worker collects into large
-// chunks, and shares a metadata copy among consecutive entries with equal
+// collectArena copies the lines one scan worker collects into large
+// chunks, and keeps one metadata copy for consecutive entries with equal
 // metadata, to spare the allocator and the GC.
 type collectArena struct {
-	buf  []byte
-	last logmodel.Labels
+	chunks [][]byte
+	mds    []logmodel.Labels
 }
 
 const arenaChunk = 1 << 20
 
-func (a *collectArena) line(b []byte) []byte {
+// line copies b and returns where it went.
+func (a *collectArena) line(b []byte) (chunk, off uint32) {
 	if len(b) > arenaChunk/4 {
-		return bytes.Clone(b)
+		a.chunks = append(a.chunks, bytes.Clone(b))
+		return uint32(len(a.chunks) - 1), 0
 	}
-	if cap(a.buf)-len(a.buf) < len(b) {
-		a.buf = make([]byte, 0, arenaChunk)
+	if len(a.chunks) == 0 || cap(a.chunks[len(a.chunks)-1])-len(a.chunks[len(a.chunks)-1]) < len(b) {
+		a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
 	}
-	start := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return a.buf[start:len(a.buf):len(a.buf)]
+	i := len(a.chunks) - 1
+	off = uint32(len(a.chunks[i]))
+	a.chunks[i] = append(a.chunks[i], b...)
+	return uint32(i), off
 }
 
-func (a *collectArena) metadata(md logmodel.Labels) logmodel.Labels {
+// metadata returns the index of md's copy, -1 for none.
+func (a *collectArena) metadata(md logmodel.Labels) int32 {
 	if len(md) == 0 {
-		return nil
+		return -1
 	}
-	if !a.last.Equal(md) {
-		a.last = md.Copy()
+	if n := len(a.mds); n == 0 || !a.mds[n-1].Equal(md) {
+		a.mds = append(a.mds, md.Copy())
 	}
-	return a.last
+	return int32(len(a.mds) - 1)
 }
 
-// writeAll encodes, uploads, verifies and indexes the objects of one hour,
-// Uploads at a time.
+// encoded is an object encoded and waiting for its upload.
+type encoded struct {
+	g   *pending
+	enc *Encoder
+	key ObjectKey
+	sum string
+}
+
+// writeAll encodes, uploads, verifies and indexes the objects of one hour in
+// a bounded pipeline: Workers goroutines encode (CPU), Uploads goroutines
+// upload (I/O), and at most Uploads encoded objects wait between them.
 func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, todo []*pending, prog *progressCounter) error {
-	sem := make(chan struct{}, m.cfg.Uploads)
-	var wg sync.WaitGroup
 	var mu sync.Mutex // guards firstErr and written
 	var firstErr error
 	var written []*Object
-	for _, g := range todo {
-		if err := ctx.Err(); err != nil {
-			break
+	var failed atomic.Bool
+	fail := func(err error) {
+		failed.Store(true)
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			o, err := m.writeObject(ctx, j, p, bc, hour, g, prog)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			if o != nil {
-				written = append(written, o)
-			}
-		}()
+		mu.Unlock()
 	}
-	wg.Wait()
+	work := make(chan *pending, len(todo))
+	for _, g := range todo {
+		work <- g
+	}
+	close(work)
+	queue := make(chan *encoded, m.cfg.Uploads)
+	var encoders sync.WaitGroup
+	for range min(m.st.Workers(), len(todo)) {
+		encoders.Go(func() {
+			for g := range work {
+				if ctx.Err() != nil || failed.Load() {
+					return
+				}
+				e, err := encodeObject(p, j.Tenant, hour, g)
+				if err != nil {
+					fail(err)
+					return
+				}
+				queue <- e
+			}
+		})
+	}
+	go func() {
+		encoders.Wait()
+		close(queue)
+	}()
+	var uploaders sync.WaitGroup
+	for range m.cfg.Uploads {
+		uploaders.Go(func() {
+			for e := range queue {
+				o, err := m.uploadObject(ctx, j, p, bc, hour, e, prog)
+				e.enc.Release()
+				if err != nil {
+					fail(err)
+					continue
+				}
+				mu.Lock()
+				written = append(written, o)
+				mu.Unlock()
+			}
+		})
+	}
+	uploaders.Wait()
 	// Objects verified in the bucket are indexed even when a sibling failed,
 	// so that a retry skips them.
 	if err := m.index.putAll(context.WithoutCancel(ctx), written); err != nil {
@@ -610,33 +679,59 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 	return ctx.Err()
 }
 
-// writeObject encodes, uploads and verifies one object, and returns its
-// index row.
-func (m *Manager) writeObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, g *pending, prog *progressCounter) (*Object, error) {
+// encodeObject sorts a stream's entries of one hour by (timestamp, cursor)
+// and encodes them; the caller releases the Encoder.
+func encodeObject(p Policy, tenant string, hour int64, g *pending) (*encoded, error) {
+	slices.SortFunc(g.rows, func(x, y row) int {
+		if logmodel.Before(x.ts, x.seq, y.ts, y.seq) {
+			return -1
+		}
+		if logmodel.Before(y.ts, y.seq, x.ts, x.seq) {
+			return 1
+		}
+		return 0
+	})
 	enc, err := NewEncoder(p.Compression)
 	if err != nil {
 		return nil, err
 	}
-	for i := range g.entries {
-		if err := enc.Write(&g.entries[i]); err != nil {
-			_ = enc.Close()
+	lineBytes := 0
+	for i := range g.rows {
+		lineBytes += int(g.rows[i].n)
+	}
+	for i := range g.rows {
+		ent := g.entry(&g.rows[i])
+		if err := enc.Write(&ent); err != nil {
+			enc.Release()
 			return nil, err
+		}
+		if i == 0 {
+			// The first line's JSON shows the overhead of the others.
+			enc.Grow((int(enc.Raw)-len(ent.Line))*(len(g.rows)-1) + lineBytes)
 		}
 	}
 	if err := enc.Close(); err != nil {
+		enc.Release()
 		return nil, err
 	}
 	ls := g.st.Labels
-	key := ObjectKey{Prefix: p.Destination.Prefix, Tenant: j.Tenant, Cluster: ls.Get("cluster"), Namespace: ls.Get("namespace"), Pod: ls.Get("pod"),
+	key := ObjectKey{Prefix: p.Destination.Prefix, Tenant: tenant, Cluster: ls.Get("cluster"), Namespace: ls.Get("namespace"), Pod: ls.Get("pod"),
 		Container: ls.Get("container"), Hour: hour, FirstTs: enc.FirstTs, LastTs: enc.LastTs, Compression: p.Compression}
+	return &encoded{g: g, enc: enc, key: key, sum: enc.MD5()}, nil
+}
+
+// uploadObject uploads and verifies one encoded object, and returns its
+// index row.
+func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, e *encoded, prog *progressCounter) (*Object, error) {
+	enc, key, sum, ls := e.enc, e.key, e.sum, e.g.st.Labels
 	body := enc.Bytes()
-	sum := enc.MD5()
 	labels, _ := json.Marshal(ls.Map())
 	opts := minio.PutObjectOptions{
 		ContentType: "application/x-ndjson",
-		// The server checks the body against this MD5, so the SHA-256
-		// payload signature would only hash the body a second time.
-		SendContentMd5:       true,
+		// The ETag of a single-part upload is the MD5 the server computed
+		// of what it received, compared below with the MD5 of what was
+		// sent: neither a Content-MD5 header nor a SHA-256 payload hash
+		// would add to that check, and each would hash the body again.
 		DisableContentSha256: true,
 		UserMetadata: map[string]string{
 			"First-Ts": logmodel.FormatTime(enc.FirstTs), "Last-Ts": logmodel.FormatTime(enc.LastTs),

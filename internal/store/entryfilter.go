@@ -28,6 +28,9 @@ func (b *TokenBloom) Add(line []byte) {
 	b.text, b.digits = splitLine(b.text[:0], b.digits[:0], line, &b.set)
 }
 
+// Reset empties the filter, keeping its memory for reuse.
+func (b *TokenBloom) Reset() { b.set.reset() }
+
 // Bytes encodes the filter.
 func (b *TokenBloom) Bytes() []byte { return buildBloom(nil, &b.set) }
 
