@@ -109,9 +109,13 @@ func TestThroughput(t *testing.T) {
 	slices.Sort(lags)
 	p50, p99 := lags[len(lags)/2], lags[len(lags)*99/100]
 	mu.Unlock()
-	t.Logf("%d containers: %d lines in %v (%.0f lines/s); collector+store CPU %.2f cores (writers %.2f cores, subtracted); lag p50 %v p99 %v",
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d containers: %d lines in %v (%.0f lines/s); collector+store CPU %.2f cores (writers %.2f cores, subtracted); lag p50 %v p99 %v; peak RSS of the test process (collector, store and writers) %d MiB",
 		len(cs), lines, elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds(),
-		collectCPU.Seconds()/elapsed.Seconds(), writersCPU.Seconds()/phase.Seconds(), p50.Round(time.Millisecond), p99.Round(time.Millisecond))
+		collectCPU.Seconds()/elapsed.Seconds(), writersCPU.Seconds()/phase.Seconds(), p50.Round(time.Millisecond), p99.Round(time.Millisecond), ru.Maxrss>>10)
 	m.Close()
 	checkExact(t, st, cs)
 }
