@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"github.com/klauspost/compress/snappy"
 
 	"github.com/kubelog/kubelog/internal/ingest"
+	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
 
 var kubelogBin string
@@ -37,11 +39,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	kubelogBin = filepath.Join(dir, "kubelog")
-	build := exec.Command("go", "build", "-o", kubelogBin, "github.com/kubelog/kubelog/cmd/kubelog")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build kubelog:", err)
+	if kubelogBin, err = testenv.BuildKubelog(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -51,93 +50,37 @@ func TestMain(m *testing.M) {
 
 // server is a running kubelog serve process.
 type server struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	dataDir string
-	url     string
-	stderr  *syncBuffer
-	exited  chan error
+	*testenv.Kubelog
+	t *testing.T
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var addrRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
 
 // startServer runs kubelog serve on a free port with dataDir.
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--bootstrap-token", adminToken, "--kubeconfig", "none"}, extra...)
-	cmd := exec.Command(kubelogBin, args...)
-	s := &server{t: t, cmd: cmd, dataDir: dataDir, stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
+	k, err := testenv.StartKubelog(kubelogBin, dataDir, nil, append([]string{"--bootstrap-token", adminToken, "--kubeconfig", "none"}, extra...)...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { s.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := addrRE.FindStringSubmatch(s.stderr.String()); m != nil {
-			s.url = "http://" + m[1]
-			return s
-		}
-		select {
-		case err := <-s.exited:
-			t.Fatalf("kubelog serve exited: %v\n%s", err, s.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("kubelog serve did not start:\n%s", s.stderr.String())
-	return nil
+	t.Cleanup(func() { _ = k.Kill() })
+	return &server{Kubelog: k, t: t}
 }
 
 // stop sends sig and waits for the process to exit, returning its exit code.
 func (s *server) stop(sig syscall.Signal) int {
 	s.t.Helper()
-	_ = s.cmd.Process.Signal(sig)
-	select {
-	case <-s.exited:
-	case <-time.After(60 * time.Second):
-		s.t.Fatalf("kubelog did not exit after %v:\n%s", sig, s.stderr.String())
+	var exit *exec.ExitError
+	if err := s.Stop(sig); err != nil && !errors.As(err, &exit) {
+		s.t.Fatalf("%v:\n%s", err, s.Log())
 	}
-	return s.cmd.ProcessState.ExitCode()
+	return s.Cmd.ProcessState.ExitCode()
 }
 
 func (s *server) do(token, method, path string, body []byte, hdr ...string) (int, []byte, http.Header) {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.url+path, bytes.NewReader(body))
+	resp, b, err := testenv.Request(http.DefaultClient, method, s.URL+path, token, bytes.NewReader(body), hdr...)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, resp.Header
 }
 
@@ -325,7 +268,7 @@ func TestPushAndQueryLoghub(t *testing.T) {
 		t.Fatalf("stats: %d %s", code, b)
 	}
 	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM:\n%s", code, s.stderr.String())
+		t.Fatalf("exit code %d after SIGTERM:\n%s", code, s.Log())
 	}
 }
 
@@ -371,7 +314,7 @@ func pushLoop(s *server, prefix string, stop <-chan struct{}) func() []string {
 					vals = append(vals, []string{fmt.Sprint(now.Add(time.Duration(i)).UnixNano()), l})
 				}
 				body, _ := json.Marshal(map[string]any{"streams": []any{map[string]any{"stream": map[string]string{"namespace": "load", "pod": fmt.Sprint("w", w)}, "values": vals}}})
-				req, _ := http.NewRequest("POST", s.url+"/loki/api/v1/push", bytes.NewReader(body))
+				req, _ := http.NewRequest("POST", s.URL+"/loki/api/v1/push", bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+adminToken)
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := client.Do(req)
@@ -424,12 +367,12 @@ func TestGracefulShutdownKeepsEverything(t *testing.T) {
 	wait := pushLoop(s, "graceful", stop)
 	time.Sleep(700 * time.Millisecond)
 	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM:\n%s", code, s.stderr.String())
+		t.Fatalf("exit code %d after SIGTERM:\n%s", code, s.Log())
 	}
 	close(stop)
 	acked := wait()
-	if !strings.Contains(s.stderr.String(), "stopped") {
-		t.Fatalf("no clean stop in the log:\n%s", s.stderr.String())
+	if !strings.Contains(s.Log(), "stopped") {
+		t.Fatalf("no clean stop in the log:\n%s", s.Log())
 	}
 	s2 := startServer(t, dir)
 	checkAcked(t, s2, "graceful", acked)

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
 
 func freePort(t *testing.T) string {
@@ -30,13 +32,13 @@ func TestTailCLIResumesAcrossServerRestart(t *testing.T) {
 	dir := t.TempDir()
 	addr := freePort(t)
 	s := startServer(t, dir, "--listen", addr)
-	cmd := exec.Command(kubelogBin, "tail", "--server", s.url, "--token", adminToken, "-n", "shop",
+	cmd := exec.Command(kubelogBin, "tail", "--server", s.URL, "--token", adminToken, "-n", "shop",
 		"--filter", `level=error or "panic"`, "--service", "checkout", "-o", "raw")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testenv.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -118,17 +120,17 @@ func TestQueryCLI(t *testing.T) {
 			t.Fatalf("push: %d %s", code, b)
 		}
 	}
-	out, err := exec.Command(kubelogBin, "query", "--server", s.url, "--token", adminToken, "--since", "5m", "--direction", "forward", "-o", "raw",
+	out, err := exec.Command(kubelogBin, "query", "--server", s.URL, "--token", adminToken, "--since", "5m", "--direction", "forward", "-o", "raw",
 		`{app="q"} | logfmt | line_format "{{.msg}}"`).CombinedOutput()
 	if err != nil || strings.Count(string(out), "boom") != 10 || !strings.HasPrefix(string(out), "boom 0\n") {
 		t.Fatalf("log query: %v\n%s", err, out)
 	}
-	out, err = exec.Command(kubelogBin, "query", "--server", s.url, "--token", adminToken, "--since", "5m",
+	out, err = exec.Command(kubelogBin, "query", "--server", s.URL, "--token", adminToken, "--since", "5m",
 		`sum(count_over_time({app="q"}[5m]))`).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "SERIES") || !strings.Contains(string(out), "10") {
 		t.Fatalf("metric query: %v\n%s", err, out)
 	}
-	out, _ = exec.Command(kubelogBin, "query", "--server", s.url, "--token", adminToken, `{app="q"`).CombinedOutput()
+	out, _ = exec.Command(kubelogBin, "query", "--server", s.URL, "--token", adminToken, `{app="q"`).CombinedOutput()
 	if !strings.Contains(string(out), "parse error") {
 		t.Fatalf("bad query: %s", out)
 	}
