@@ -346,11 +346,11 @@ func TestArchiveExactDeleteAndSearch(t *testing.T) {
 	}
 
 	// The CLI lists and prints objects.
-	out, err := exec.Command(kubelogBin, "archive", "ls", "--server", s.url, "--token", adminToken, "-n", "ns-1").CombinedOutput()
+	out, err := exec.Command(kubelogBin, "archive", "ls", "--server", s.URL, "--token", adminToken, "-n", "ns-1").CombinedOutput()
 	if err != nil || bytes.Count(out, []byte("\n")) != 1+len(objs)/2 || !bytes.Contains(out, []byte("/ns-1/")) {
 		t.Fatalf("kubelog archive ls: %v\n%s", err, out)
 	}
-	out, err = exec.Command(kubelogBin, "archive", "cat", "--server", s.url, "--token", adminToken, key).Output()
+	out, err = exec.Command(kubelogBin, "archive", "cat", "--server", s.URL, "--token", adminToken, key).Output()
 	if err != nil || !bytes.Equal(out, body) {
 		t.Fatalf("kubelog archive cat: %v, %d bytes; want %d", err, len(out), len(body))
 	}

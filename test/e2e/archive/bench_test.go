@@ -44,7 +44,7 @@ func TestArchiveThroughput(t *testing.T) {
 	cfg.Start = time.Now().UTC().Truncate(time.Hour).Add(-72 * time.Hour).UnixNano()
 	p := pushConfig(t, s, cfg)
 	pid := s.createPolicy(policyBody("throughput", "throughput", false))
-	cpu0, mcpu0 := cpuSeconds(t, s.cmd.Process.Pid), cpuSeconds(t, minioPid(t))
+	cpu0, mcpu0 := cpuSeconds(t, s.Cmd.Process.Pid), cpuSeconds(t, minioPid(t))
 	j := s.startJob(pid)
 	var done struct {
 		job
@@ -57,7 +57,7 @@ func TestArchiveThroughput(t *testing.T) {
 		t.Fatalf("job: %+v", done.job)
 	}
 	took := done.FinishedAt.Sub(done.StartedAt).Seconds()
-	cpu, mcpu := cpuSeconds(t, s.cmd.Process.Pid)-cpu0, cpuSeconds(t, minioPid(t))-mcpu0
+	cpu, mcpu := cpuSeconds(t, s.Cmd.Process.Pid)-cpu0, cpuSeconds(t, minioPid(t))-mcpu0
 	t.Logf("CPU during the job: kubelog %.2fs (%.1f MB/s of log lines per kubelog CPU second), MinIO %.2fs; with both: %.1f MB/s per CPU second",
 		cpu, float64(p.rawBytes)/cpu/1e6, mcpu, float64(p.rawBytes)/(cpu+mcpu)/1e6)
 	t.Logf("archive of %d lines (%d streams, 1h): %d objects in %.2fs: %.1f MB/s of log lines (%d bytes), %.1f MB/s of NDJSON (%d bytes), %.0f lines/s; %d bytes compressed: ratio %.2f to the lines, %.2f to the NDJSON",

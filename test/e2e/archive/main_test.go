@@ -8,15 +8,14 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,11 +47,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	kubelogBin = filepath.Join(dir, "kubelog")
-	build := exec.Command("go", "build", "-o", kubelogBin, "github.com/kubelog/kubelog/cmd/kubelog")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build kubelog:", err)
+	if kubelogBin, err = testenv.BuildKubelog(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -71,79 +67,27 @@ func run(m *testing.M) int {
 
 // server is a running kubelog serve process.
 type server struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	dataDir string
-	url     string
-	stderr  *syncBuffer
-	exited  chan error
+	*testenv.Kubelog
+	t *testing.T
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var addrRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
 
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--bootstrap-token", adminToken,
-		"--kubeconfig", "none", "--no-rate-limits", "true", "--archive-tick", "1s"}, extra...)
-	cmd := exec.Command(kubelogBin, args...)
-	s := &server{t: t, cmd: cmd, dataDir: dataDir, stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
+	k, err := testenv.StartKubelog(kubelogBin, dataDir, nil, append([]string{"--bootstrap-token", adminToken,
+		"--kubeconfig", "none", "--no-rate-limits", "true", "--archive-tick", "1s"}, extra...)...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { s.exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := addrRE.FindStringSubmatch(s.stderr.String()); m != nil {
-			s.url = "http://" + m[1]
-			return s
-		}
-		select {
-		case err := <-s.exited:
-			t.Fatalf("kubelog serve exited: %v\n%s", err, s.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("kubelog serve did not start:\n%s", s.stderr.String())
-	return nil
+	t.Cleanup(func() { _ = k.Kill() })
+	return &server{Kubelog: k, t: t}
 }
 
 // stop stops the server gracefully.
 func (s *server) stop() {
 	s.t.Helper()
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(60 * time.Second):
-		s.t.Fatal("kubelog did not stop")
-	}
-}
-
-func (s *server) kill() {
-	s.t.Helper()
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		s.t.Fatal("kubelog did not die")
+	var exit *exec.ExitError
+	if err := s.Stop(syscall.SIGTERM); err != nil && !errors.As(err, &exit) {
+		s.t.Fatal(err)
 	}
 }
 
@@ -161,20 +105,10 @@ func (s *server) do(method, path string, body any, hdr ...string) (int, []byte) 
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, s.url+path, rd)
+	resp, b, err := testenv.Request(http.DefaultClient, method, s.URL+path, adminToken, rd, hdr...)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
 

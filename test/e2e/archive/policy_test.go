@@ -48,7 +48,7 @@ func TestFailedUploadDeletesNothing(t *testing.T) {
 			t.Fatalf("/health with the bucket gone: %s, archive %s; want degraded", st, arch)
 		}
 	}
-	out, err := exec.Command(kubelogBin, "archive", "start", "--server", s.url, "--token", adminToken, "--policy", pid, "--wait").CombinedOutput()
+	out, err := exec.Command(kubelogBin, "archive", "start", "--server", s.URL, "--token", adminToken, "--policy", pid, "--wait").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "failed") {
 		t.Fatalf("kubelog archive start --wait: %v\n%s", err, out)
 	}

@@ -35,7 +35,7 @@ func TestArchiveResumesAfterKill9(t *testing.T) {
 			t.Fatalf("the job ended (%s, %d objects) before it could be killed", cur.Status, cur.Progress.Objects)
 		}
 		if cur.Progress.Objects >= 20 {
-			s.kill()
+			_ = s.Kill()
 			killedAt = cur.Progress.Objects
 			break
 		}
