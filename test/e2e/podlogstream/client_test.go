@@ -398,7 +398,7 @@ func TestTenantCluster(t *testing.T) {
 			}
 			got = append(got, l.Message)
 		}
-		return diffMultiset(got, cs["w"].written())
+		return testenv.DiffMultiset(got, cs["w"].written())
 	})
 	if n := len(srv.logs(t, ns, pod)["w"]); n != 0 {
 		t.Fatalf("tenant default holds %d lines of tenant-c's stream", n)

@@ -137,7 +137,7 @@ func TestCollect(t *testing.T) {
 	// The same lines through LogQL.
 	lq := srv.logqlLines(t, fmt.Sprintf(`{namespace=%q, pod=%q}`, ns, pod))
 	for _, n := range []string{"a", "b"} {
-		if d := diffMultiset(lq[n], cs[n].written()); d != "" {
+		if d := testenv.DiffMultiset(lq[n], cs[n].written()); d != "" {
 			t.Fatalf("LogQL lines of %s: %s", n, d)
 		}
 	}
@@ -240,7 +240,7 @@ func TestDeleteStopsStreaming(t *testing.T) {
 	cs["x"].write(t, "x after the deletion %d", 100)
 	time.Sleep(3 * time.Second)
 	got := srv.logs(t, ns, pod)["x"]
-	if d := diffMultiset(got, before); d != "" {
+	if d := testenv.DiffMultiset(got, before); d != "" {
 		t.Fatalf("after the deletion: %s", d)
 	}
 	t.Logf("deleted: %d lines stored before, none of the 100 written after", len(before))

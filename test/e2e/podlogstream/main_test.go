@@ -9,8 +9,6 @@
 package podlogstream
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,7 +20,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"log"
 	"math/big"
 	"net"
@@ -31,7 +28,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -85,11 +81,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	kubectlBin = filepath.Join(bins, "kubectl")
-	kubelogBin = filepath.Join(work, "kubelog")
-	build := exec.Command("go", "build", "-o", kubelogBin, "github.com/kubelog/kubelog/cmd/kubelog")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		log.Print("build kubelog: ", err)
+	if kubelogBin, err = testenv.BuildKubelog(work); err != nil {
+		log.Print(err)
 		return 1
 	}
 	if err := writeCert(); err != nil {
@@ -144,81 +137,26 @@ func writeCert() error {
 
 // server is a kubelog serve process collecting from the test cluster.
 type server struct {
-	cmd     *exec.Cmd
-	url     string
-	dataDir string
-	// stderr collects the process's log.
-	mu     sync.Mutex
-	stderr bytes.Buffer
-	done   chan struct{}
+	*testenv.Kubelog
 }
-
-var servingRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
 
 // startServer starts kubelog serve on dataDir, over HTTPS, collecting from
 // the test cluster.
 func startServer(dataDir string) (*server, error) {
-	s := &server{dataDir: dataDir, done: make(chan struct{})}
-	s.cmd = exec.Command(kubelogBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
-		"--bootstrap-token", adminToken, "--kubeconfig", cluster.Kubeconfig(),
+	k, err := testenv.StartKubelog(kubelogBin, dataDir, nil, "--bootstrap-token", adminToken, "--kubeconfig", cluster.Kubeconfig(),
 		"--tls-cert-file", certFile, "--tls-key-file", keyFile)
-	pipe, err := s.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	addr := make(chan string, 1)
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.stderr.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		s.url = "https://" + a
-		return s, nil
-	case <-time.After(60 * time.Second):
-		s.kill()
-		return nil, fmt.Errorf("kubelog serve did not start:\n%s", s.log())
-	}
+	return &server{Kubelog: k}, nil
 }
 
-// log returns what the server logged.
-func (s *server) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.String()
-}
-
-// stop stops the server with SIGTERM and waits.
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-	}
-	_ = s.cmd.Wait()
-}
-
-// kill kills the server with SIGKILL and waits.
-func (s *server) kill() {
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-}
+// stop stops the server with SIGINT and waits.
+func (s *server) stop() { _ = s.Stop(os.Interrupt) }
 
 // restConfig is a client-go config reaching s with token.
 func (s *server) restConfig(token string) *rest.Config {
-	return &rest.Config{Host: s.url, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM}}
+	return &rest.Config{Host: s.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM}}
 }
 
 // dynamicClient is client-go's dynamic client for the resource, with token.
@@ -251,7 +189,7 @@ contexts:
 - name: kubelog
   context: {cluster: kubelog, user: kubelog}
 current-context: kubelog
-`, s.url, base64.StdEncoding.EncodeToString(caPEM), token)
+`, s.URL, base64.StdEncoding.EncodeToString(caPEM), token)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -268,22 +206,14 @@ func httpClient() *http.Client {
 // do makes a request to s with token and returns the status and body.
 func (s *server) do(t *testing.T, token, method, path, contentType, body string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	var hdr []string
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		hdr = []string{"Content-Type", contentType}
 	}
-	resp, err := httpClient().Do(req)
+	resp, b, err := testenv.Request(httpClient(), method, s.URL+path, token, strings.NewReader(body), hdr...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
 
@@ -436,32 +366,6 @@ func newPod(t *testing.T, ns, name string, names ...string) map[string]*containe
 	return cs
 }
 
-// diffMultiset describes how got differs from want, or returns "".
-func diffMultiset(got, want []string) string {
-	count := map[string]int{}
-	for _, s := range want {
-		count[s]++
-	}
-	for _, s := range got {
-		count[s]--
-	}
-	var extra, missing []string
-	for s, n := range count {
-		for ; n > 0; n-- {
-			missing = append(missing, s)
-		}
-		for ; n < 0; n++ {
-			extra = append(extra, s)
-		}
-	}
-	if len(extra) == 0 && len(missing) == 0 {
-		return ""
-	}
-	slices.Sort(extra)
-	slices.Sort(missing)
-	return fmt.Sprintf("%d unexpected or duplicated (e.g. %q), %d missing (e.g. %q)", len(extra), extra[:min(3, len(extra))], len(missing), missing[:min(3, len(missing))])
-}
-
 // waitFor polls cond every 200ms until it returns "" or timeout, then fails
 // with its last answer.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() string) {
@@ -487,7 +391,7 @@ func waitStored(t *testing.T, s *server, ns, pod string, want map[string][]strin
 		got := s.logs(t, ns, pod)
 		var diffs []string
 		for c, lines := range want {
-			if d := diffMultiset(got[c], lines); d != "" {
+			if d := testenv.DiffMultiset(got[c], lines); d != "" {
 				diffs = append(diffs, c+": "+d)
 			}
 		}

@@ -45,9 +45,9 @@ func TestRestartResumes(t *testing.T) {
 		})
 	}
 	time.Sleep(3 * time.Second)
-	s.kill()
+	_ = s.Kill()
 	time.Sleep(time.Second)
-	s, err = startServer(s.dataDir)
+	s, err = startServer(s.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
