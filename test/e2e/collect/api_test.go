@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,18 +28,10 @@ func (p *serveProc) call(t *testing.T, token, method, path string, body any, out
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, p.url+"/api/v1/logs"+path, rd)
+	resp, b, err := testenv.Request(http.DefaultClient, method, p.URL+"/api/v1/logs"+path, token, rd, "Content-Type", "application/json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	if out != nil && resp.StatusCode < 300 {
 		if err := json.Unmarshal(b, out); err != nil {
 			t.Fatalf("%s %s: %v: %s", method, path, err, b)
@@ -128,7 +119,7 @@ func (p *serveProc) waitLines(t *testing.T, ns string, cs []*container, timeout 
 		got := p.logs(t, ns)
 		diff := ""
 		for _, c := range cs {
-			if d := diffMultiset(got[c.key()], c.written()); d != "" {
+			if d := testenv.DiffMultiset(got[c.key()], c.written()); d != "" {
 				diff += c.key() + ": " + d + "; "
 			}
 		}
@@ -377,7 +368,7 @@ func testOneTimeJob(t *testing.T, p *serveProc) {
 		t.Fatalf("job: got %+v; want succeeded with 10 lines", j)
 	}
 	want := cs[0].written()[90:]
-	if d := diffMultiset(p.logs(t, ns)[cs[0].key()], want); d != "" {
+	if d := testenv.DiffMultiset(p.logs(t, ns)[cs[0].key()], want); d != "" {
 		t.Fatalf("stored after tail_lines=10: %s", d)
 	}
 	var jobs struct {
@@ -398,7 +389,7 @@ func testOneTimeJob(t *testing.T, p *serveProc) {
 	if b.Status != "succeeded" || b.Lines != 100 {
 		t.Fatalf("bulk job: got %+v; want succeeded with 100 lines", b)
 	}
-	if d := diffMultiset(p.logs(t, ns)[cs[0].key()], cs[0].written()); d != "" {
+	if d := testenv.DiffMultiset(p.logs(t, ns)[cs[0].key()], cs[0].written()); d != "" {
 		t.Fatalf("stored after the bulk job: %s", d)
 	}
 
@@ -417,7 +408,7 @@ func testOneTimeJob(t *testing.T, p *serveProc) {
 		t.Fatalf("cluster-wide bulk job: got %+v; want once-0 read whole", all)
 	}
 	t.Logf("cluster-wide bulk job: %s, %d containers, %d lines, errors %q", all.Status, len(all.Progress), all.Lines, all.Errors)
-	if d := diffMultiset(p.logs(t, ns)[cs[0].key()], cs[0].written()); d != "" {
+	if d := testenv.DiffMultiset(p.logs(t, ns)[cs[0].key()], cs[0].written()); d != "" {
 		t.Fatalf("stored after the cluster-wide bulk job: %s", d)
 	}
 }
@@ -497,8 +488,7 @@ func testContinuousJob(t *testing.T, p *serveProc, dataDir string) {
 		}
 	})
 	time.Sleep(1500 * time.Millisecond)
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Wait()
+	_ = p.Kill()
 	time.Sleep(500 * time.Millisecond)
 	p2 := startServe(t, dataDir)
 	*p = *p2

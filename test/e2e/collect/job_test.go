@@ -44,7 +44,7 @@ func TestCollectOnce(t *testing.T) {
 	}
 	all := stored(t, st, ns)
 	for _, c := range cs {
-		if d := diffMultiset(storedLines(all, c.key()), c.written()[90:]); d != "" {
+		if d := testenv.DiffMultiset(storedLines(all, c.key()), c.written()[90:]); d != "" {
 			t.Fatalf("%s: %s", c.key(), d)
 		}
 	}

@@ -86,7 +86,7 @@ func testContainerRestart(t *testing.T, ns string, down bool) {
 		for _, e := range stored(t, st, ns)[old.key()] {
 			got[e.restart] = append(got[e.restart], e.line)
 		}
-		d0, d1 := diffMultiset(got["0"], want["0"]), diffMultiset(got["1"], want["1"])
+		d0, d1 := testenv.DiffMultiset(got["0"], want["0"]), testenv.DiffMultiset(got["1"], want["1"])
 		if d0 == "" && d1 == "" && len(got) == 2 {
 			t.Logf("restart 0: %d lines, restart 1: %d lines, exactly as written", len(got["0"]), len(got["1"]))
 			break

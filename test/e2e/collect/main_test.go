@@ -6,7 +6,6 @@ package collect
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"log"
 	"os"
 	"path/filepath"
@@ -21,9 +20,13 @@ import (
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
 
-// cluster is the cluster every test of the package shares; nil when
-// KUBELOG_E2E=0.
-var cluster *testenv.Cluster
+var (
+	// cluster is the cluster every test of the package shares; nil when
+	// KUBELOG_E2E=0.
+	cluster *testenv.Cluster
+	// kubelogBin is the kubelog binary under test.
+	kubelogBin string
+)
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -37,6 +40,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if kubelogBin, err = testenv.BuildKubelog(dir); err != nil {
+		log.Print(err)
+		return 1
+	}
 	// Generous: on a cold machine this includes building the binaries.
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
@@ -242,44 +249,11 @@ func checkExact(t *testing.T, st *store.Store, cs []*container) {
 		want := c.written()
 		got := storedLines(all, c.key())
 		total += len(got)
-		if d := diffMultiset(got, want); d != "" {
+		if d := testenv.DiffMultiset(got, want); d != "" {
 			t.Errorf("%s: stored %d lines, wrote %d: %s", c.key(), len(got), len(want), d)
 		}
 	}
 	t.Logf("%d containers, %d lines stored, exactly as written", len(cs), total)
-}
-
-// diffMultiset describes how the multisets got and want differ, or returns "".
-func diffMultiset(got, want []string) string {
-	count := make(map[string]int)
-	for _, s := range want {
-		count[s]++
-	}
-	for _, s := range got {
-		count[s]--
-	}
-	var extra, missing []string
-	for s, n := range count {
-		for ; n > 0; n-- {
-			missing = append(missing, s)
-		}
-		for ; n < 0; n++ {
-			extra = append(extra, s)
-		}
-	}
-	if len(extra) == 0 && len(missing) == 0 {
-		return ""
-	}
-	clip := func(ss []string) []string {
-		slices.Sort(ss)
-		for i, s := range ss {
-			if len(s) > 80 {
-				ss[i] = s[:80] + "..."
-			}
-		}
-		return ss[:min(len(ss), 3)]
-	}
-	return fmt.Sprintf("%d duplicated or unexpected (e.g. %q), %d missing (e.g. %q)", len(extra), clip(extra), len(missing), clip(missing))
 }
 
 // namespaces returns the namespaces of cs.

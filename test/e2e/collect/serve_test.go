@@ -1,15 +1,9 @@
 package collect
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -22,68 +16,19 @@ import (
 
 const serveToken = "e2e-collect-bootstrap-token-0123456789"
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func kubelogBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kubelog-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "kubelog")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/kubelog/kubelog/cmd/kubelog").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build kubelog: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-var servingRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
-
 // serveProc is kubelog serve collecting from the test cluster.
 type serveProc struct {
-	cmd *exec.Cmd
-	url string
+	*testenv.Kubelog
 }
 
 func startServe(t *testing.T, dataDir string) *serveProc {
 	t.Helper()
-	cmd := exec.Command(kubelogBinary(t), "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
-		"--bootstrap-token", serveToken, "--kubeconfig", cluster.Kubeconfig())
-	stderr, err := cmd.StderrPipe()
+	k, err := testenv.StartKubelog(kubelogBin, dataDir, nil, "--bootstrap-token", serveToken, "--kubeconfig", cluster.Kubeconfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return &serveProc{cmd: cmd, url: "http://" + a}
-	case <-time.After(30 * time.Second):
-		t.Fatal("kubelog serve did not start")
-		return nil
-	}
+	t.Cleanup(func() { _ = k.Kill() })
+	return &serveProc{Kubelog: k}
 }
 
 // logs pages through the server's retrieval API and returns the lines by
@@ -93,18 +38,14 @@ func (p *serveProc) logs(t *testing.T, ns string) map[string][]string {
 	out := map[string][]string{}
 	cursor := ""
 	for {
-		u := p.url + "/api/v1/logs?direction=forward&limit=5000&namespace=" + ns
+		u := p.URL + "/api/v1/logs?direction=forward&limit=5000&namespace=" + ns
 		if cursor != "" {
 			u += "&cursor=" + cursor
 		}
-		req, _ := http.NewRequest("GET", u, nil)
-		req.Header.Set("Authorization", "Bearer "+serveToken)
-		resp, err := http.DefaultClient.Do(req)
+		_, b, err := testenv.Request(http.DefaultClient, "GET", u, serveToken, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		var page struct {
 			Logs []struct {
 				Namespace, Pod, Container, Message string
@@ -153,8 +94,7 @@ func TestServeCollectsAcrossKill9(t *testing.T) {
 		}()
 	}
 	time.Sleep(1500 * time.Millisecond)
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Wait()
+	_ = p.Kill()
 	time.Sleep(500 * time.Millisecond)
 	p = startServe(t, dataDir)
 	time.Sleep(1500 * time.Millisecond)
@@ -172,7 +112,7 @@ func TestServeCollectsAcrossKill9(t *testing.T) {
 			if strings.Join(want, "\n") != strings.Join(have, "\n") {
 				done = false
 				if time.Now().After(deadline) {
-					t.Fatalf("%s: stored %d lines, wrote %d:%s", c.key(), len(have), len(want), diffMultiset(have, want))
+					t.Fatalf("%s: stored %d lines, wrote %d:%s", c.key(), len(have), len(want), testenv.DiffMultiset(have, want))
 				}
 			}
 		}
@@ -181,8 +121,7 @@ func TestServeCollectsAcrossKill9(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := p.cmd.Wait(); err != nil {
+	if err := p.Stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("kubelog serve after SIGTERM: %v", err)
 	}
 }

@@ -28,7 +28,7 @@ type tailProc struct {
 
 func startTail(t *testing.T, args ...string) *tailProc {
 	t.Helper()
-	cmd := exec.Command(kubelogBinary(t), append([]string{"tail", "--kubeconfig", cluster.Kubeconfig()}, args...)...)
+	cmd := exec.Command(kubelogBin, append([]string{"tail", "--kubeconfig", cluster.Kubeconfig()}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
