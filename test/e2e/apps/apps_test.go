@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -611,21 +610,18 @@ func TestServerRestart(t *testing.T) {
 	t.Parallel()
 	const ns, name = "restartserver", "steady"
 	dataDir := t.TempDir()
-	cmd, base, err := startKubelog(dataDir, io.Discard)
+	k, err := startKubelog(dataDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	defer func() { _ = k.Kill() }()
+	base := k.URL
 	getAt := func(base, path string, v any) []byte {
 		t.Helper()
-		req, _ := http.NewRequest("GET", base+path, nil)
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
+		resp, b, err := testenv.Request(http.DefaultClient, "GET", base+path, adminToken, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
 		}
@@ -659,13 +655,13 @@ func TestServerRestart(t *testing.T) {
 	before = deployLines(base)
 	var signed logsJSON
 	getAt(base, path, &signed)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
-	cmd, base2, err := startKubelog(dataDir, io.Discard)
+	_ = k.Stop(syscall.SIGTERM)
+	k2, err := startKubelog(dataDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	defer func() { _ = k2.Kill() }()
+	base2 := k2.URL
 	if code, b := get(t, "", base2+strings.TrimPrefix(signed.URL, base)); code != http.StatusOK || len(linesWith(messages(t, b), want)) != 1 {
 		t.Fatalf("a link signed before the restart: %d %s; want 200 with the events", code, b)
 	}

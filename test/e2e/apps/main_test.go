@@ -5,16 +5,13 @@
 package apps_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -68,10 +65,8 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	bin := filepath.Join(dir, "kubelog")
-	kubelogBin = bin
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/kubelog/kubelog/cmd/kubelog").CombinedOutput(); err != nil {
-		log.Printf("build kubelog: %v\n%s", err, out)
+	if kubelogBin, err = testenv.BuildKubelog(dir); err != nil {
+		log.Print(err)
 		return 1
 	}
 	cluster, err = testenv.StartCluster(ctx, filepath.Join(dir, "cluster"), testenv.ClusterOptions{Controllers: true, EventTTL: time.Minute})
@@ -95,13 +90,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer logFile.Close()
-	cmd, url, err := startKubelog(filepath.Join(dir, "data"), logFile)
+	k, err := startKubelog(filepath.Join(dir, "data"), logFile)
 	if err != nil {
 		log.Print(err)
 		return 1
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	serverURL = url
+	defer func() { _ = k.Kill() }()
+	serverURL = k.URL
 	// The tests poll with the admin token: lift tenant default's request
 	// limit (TestRateLimit checks the limit with a tenant of its own).
 	if code, b := send("PUT", "/api/v1/logs/tenants/default/limits", adminToken, `{"requests_per_minute":{"standard":100000}}`); code != http.StatusOK {
@@ -118,37 +113,10 @@ func run(m *testing.M) int {
 }
 
 // startKubelog runs kubelog serve on a free port with dataDir, collecting
-// from the test cluster, its log going to logTo, and returns the process and
-// its URL. The caller must stop it.
-func startKubelog(dataDir string, logTo io.Writer) (*exec.Cmd, string, error) {
-	cmd := exec.Command(kubelogBin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
-		"--bootstrap-token", adminToken, "--kubeconfig", cluster.Kubeconfig(), "--apps-link-ttl", linkTTL.String(), "--fsync", "never")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	addr := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			fmt.Fprintln(logTo, sc.Text())
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return cmd, "http://" + a, nil
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, "", errors.New("kubelog serve did not start within 60s")
-	}
+// from the test cluster, its log going to logTo. The caller must stop it.
+func startKubelog(dataDir string, logTo io.Writer) (*testenv.Kubelog, error) {
+	return testenv.StartKubelog(kubelogBin, dataDir, logTo, "--bootstrap-token", adminToken, "--kubeconfig", cluster.Kubeconfig(),
+		"--apps-link-ttl", linkTTL.String(), "--fsync", "never")
 }
 
 // testContext returns a context that ends with the test or after three minutes.
@@ -166,35 +134,19 @@ func get(t *testing.T, token, path string) (int, []byte) {
 	if strings.HasPrefix(path, "/") {
 		u = serverURL + path
 	}
-	req, err := http.NewRequest("GET", u, nil)
+	resp, b, err := testenv.Request(http.DefaultClient, "GET", u, token, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
 
 // send sends a request with a JSON body outside of a test.
 func send(method, path, token, body string) (int, []byte) {
-	req, err := http.NewRequest(method, serverURL+path, strings.NewReader(body))
+	resp, b, err := testenv.Request(http.DefaultClient, method, serverURL+path, token, strings.NewReader(body))
 	if err != nil {
 		return 0, []byte(err.Error())
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, []byte(err.Error())
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
 
