@@ -10,6 +10,10 @@
 // they are missing. Child processes are killed when the test binary exits, even if
 // it dies without calling Stop.
 //
+// BuildKubelog and StartKubelog build the kubelog binary and run `kubelog serve`
+// on a free port; unlike the servers above, that process is the caller's to
+// stop (Kubelog.Stop or Kubelog.Kill, typically in t.Cleanup).
+//
 // A test package starts what it needs once, in TestMain, and each test skips when
 // KUBELOG_E2E=0:
 //
