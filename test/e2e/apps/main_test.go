@@ -69,16 +69,12 @@ func run(m *testing.M) int {
 		log.Print(err)
 		return 1
 	}
-	cluster, err = testenv.StartCluster(ctx, filepath.Join(dir, "cluster"), testenv.ClusterOptions{Controllers: true, EventTTL: time.Minute})
+	cluster, err = testenv.StartCluster(ctx, filepath.Join(dir, "cluster"), testenv.ClusterOptions{Controllers: true, EventTTL: time.Minute, Node: "node-0"})
 	if err != nil {
 		log.Print(err)
 		return 1
 	}
 	defer cluster.Stop()
-	if _, err := cluster.CreateNode(ctx, "node-0"); err != nil {
-		log.Print(err)
-		return 1
-	}
 	if s3, err = testenv.StartS3(ctx, filepath.Join(dir, "s3")); err != nil {
 		log.Print("start S3: ", err)
 		return 1

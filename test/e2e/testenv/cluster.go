@@ -33,6 +33,9 @@ type ClusterOptions struct {
 	// EventTTL is kube-apiserver's --event-ttl, how long Events are kept; zero
 	// keeps its default of one hour.
 	EventTTL time.Duration
+	// Node, when not empty, is a kwok node StartCluster creates (see
+	// CreateNode) before it returns.
+	Node string
 	// Logger receives progress messages and warnings; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -88,6 +91,12 @@ func StartCluster(ctx context.Context, dir string, opts ClusterOptions) (*Cluste
 	if err := c.start(ctx, bin, opts); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("start cluster in %s: %w", dir, err)
+	}
+	if opts.Node != "" {
+		if _, err := c.CreateNode(ctx, opts.Node); err != nil {
+			c.Stop()
+			return nil, fmt.Errorf("start cluster in %s: %w", dir, err)
+		}
 	}
 	log.Info("testenv: cluster started", "dir", dir, "apiserver", c.apiserverURL,
 		"controllers", opts.Controllers, "took", time.Since(start).Round(time.Millisecond))
