@@ -47,16 +47,12 @@ func run(m *testing.M) int {
 	// Generous: on a cold machine this includes building the binaries.
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	cluster, err = testenv.StartCluster(ctx, filepath.Join(dir, "cluster"), testenv.ClusterOptions{})
+	cluster, err = testenv.StartCluster(ctx, filepath.Join(dir, "cluster"), testenv.ClusterOptions{Node: "node-0"})
 	if err != nil {
 		log.Print(err)
 		return 1
 	}
 	defer cluster.Stop()
-	if _, err := cluster.CreateNode(ctx, "node-0"); err != nil {
-		log.Print(err)
-		return 1
-	}
 	return m.Run()
 }
 
@@ -152,29 +148,17 @@ func (c *container) written() []string {
 // CRI file, and waits until kwok serves them.
 func newPod(t *testing.T, ns, name string, names []string, opts testenv.PodOptions) []*container {
 	t.Helper()
-	ctx := testContext(t)
-	dir := t.TempDir()
-	specs := make([]testenv.ContainerSpec, len(names))
-	files := make(map[string]testenv.LogFiles, len(names))
-	cs := make([]*container, len(names))
-	for i, n := range names {
-		specs[i] = testenv.ContainerSpec{Name: n}
-		w, err := testenv.NewCRIWriter(filepath.Join(dir, n+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { w.Close() })
-		files[n] = testenv.LogFiles{Current: w.Path(), Follow: true}
-		cs[i] = &container{ns: ns, pod: name, name: n, w: w}
-	}
 	if opts.NodeName == "" {
 		opts.NodeName = "node-0"
 	}
-	if _, err := cluster.CreatePod(ctx, ns, name, specs, opts); err != nil {
+	ws, err := cluster.CreateLoggingPod(testContext(t), t.TempDir(), ns, name, names, opts)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cluster.SetLogs(ctx, ns, name, files); err != nil {
-		t.Fatal(err)
+	cs := make([]*container, len(ws))
+	for i, w := range ws {
+		t.Cleanup(func() { w.Close() })
+		cs[i] = &container{ns: ns, pod: name, name: names[i], w: w}
 	}
 	return cs
 }

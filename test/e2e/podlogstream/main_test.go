@@ -89,16 +89,12 @@ func run(m *testing.M) int {
 		log.Print(err)
 		return 1
 	}
-	cluster, err = testenv.StartCluster(ctx, filepath.Join(work, "cluster"), testenv.ClusterOptions{})
+	cluster, err = testenv.StartCluster(ctx, filepath.Join(work, "cluster"), testenv.ClusterOptions{Node: "node-0"})
 	if err != nil {
 		log.Print(err)
 		return 1
 	}
 	defer cluster.Stop()
-	if _, err := cluster.CreateNode(ctx, "node-0"); err != nil {
-		log.Print(err)
-		return 1
-	}
 	if srv, err = startServer(filepath.Join(work, "data")); err != nil {
 		log.Print(err)
 		return 1
@@ -341,27 +337,15 @@ func (c *container) written() []string {
 // with the named containers each logging to a new CRI file.
 func newPod(t *testing.T, ns, name string, names ...string) map[string]*container {
 	t.Helper()
-	ctx := t.Context()
-	dir := t.TempDir()
-	specs := make([]testenv.ContainerSpec, len(names))
-	files := make(map[string]testenv.LogFiles, len(names))
-	cs := make(map[string]*container, len(names))
-	for i, n := range names {
-		specs[i] = testenv.ContainerSpec{Name: n}
-		w, err := testenv.NewCRIWriter(filepath.Join(dir, n+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { w.Close() })
-		files[n] = testenv.LogFiles{Current: w.Path(), Follow: true}
-		cs[n] = &container{name: n, w: w}
-	}
 	opts := testenv.PodOptions{NodeName: "node-0", Annotations: map[string]string{collector.ExcludeAnnotation: "true"}}
-	if _, err := cluster.CreatePod(ctx, ns, name, specs, opts); err != nil {
+	ws, err := cluster.CreateLoggingPod(t.Context(), t.TempDir(), ns, name, names, opts)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cluster.SetLogs(ctx, ns, name, files); err != nil {
-		t.Fatal(err)
+	cs := make(map[string]*container, len(ws))
+	for i, w := range ws {
+		t.Cleanup(func() { w.Close() })
+		cs[names[i]] = &container{name: names[i], w: w}
 	}
 	return cs
 }

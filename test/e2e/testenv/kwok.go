@@ -186,6 +186,38 @@ func (c *Cluster) CreatePod(ctx context.Context, ns, name string, containers []C
 	return pod, nil
 }
 
+// CreateLoggingPod creates pod ns/name (see CreatePod) with one container
+// per name, each logging to a new CRI file dir/NAME.log that kwok follows
+// (see SetLogs), and returns the writers in the order of names. The caller
+// closes them; on error they are closed.
+func (c *Cluster) CreateLoggingPod(ctx context.Context, dir, ns, name string, names []string, opts PodOptions) ([]*CRIWriter, error) {
+	specs := make([]ContainerSpec, len(names))
+	files := make(map[string]LogFiles, len(names))
+	ws := make([]*CRIWriter, 0, len(names))
+	fail := func(err error) ([]*CRIWriter, error) {
+		for _, w := range ws {
+			w.Close()
+		}
+		return nil, err
+	}
+	for i, n := range names {
+		specs[i] = ContainerSpec{Name: n}
+		w, err := NewCRIWriter(filepath.Join(dir, n+".log"))
+		if err != nil {
+			return fail(err)
+		}
+		ws = append(ws, w)
+		files[n] = LogFiles{Current: w.Path(), Follow: true}
+	}
+	if _, err := c.CreatePod(ctx, ns, name, specs, opts); err != nil {
+		return fail(err)
+	}
+	if err := c.SetLogs(ctx, ns, name, files); err != nil {
+		return fail(err)
+	}
+	return ws, nil
+}
+
 // ensureNamespace creates namespace ns and its "default" service account, which
 // pods need, unless they exist.
 func (c *Cluster) ensureNamespace(ctx context.Context, ns string) error {
