@@ -110,11 +110,7 @@ func (a *API) createCollectionConfig(w http.ResponseWriter, r *http.Request) err
 // updateCollectionConfig serves PUT /api/v1/logs/config?id= (and
 // /config/{id}); fields left out keep their value.
 func (a *API) updateCollectionConfig(w http.ResponseWriter, r *http.Request) error {
-	svc, err := a.clusterService()
-	if err != nil {
-		return err
-	}
-	id, err := idParam(r, "collection config")
+	svc, id, err := a.clusterServiceAndID(r, "collection config")
 	if err != nil {
 		return err
 	}
@@ -133,11 +129,7 @@ func (a *API) updateCollectionConfig(w http.ResponseWriter, r *http.Request) err
 // deleteCollectionConfig serves DELETE /api/v1/logs/config?id= (and
 // /config/{id}).
 func (a *API) deleteCollectionConfig(w http.ResponseWriter, r *http.Request) error {
-	svc, err := a.clusterService()
-	if err != nil {
-		return err
-	}
-	id, err := idParam(r, "collection config")
+	svc, id, err := a.clusterServiceAndID(r, "collection config")
 	if err != nil {
 		return err
 	}
