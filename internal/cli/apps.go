@@ -39,26 +39,16 @@ func (c *appsClient) validate() error {
 
 // get GETs an API path with the token and decodes a 200 answer into v.
 func (c *appsClient) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.server+path, nil)
+	status, b, err := fetch(ctx, "GET", c.server+path, c.token, nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		var e struct{ ID, Message string }
 		if json.Unmarshal(b, &e) == nil && e.Message != "" {
-			return fmt.Errorf("%s (%d %s)", e.Message, resp.StatusCode, e.ID)
+			return fmt.Errorf("%s (%d %s)", e.Message, status, e.ID)
 		}
-		return fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, strings.TrimSpace(string(b)))
+		return fmt.Errorf("GET %s: %d %s", path, status, strings.TrimSpace(string(b)))
 	}
 	return json.Unmarshal(b, v)
 }

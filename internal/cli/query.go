@@ -103,22 +103,12 @@ func (o *queryOptions) run(ctx context.Context, query string, out io.Writer) err
 	if o.step != "" {
 		p.Set("step", o.step)
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", o.server+"/loki/api/v1/query_range?"+p.Encode(), nil)
+	status, b, err := fetch(ctx, "GET", o.server+"/loki/api/v1/query_range?"+p.Encode(), o.token, nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+o.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("query failed (%d): %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	if status != http.StatusOK {
+		return fmt.Errorf("query failed (%d): %s", status, strings.TrimSpace(string(b)))
 	}
 	var r struct {
 		Data struct {

@@ -168,20 +168,12 @@ func (o *tailOptions) call(ctx context.Context, method, path string, body any, o
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, o.server+path, rd)
+	status, b, err := fetch(ctx, method, o.server+path, o.token, rd)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+o.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
+	if status >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, path, status, bytes.TrimSpace(b))
 	}
 	return json.Unmarshal(b, out)
 }

@@ -291,6 +291,16 @@ func (s *Service) GetCluster(ctx context.Context, tenant, id string) (ClusterCon
 	return s.db.getCluster(ctx, tenant, id)
 }
 
+// checkConnection builds c's REST config and checks the cluster answers
+// within CheckTimeout; a failure is a *ConnectError.
+func (s *Service) checkConnection(ctx context.Context, c ClusterConfig) error {
+	rc, err := restConfig(c)
+	if err != nil {
+		return err
+	}
+	return check(ctx, rc, s.cfg.CheckTimeout)
+}
+
 // CreateCluster checks the connection, saves the config and starts
 // collecting from the cluster. A failed check is a *ConnectError.
 func (s *Service) CreateCluster(ctx context.Context, tenant string, in ClusterInput) (ClusterConfig, error) {
@@ -299,11 +309,7 @@ func (s *Service) CreateCluster(ctx context.Context, tenant string, in ClusterIn
 	if err != nil {
 		return c, err
 	}
-	rc, err := restConfig(c)
-	if err != nil {
-		return c, err
-	}
-	if err := check(ctx, rc, s.cfg.CheckTimeout); err != nil {
+	if err := s.checkConnection(ctx, c); err != nil {
 		return c, err
 	}
 	s.reconf.Lock()
@@ -329,11 +335,7 @@ func (s *Service) UpdateCluster(ctx context.Context, tenant, id string, in Clust
 		return c, err
 	}
 	c.UpdatedAt = s.now().UTC()
-	rc, err := restConfig(c)
-	if err != nil {
-		return c, err
-	}
-	if err := check(ctx, rc, s.cfg.CheckTimeout); err != nil {
+	if err := s.checkConnection(ctx, c); err != nil {
 		return c, err
 	}
 	s.reconf.Lock()

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kubelog/kubelog/internal/archive"
 	"github.com/kubelog/kubelog/internal/timeparse"
@@ -109,29 +111,41 @@ func validatePolicy(r *http.Request, p *archive.Policy) error {
 	return archiveError(archive.CheckDestination(r.Context(), p.Destination))
 }
 
+// readPolicyRequest decodes a policy body and checks its tenant.
+func readPolicyRequest(r *http.Request) (policyRequest, error) {
+	var req policyRequest
+	if err := decodeBody(r, &req); err != nil {
+		return req, err
+	}
+	return req, checkTenant(r, req.Tenant)
+}
+
+// savePolicy applies req to p, validates p, stores it with save and answers
+// it with status.
+func (a *API) savePolicy(w http.ResponseWriter, r *http.Request, req policyRequest, p *archive.Policy, status int, save func(context.Context, *archive.Policy, time.Time) error) error {
+	req.apply(p)
+	if err := validatePolicy(r, p); err != nil {
+		return err
+	}
+	if err := save(r.Context(), p, a.now()); err != nil {
+		return err
+	}
+	writeJSON(w, status, p.Redact())
+	return nil
+}
+
 // createArchivePolicy serves POST /api/v1/logs/archive/policies.
 func (a *API) createArchivePolicy(w http.ResponseWriter, r *http.Request) error {
 	m, err := a.archiveManager()
 	if err != nil {
 		return err
 	}
-	var req policyRequest
-	if err := decodeBody(r, &req); err != nil {
-		return err
-	}
-	if err := checkTenant(r, req.Tenant); err != nil {
+	req, err := readPolicyRequest(r)
+	if err != nil {
 		return err
 	}
 	p := archive.Policy{Tenant: tenantOf(r), Enabled: true}
-	req.apply(&p)
-	if err := validatePolicy(r, &p); err != nil {
-		return err
-	}
-	if err := m.Policies().Create(r.Context(), &p, a.now()); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, p.Redact())
-	return nil
+	return a.savePolicy(w, r, req, &p, http.StatusCreated, m.Policies().Create)
 }
 
 // policyID reads an id from the path ({id}), the query (?id=) or a body.
@@ -178,11 +192,8 @@ func (a *API) updateArchivePolicy(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	var req policyRequest
-	if err := decodeBody(r, &req); err != nil {
-		return err
-	}
-	if err := checkTenant(r, req.Tenant); err != nil {
+	req, err := readPolicyRequest(r)
+	if err != nil {
 		return err
 	}
 	id := policyID(r, req.ID)
@@ -193,15 +204,7 @@ func (a *API) updateArchivePolicy(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	req.apply(&p)
-	if err := validatePolicy(r, &p); err != nil {
-		return err
-	}
-	if err := m.Policies().Update(r.Context(), &p, a.now()); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, p.Redact())
-	return nil
+	return a.savePolicy(w, r, req, &p, http.StatusOK, m.Policies().Update)
 }
 
 // deleteArchivePolicy serves DELETE /api/v1/logs/archive/policies?id= and

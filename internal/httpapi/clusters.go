@@ -86,6 +86,20 @@ func idParam(r *http.Request, what string) (string, error) {
 	return id, nil
 }
 
+// clusterServiceAndID returns the cluster service and the id (of a what)
+// that r addresses, in the path or as ?id=.
+func (a *API) clusterServiceAndID(r *http.Request, what string) (*clusters.Service, string, error) {
+	svc, err := a.clusterService()
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := idParam(r, what)
+	if err != nil {
+		return nil, "", err
+	}
+	return svc, id, nil
+}
+
 // listClusterConfigs serves GET /api/v1/logs/clusters/configs (one with
 // ?id= or /configs/{id}).
 func (a *API) listClusterConfigs(w http.ResponseWriter, r *http.Request) error {
@@ -134,11 +148,7 @@ func (a *API) createClusterConfig(w http.ResponseWriter, r *http.Request) error 
 // updateClusterConfig serves PUT /api/v1/logs/clusters/configs?id= (and
 // /configs/{id}).
 func (a *API) updateClusterConfig(w http.ResponseWriter, r *http.Request) error {
-	svc, err := a.clusterService()
-	if err != nil {
-		return err
-	}
-	id, err := idParam(r, "cluster")
+	svc, id, err := a.clusterServiceAndID(r, "cluster")
 	if err != nil {
 		return err
 	}
@@ -157,11 +167,7 @@ func (a *API) updateClusterConfig(w http.ResponseWriter, r *http.Request) error 
 // deleteClusterConfig serves DELETE /api/v1/logs/clusters/configs?id= (and
 // /configs/{id}).
 func (a *API) deleteClusterConfig(w http.ResponseWriter, r *http.Request) error {
-	svc, err := a.clusterService()
-	if err != nil {
-		return err
-	}
-	id, err := idParam(r, "cluster")
+	svc, id, err := a.clusterServiceAndID(r, "cluster")
 	if err != nil {
 		return err
 	}

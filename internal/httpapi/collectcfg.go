@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/kubelog/kubelog/internal/clusters"
@@ -110,11 +111,7 @@ func (a *API) createCollectionConfig(w http.ResponseWriter, r *http.Request) err
 // updateCollectionConfig serves PUT /api/v1/logs/config?id= (and
 // /config/{id}); fields left out keep their value.
 func (a *API) updateCollectionConfig(w http.ResponseWriter, r *http.Request) error {
-	svc, err := a.clusterService()
-	if err != nil {
-		return err
-	}
-	id, err := idParam(r, "collection config")
+	svc, id, err := a.clusterServiceAndID(r, "collection config")
 	if err != nil {
 		return err
 	}
@@ -133,11 +130,7 @@ func (a *API) updateCollectionConfig(w http.ResponseWriter, r *http.Request) err
 // deleteCollectionConfig serves DELETE /api/v1/logs/config?id= (and
 // /config/{id}).
 func (a *API) deleteCollectionConfig(w http.ResponseWriter, r *http.Request) error {
-	svc, err := a.clusterService()
-	if err != nil {
-		return err
-	}
-	id, err := idParam(r, "collection config")
+	svc, id, err := a.clusterServiceAndID(r, "collection config")
 	if err != nil {
 		return err
 	}
@@ -195,16 +188,10 @@ func (a *API) disableNamespace(w http.ResponseWriter, r *http.Request) error {
 	if req.Namespace == "" {
 		return badRequest("namespace: is required")
 	}
-	id, err := svc.ResolveClusterID(r.Context(), tenantOf(r), req.ClusterID)
-	if err != nil {
-		return clusterErr(err)
+	disable := func(ctx context.Context, tenant, id string) ([]clusters.CollectionConfig, error) {
+		return svc.DisableNamespace(ctx, tenant, id, req.Namespace)
 	}
-	cs, err := svc.DisableNamespace(r.Context(), tenantOf(r), id, req.Namespace)
-	if err != nil {
-		return clusterErr(err)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"cluster_id": id, "namespace": req.Namespace, "disabled": len(cs), "configs": toCollectionsJSON(cs)})
-	return nil
+	return disableConfigs(w, r, svc, req.ClusterID, disable, map[string]any{"namespace": req.Namespace})
 }
 
 // disableCluster serves POST /api/v1/logs/config/disable/cluster:
@@ -223,14 +210,24 @@ func (a *API) disableCluster(w http.ResponseWriter, r *http.Request) error {
 	if req.ClusterID == "" {
 		return badRequest("cluster_id: is required")
 	}
-	id, err := svc.ResolveClusterID(r.Context(), tenantOf(r), req.ClusterID)
+	return disableConfigs(w, r, svc, req.ClusterID, svc.DisableCluster, map[string]any{})
+}
+
+// disableConfigs resolves clusterID (empty: the tenant's cluster "default"),
+// disables configs of that cluster with disable and answers them, their
+// count and the cluster id along with answer's fields.
+func disableConfigs(w http.ResponseWriter, r *http.Request, svc *clusters.Service, clusterID string, disable func(ctx context.Context, tenant, id string) ([]clusters.CollectionConfig, error), answer map[string]any) error {
+	id, err := svc.ResolveClusterID(r.Context(), tenantOf(r), clusterID)
 	if err != nil {
 		return clusterErr(err)
 	}
-	cs, err := svc.DisableCluster(r.Context(), tenantOf(r), id)
+	cs, err := disable(r.Context(), tenantOf(r), id)
 	if err != nil {
 		return clusterErr(err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cluster_id": id, "disabled": len(cs), "configs": toCollectionsJSON(cs)})
+	answer["cluster_id"] = id
+	answer["disabled"] = len(cs)
+	answer["configs"] = toCollectionsJSON(cs)
+	writeJSON(w, http.StatusOK, answer)
 	return nil
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -156,34 +157,23 @@ func (a *API) listCollectJobs(w http.ResponseWriter, r *http.Request) error {
 
 // getCollectJob serves GET /api/v1/logs/collect/jobs/{id}.
 func (a *API) getCollectJob(w http.ResponseWriter, r *http.Request) error {
-	svc, err := a.clusterService()
-	if err != nil {
-		return err
-	}
-	id, err := idParam(r, "job")
-	if err != nil {
-		return err
-	}
-	j, err := svc.GetJob(r.Context(), tenantOf(r), id)
-	if err != nil {
-		return clusterErr(err)
-	}
-	writeJSON(w, http.StatusOK, toJobJSON(j))
-	return nil
+	return a.answerCollectJob(w, r, (*clusters.Service).GetJob)
 }
 
 // cancelCollectJob serves DELETE /api/v1/logs/collect/jobs/{id}: it cancels
 // the job and answers it.
 func (a *API) cancelCollectJob(w http.ResponseWriter, r *http.Request) error {
-	svc, err := a.clusterService()
+	return a.answerCollectJob(w, r, (*clusters.Service).CancelJob)
+}
+
+// answerCollectJob applies op to the job r addresses and answers the job op
+// returns.
+func (a *API) answerCollectJob(w http.ResponseWriter, r *http.Request, op func(*clusters.Service, context.Context, string, string) (clusters.Job, error)) error {
+	svc, id, err := a.clusterServiceAndID(r, "job")
 	if err != nil {
 		return err
 	}
-	id, err := idParam(r, "job")
-	if err != nil {
-		return err
-	}
-	j, err := svc.CancelJob(r.Context(), tenantOf(r), id)
+	j, err := op(svc, r.Context(), tenantOf(r), id)
 	if err != nil {
 		return clusterErr(err)
 	}

@@ -99,6 +99,27 @@ func (r *blockRows) Swap(i, j int) {
 	r.lines[i], r.lines[j] = r.lines[j], r.lines[i]
 }
 
+// appendDecoded appends row k of d to r, copying its line; its metadata gets
+// its index in mdDict, added there (and to mdIdx, keyed by appendMetaKey) the
+// first time it is seen.
+func (r *blockRows) appendDecoded(d *blockDecoder, k int, mdIdx map[string]int32, mdDict *[]logmodel.Labels) {
+	md := d.metadata(k)
+	mi := int32(-1)
+	if len(md) > 0 {
+		key := string(appendMetaKey(nil, md))
+		var ok bool
+		if mi, ok = mdIdx[key]; !ok {
+			mi = int32(len(*mdDict))
+			mdIdx[key] = mi
+			*mdDict = append(*mdDict, md.Copy())
+		}
+	}
+	r.ts = append(r.ts, d.ts[k])
+	r.seq = append(r.seq, d.seq[k])
+	r.md = append(r.md, mi)
+	r.lines = append(r.lines, append([]byte(nil), d.line(k)...))
+}
+
 // blockMeta describes one block inside a part. It is kept in memory for
 // every block of every open part.
 type blockMeta struct {

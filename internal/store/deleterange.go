@@ -147,21 +147,7 @@ func (s *Store) rewriteWithout(p *part, streams map[uint64]*Stream, start, end i
 					dropped++
 					continue
 				}
-				md := d.metadata(k)
-				mi := int32(-1)
-				if len(md) > 0 {
-					key := string(appendMetaKey(nil, md))
-					var ok bool
-					if mi, ok = mdIdx[key]; !ok {
-						mi = int32(len(mdDict))
-						mdIdx[key] = mi
-						mdDict = append(mdDict, md.Copy())
-					}
-				}
-				rows.ts = append(rows.ts, d.ts[k])
-				rows.seq = append(rows.seq, d.seq[k])
-				rows.md = append(rows.md, mi)
-				rows.lines = append(rows.lines, append([]byte(nil), d.line(k)...))
+				rows.appendDecoded(d, k, mdIdx, &mdDict)
 			}
 			if rows.Len() == 0 {
 				continue

@@ -36,6 +36,16 @@ func (b *TokenBloom) Bytes() []byte { return buildBloom(nil, &b.set) }
 
 // NewEntryFilter compiles q's filters.
 func NewEntryFilter(q Query) (*EntryFilter, error) {
+	pl, err := newFilterPlan(q)
+	if err != nil {
+		return nil, err
+	}
+	return &EntryFilter{pl: pl}, nil
+}
+
+// newFilterPlan starts a plan for q: its time range end and its compiled line
+// filters with the token and gram hashes a matching line must hold.
+func newFilterPlan(q Query) (*plan, error) {
 	pl := &plan{q: q, end: q.End}
 	if pl.end == 0 {
 		pl.end = math.MaxInt64
@@ -58,7 +68,7 @@ func NewEntryFilter(q Query) (*EntryFilter, error) {
 			}
 		}
 	}
-	return &EntryFilter{pl: pl}, nil
+	return pl, nil
 }
 
 // MayMatchBloom reports whether lines whose TokenBloom is filter may hold a

@@ -331,21 +331,7 @@ func (s *Store) mergeParts(tenantName string, inputs []*part) (*part, error) {
 				return nil, err
 			}
 			for i := 0; i < d.count; i++ {
-				md := d.metadata(i)
-				mi := int32(-1)
-				if len(md) > 0 {
-					key := string(appendMetaKey(nil, md))
-					var ok bool
-					if mi, ok = mdIdx[key]; !ok {
-						mi = int32(len(mdDict))
-						mdIdx[key] = mi
-						mdDict = append(mdDict, md.Copy())
-					}
-				}
-				pending.ts = append(pending.ts, d.ts[i])
-				pending.seq = append(pending.seq, d.seq[i])
-				pending.md = append(pending.md, mi)
-				pending.lines = append(pending.lines, append([]byte(nil), d.line(i)...))
+				pending.appendDecoded(d, i, mdIdx, &mdDict)
 				pendingBytes += d.lineLen(i)
 			}
 			if pendingBytes >= s.cfg.BlockTargetBytes {

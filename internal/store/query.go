@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -142,30 +141,15 @@ func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams
 	if err := validTenant(q.Tenant); err != nil {
 		return nil, err
 	}
-	pl := &plan{s: s, q: q, end: q.End}
-	if pl.end == 0 {
-		pl.end = math.MaxInt64
+	pl, err := newFilterPlan(q)
+	if err != nil {
+		return nil, err
 	}
-	for _, f := range q.LineFilters {
-		c, err := compileFilter(f)
-		if err != nil {
-			return nil, err
-		}
-		pl.filters = append(pl.filters, c)
-		toks, grams, inner := c.hashes()
-		pl.tokens = append(pl.tokens, toks...)
-		pl.grams = append(pl.grams, grams...)
-		pl.inner = append(pl.inner, inner...)
+	pl.s = s
+	for _, c := range pl.filters {
 		if pl.anchor == nil {
 			pl.anchor, pl.fold = c.anchor()
 			pl.anchorDigits = bytes.ContainsAny(pl.anchor, "0123456789")
-		}
-	}
-	for _, tok := range q.RequiredTokens {
-		for _, sub := range splitTokens(tok) {
-			if indexableToken(sub) {
-				pl.tokens = append(pl.tokens, tokenHash(sub))
-			}
 		}
 	}
 	s.mu.RLock()
