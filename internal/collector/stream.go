@@ -28,9 +28,15 @@ var (
 	errFinishing = errors.New("container instance ended")
 )
 
-// finishQuiet is how long the follow of an ended container instance may stay
-// without bytes before it is closed and read to its end instead.
-const finishQuiet = 500 * time.Millisecond
+// exitedQuiet and replacedQuiet are how long the follow of an ended container
+// instance may stay without bytes before it is closed and read to its end
+// instead: briefly for a container that exited and stays so (PodLogStream
+// status reports it within 2 s), longer for one that another instance
+// replaced, whose runtime is switching logs.
+const (
+	exitedQuiet   = 500 * time.Millisecond
+	replacedQuiet = 2 * time.Second
+)
 
 // instance identifies one run of one container: what a stream reads.
 type instance struct {
@@ -321,8 +327,11 @@ func (s *stream) follow(ctx context.Context, opts *corev1.PodLogOptions) error {
 				// The instance ended: the stream stops once it has been quiet
 				// for a moment, and is read once more without following, to
 				// its end, so that nothing written before the end is lost.
-				grace := c.m.cfg.DeletionGrace
-				if now.Sub(endedAt) >= grace || idle >= min(grace, finishQuiet) {
+				grace, quiet := c.m.cfg.DeletionGrace, replacedQuiet
+				if state == stateExited {
+					quiet = exitedQuiet
+				}
+				if now.Sub(endedAt) >= grace || idle >= min(grace, quiet) {
 					cancel(errFinishing)
 				}
 			}
