@@ -206,28 +206,6 @@ func FuzzDecodeObject(f *testing.F) {
 	})
 }
 
-// FuzzAppendJSONString checks the string encoder against encoding/json.
-func FuzzAppendJSONString(f *testing.F) {
-	for _, e := range sampleEntries() {
-		f.Add(string(e.Line))
-	}
-	f.Add(`0123456789abcdef"0123456789abcdef\\0123456789` + "\x1f\x7f\u2029")
-	f.Fuzz(func(t *testing.T, s string) {
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s); err != nil {
-			t.Fatal(err)
-		}
-		if got := string(appendJSONString(nil, s)) + "\n"; got != want.String() {
-			t.Fatalf("got  %s\nwant %s", got, want.String())
-		}
-		if got := string(appendJSONString(nil, []byte(s))) + "\n"; got != want.String() {
-			t.Fatalf("[]byte: got  %s\nwant %s", got, want.String())
-		}
-	})
-}
-
 func BenchmarkEncoder(b *testing.B) {
 	ls := logmodel.FromPairs("app", "api", "cluster", "c1", "container", "app", "namespace", "pay", "node", "n1", "pod", "api-0")
 	md := logmodel.FromPairs("level", "info", "stream", "stdout")

@@ -175,7 +175,7 @@ func appendTopLabels(b []byte, ls logmodel.Labels) []byte {
 		b = append(b, `,"`...)
 		b = append(b, n...)
 		b = append(b, `":`...)
-		b = appendJSONString(b, ls.Get(n))
+		b = logmodel.AppendJSONString(b, ls.Get(n))
 	}
 	return b
 }
@@ -193,12 +193,12 @@ func appendEntryJSON(b []byte, ent *logmodel.Entry, c *labelCache) []byte {
 		level = "unknown"
 	}
 	b = append(b, `,"level":`...)
-	b = appendJSONString(b, level)
+	b = logmodel.AppendJSONString(b, level)
 	b = append(b, `,"message":`...)
 	if utf8.Valid(ent.Line) {
-		b = appendJSONString(b, ent.Line)
+		b = logmodel.AppendJSONString(b, ent.Line)
 	} else {
-		b = appendJSONString(b, strings.ToValidUTF8(string(ent.Line), "\uFFFD"))
+		b = logmodel.AppendJSONString(b, strings.ToValidUTF8(string(ent.Line), "\uFFFD"))
 		b = append(b, `,"message_base64":"`...)
 		b = base64.StdEncoding.AppendEncode(b, ent.Line)
 		b = append(b, '"')
@@ -218,14 +218,12 @@ func appendJSONLabels(b []byte, ls logmodel.Labels) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, l.Name)
+		b = logmodel.AppendJSONString(b, l.Name)
 		b = append(b, ':')
-		b = appendJSONString(b, l.Value)
+		b = logmodel.AppendJSONString(b, l.Value)
 	}
 	return append(b, '}')
 }
-
-const hexDigits = "0123456789abcdef"
 
 // appendCursor appends c.String() without allocating.
 func appendCursor(b []byte, c logmodel.Cursor) []byte {
@@ -233,74 +231,6 @@ func appendCursor(b []byte, c logmodel.Cursor) []byte {
 	raw[0] = 'c'
 	n := binary.PutUvarint(raw[1:], c.Seq)
 	return base64.RawURLEncoding.AppendEncode(b, raw[:1+n])
-}
-
-// appendJSONString quotes valid UTF-8 s as encoding/json does with HTML
-// escaping off.
-// plain8 reports whether the eight bytes of w all need no JSON escaping:
-// ASCII from 0x20, other than '"' and '\\'. It may say false for plain bytes
-// (then the caller looks at them one by one), never true for others.
-func plain8(w uint64) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q, bs := w^(lo*'"'), w^(lo*'\\')
-	return ((w-lo*0x20)&^w|(q-lo)&^q|(bs-lo)&^bs|w)&hi == 0
-}
-
-func appendJSONString[S ~string | ~[]byte](b []byte, s S) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		for i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
-			i += 8
-		}
-		if i == len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune([]byte(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == '\u2028' || r == '\u2029' || r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			if r == utf8.RuneError {
-				b = append(b, `\ufffd`...)
-			} else {
-				b = append(b, `\u202`...)
-				b = append(b, hexDigits[r&0xf])
-			}
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // Decoder reads the entries of an archive object.

@@ -21,7 +21,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/klauspost/compress/s2"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -388,9 +387,9 @@ func (e *pushEncoder) json(entries []logmodel.Entry) []byte {
 			if k > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, l.Name)
+			b = logmodel.AppendJSONString(b, l.Name)
 			b = append(b, ':')
-			b = appendJSONString(b, l.Value)
+			b = logmodel.AppendJSONString(b, l.Value)
 		}
 		b = append(b, `},"values":[`...)
 		for k, i := range g {
@@ -400,7 +399,7 @@ func (e *pushEncoder) json(entries []logmodel.Entry) []byte {
 			b = append(b, `["`...)
 			b = strconv.AppendInt(b, entries[i].Timestamp, 10)
 			b = append(b, `",`...)
-			b = appendJSONString(b, entries[i].Line)
+			b = logmodel.AppendJSONString(b, entries[i].Line)
 			b = append(b, ']')
 		}
 		b = append(b, "]}"...)
@@ -443,44 +442,6 @@ func (e *pushEncoder) protobuf(entries []logmodel.Entry) []byte {
 	// snappy.Encode of klauspost/compress is s2's slower "better" mode;
 	// Promtail's encoder is the plain, fast one.
 	return s2.EncodeSnappy(nil, pb)
-}
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
-// as encoding/json does.
-func appendJSONString[S ~string | ~[]byte](b []byte, s S) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			b = append(b, c)
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\r':
-				b = append(b, '\\', 'r')
-			default:
-				b = append(b, fmt.Sprintf(`\u%04x`, c)...)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune([]byte(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == utf8.RuneError && n == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(b, '"')
 }
 
 // dirSize sums the sizes of the files below dir.

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // TailConfig describes the tail benchmark: sessions following a server that
@@ -177,7 +179,7 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailReport, error) {
 						sb.WriteByte(',')
 					}
 					line := fmt.Sprintf("GET /api/orders 200 tok-%d- id %s", n%cfg.Sessions, lid)
-					fmt.Fprintf(&sb, `["%d",%s]`, now+int64(i), appendJSONString(nil, line))
+					fmt.Fprintf(&sb, `["%d",%s]`, now+int64(i), logmodel.AppendJSONString(nil, line))
 				}
 				sb.WriteString("]}]}")
 				if _, err := srv.request(ctx, "POST", "/loki/api/v1/push", "application/json", []byte(sb.String())); err != nil {
