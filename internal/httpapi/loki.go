@@ -387,15 +387,22 @@ func selectorMatchers(s string) ([]*store.Matcher, error) {
 // lokiLabelQuery reads the range (six hours back by default, as Loki) and
 // the optional selector of the label endpoints.
 func (a *API) lokiLabelQuery(r *http.Request) (start, end int64, ms []*store.Matcher, err error) {
-	get, err := lokiParams(r)
-	if err != nil {
-		return 0, 0, nil, err
+	_, start, end, ms, err = a.lokiSelection(r, 6*time.Hour)
+	return start, end + 1, ms, err
+}
+
+// lokiSelection reads the parameters of a request that selects streams over
+// a range: the range (lookback before end by default, end inclusive) and the
+// matchers of its optional query.
+func (a *API) lokiSelection(r *http.Request, lookback time.Duration) (get func(string) string, start, end int64, ms []*store.Matcher, err error) {
+	if get, err = lokiParams(r); err != nil {
+		return nil, 0, 0, nil, err
 	}
-	if start, end, err = a.lokiRange(get, 6*time.Hour); err != nil {
-		return 0, 0, nil, err
+	if start, end, err = a.lokiRange(get, lookback); err != nil {
+		return nil, 0, 0, nil, err
 	}
 	ms, err = selectorMatchers(get("query"))
-	return start, end + 1, ms, err
+	return get, start, end, ms, err
 }
 
 // lokiLabels serves GET|POST /loki/api/v1/labels.
@@ -471,15 +478,7 @@ func (a *API) lokiSeries(w http.ResponseWriter, r *http.Request) error {
 
 // lokiIndexStats serves GET|POST /loki/api/v1/index/stats.
 func (a *API) lokiIndexStats(w http.ResponseWriter, r *http.Request) error {
-	get, err := lokiParams(r)
-	if err != nil {
-		return err
-	}
-	start, end, err := a.lokiRange(get, time.Hour)
-	if err != nil {
-		return err
-	}
-	ms, err := selectorMatchers(get("query"))
+	_, start, end, ms, err := a.lokiSelection(r, time.Hour)
 	if err != nil {
 		return err
 	}
@@ -500,15 +499,7 @@ func (a *API) lokiIndexStats(w http.ResponseWriter, r *http.Request) error {
 // per series (or per targetLabels) of the selected streams, largest first.
 func (a *API) lokiVolume(rangeQuery bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		get, err := lokiParams(r)
-		if err != nil {
-			return err
-		}
-		start, end, err := a.lokiRange(get, time.Hour)
-		if err != nil {
-			return err
-		}
-		ms, err := selectorMatchers(get("query"))
+		get, start, end, ms, err := a.lokiSelection(r, time.Hour)
 		if err != nil {
 			return err
 		}
