@@ -107,12 +107,9 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 // revokeToken serves DELETE /api/v1/logs/tokens/{id} and DELETE
 // /api/v1/logs/tokens?id= (admin).
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if id == "" {
-		id = r.URL.Query().Get("id")
-	}
-	if id == "" {
-		return badRequest("id: the token id is required, in the path or as ?id=")
+	id, err := idParam(r, "token")
+	if err != nil {
+		return err
 	}
 	tenant := tenantOf(r)
 	if r.URL.Query().Get("all") == "true" {

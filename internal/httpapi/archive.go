@@ -150,10 +150,7 @@ func (a *API) createArchivePolicy(w http.ResponseWriter, r *http.Request) error 
 
 // policyID reads an id from the path ({id}), the query (?id=) or a body.
 func policyID(r *http.Request, body string) string {
-	if id := r.PathValue("id"); id != "" {
-		return id
-	}
-	if id := r.URL.Query().Get("id"); id != "" {
+	if id := requestObjectID(r); id != "" {
 		return id
 	}
 	return body

@@ -74,12 +74,18 @@ func clusterErr(err error) error {
 	return err
 }
 
-// idParam returns the id from the path or ?id=.
-func idParam(r *http.Request, what string) (string, error) {
-	id := r.PathValue("id")
-	if id == "" {
-		id = r.URL.Query().Get("id")
+// requestObjectID returns the id a request addresses: in the path ({id}) or
+// as ?id=; empty when it has neither.
+func requestObjectID(r *http.Request) string {
+	if id := r.PathValue("id"); id != "" {
+		return id
 	}
+	return r.URL.Query().Get("id")
+}
+
+// idParam returns the id from the path or ?id=, which must be there.
+func idParam(r *http.Request, what string) (string, error) {
+	id := requestObjectID(r)
 	if id == "" {
 		return "", badRequest("id: the %s id is required, in the path or as ?id=", what)
 	}
@@ -107,7 +113,7 @@ func (a *API) listClusterConfigs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if id := r.PathValue("id") + r.URL.Query().Get("id"); id != "" {
+	if id := requestObjectID(r); id != "" {
 		c, err := svc.GetCluster(r.Context(), tenantOf(r), id)
 		if err != nil {
 			return clusterErr(err)

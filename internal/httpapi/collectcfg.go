@@ -65,7 +65,7 @@ func (a *API) listCollectionConfigs(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if id := r.PathValue("id") + r.URL.Query().Get("id"); id != "" {
+	if id := requestObjectID(r); id != "" {
 		c, err := svc.GetCollection(r.Context(), tenantOf(r), id)
 		if err != nil {
 			return clusterErr(err)
