@@ -185,7 +185,7 @@ func (s *Policies) Create(ctx context.Context, p *Policy, now time.Time) error {
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO archive_policies (id, tenant, name, spec, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		p.ID, p.Tenant, p.Name, string(spec), now.UnixNano(), now.UnixNano())
-	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+	if errors.Is(meta.ConstraintKind(err), meta.ErrConflict) {
 		return fmt.Errorf("archive policy %q already exists: %w", p.Name, meta.ErrConflict)
 	}
 	return err
@@ -202,7 +202,7 @@ func (s *Policies) Update(ctx context.Context, p *Policy, now time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE archive_policies SET name = ?, spec = ?, updated_at = ? WHERE id = ? AND tenant = ?`,
 		p.Name, string(spec), now.UnixNano(), p.ID, p.Tenant)
 	if err != nil {
-		if strings.Contains(err.Error(), "UNIQUE") {
+		if errors.Is(meta.ConstraintKind(err), meta.ErrConflict) {
 			return fmt.Errorf("archive policy %q already exists: %w", p.Name, meta.ErrConflict)
 		}
 		return err

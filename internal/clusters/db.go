@@ -57,25 +57,6 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// isUnique reports whether err is a unique constraint violation.
-func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
-}
-
-func nullNanos(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
-}
-
-func fromNanos(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
-}
-
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -95,7 +76,7 @@ func scanCluster(s scanner) (ClusterConfig, error) {
 		return c, err
 	}
 	c.InCluster = inCluster != 0
-	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+	c.CreatedAt, c.UpdatedAt = meta.FromNanos(created), meta.FromNanos(updated)
 	return c, nil
 }
 
@@ -104,7 +85,7 @@ func scanCluster(s scanner) (ClusterConfig, error) {
 func (d *db) insertCluster(ctx context.Context, c ClusterConfig) error {
 	_, err := d.sql.ExecContext(ctx, `INSERT INTO cluster_configs (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Tenant, c.Name, c.Kubeconfig, boolInt(c.InCluster), c.Context, c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano())
-	if isUnique(err) {
+	if errors.Is(meta.ConstraintKind(err), meta.ErrConflict) {
 		return fmt.Errorf("cluster name %q already exists in tenant %q: %w", c.Name, c.Tenant, meta.ErrConflict)
 	}
 	if err != nil {
@@ -117,7 +98,7 @@ func (d *db) insertCluster(ctx context.Context, c ClusterConfig) error {
 func (d *db) updateCluster(ctx context.Context, c ClusterConfig) error {
 	res, err := d.sql.ExecContext(ctx, `UPDATE cluster_configs SET name = ?, kubeconfig = ?, in_cluster = ?, context = ?, updated_at = ? WHERE id = ? AND tenant = ?`,
 		c.Name, c.Kubeconfig, boolInt(c.InCluster), c.Context, c.UpdatedAt.UnixNano(), c.ID, c.Tenant)
-	if isUnique(err) {
+	if errors.Is(meta.ConstraintKind(err), meta.ErrConflict) {
 		return fmt.Errorf("cluster name %q already exists in tenant %q: %w", c.Name, c.Tenant, meta.ErrConflict)
 	}
 	if err != nil {
@@ -197,7 +178,7 @@ func scanCollection(s scanner) (CollectionConfig, error) {
 		return c, fmt.Errorf("ignore_containers of %s: %w", c.ID, err)
 	}
 	c.IncludeInit, c.Enabled = init != 0, enabled != 0
-	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+	c.CreatedAt, c.UpdatedAt = meta.FromNanos(created), meta.FromNanos(updated)
 	return c, nil
 }
 

@@ -89,7 +89,7 @@ func scanJob(s scanner) (Job, error) {
 	if err := json.Unmarshal([]byte(prog), &j.Progress); err != nil {
 		return j, fmt.Errorf("progress of job %s: %w", j.ID, err)
 	}
-	j.CreatedAt, j.StartedAt, j.EndedAt = fromNanos(created), fromNanos(started), fromNanos(ended)
+	j.CreatedAt, j.StartedAt, j.EndedAt = meta.FromNanos(created), meta.FromNanos(started), meta.FromNanos(ended)
 	return j, nil
 }
 
@@ -111,7 +111,7 @@ func (d *db) insertJob(ctx context.Context, j Job) error {
 	req, errs, prog := jobJSON(j)
 	_, err := d.sql.ExecContext(ctx, `INSERT INTO collect_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ID, j.Tenant, j.ClusterID, j.Kind, req, j.Status, j.Lines, j.Bytes, errs, prog,
-		j.CreatedAt.UnixNano(), nullNanos(j.StartedAt), nullNanos(j.EndedAt))
+		j.CreatedAt.UnixNano(), meta.Nanos(j.StartedAt), meta.Nanos(j.EndedAt))
 	if err != nil {
 		return fmt.Errorf("insert job: %w", err)
 	}
@@ -122,7 +122,7 @@ func (d *db) insertJob(ctx context.Context, j Job) error {
 func (d *db) saveJob(ctx context.Context, j Job) error {
 	_, errs, prog := jobJSON(j)
 	_, err := d.sql.ExecContext(ctx, `UPDATE collect_jobs SET status = ?, lines = ?, bytes = ?, errors = ?, progress = ?, started_at = ?, ended_at = ? WHERE id = ?`,
-		j.Status, j.Lines, j.Bytes, errs, prog, nullNanos(j.StartedAt), nullNanos(j.EndedAt), j.ID)
+		j.Status, j.Lines, j.Bytes, errs, prog, meta.Nanos(j.StartedAt), meta.Nanos(j.EndedAt), j.ID)
 	if err != nil {
 		return fmt.Errorf("save job %s: %w", j.ID, err)
 	}

@@ -144,10 +144,10 @@ func enableWAL(ctx context.Context, db *sql.DB) error {
 	}
 }
 
-// constraintKind maps a constraint violation to ErrConflict (unique or
+// ConstraintKind maps a constraint violation to ErrConflict (unique or
 // primary key) or ErrNotFound (a foreign key naming a missing row); other
 // errors map to nil.
-func constraintKind(err error) error {
+func ConstraintKind(err error) error {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return nil
@@ -161,16 +161,16 @@ func constraintKind(err error) error {
 	return nil
 }
 
-// nanos converts t to the BIGINT column form; the zero time is NULL.
-func nanos(t time.Time) sql.NullInt64 {
+// Nanos converts t to the BIGINT column form; the zero time is NULL.
+func Nanos(t time.Time) sql.NullInt64 {
 	if t.IsZero() {
 		return sql.NullInt64{}
 	}
 	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
 }
 
-// fromNanos converts a BIGINT column back; NULL is the zero time.
-func fromNanos(n sql.NullInt64) time.Time {
+// FromNanos converts a BIGINT column back; NULL is the zero time.
+func FromNanos(n sql.NullInt64) time.Time {
 	if !n.Valid {
 		return time.Time{}
 	}

@@ -40,11 +40,11 @@ func (d *DB) CreateToken(ctx context.Context, t Token) error {
 	}
 	_, err := d.db.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Tenant, t.Name, t.Hash, t.Scopes, t.CreatedAt.UnixNano(),
-		nanos(t.ExpiresAt), nanos(t.RevokedAt), nanos(t.LastUsedAt))
+		Nanos(t.ExpiresAt), Nanos(t.RevokedAt), Nanos(t.LastUsedAt))
 	if err == nil {
 		return nil
 	}
-	kind := constraintKind(err)
+	kind := ConstraintKind(err)
 	if errors.Is(kind, ErrConflict) {
 		return fmt.Errorf("create token %q in tenant %q: id, hash or live name already exists: %w", t.Name, t.Tenant, ErrConflict)
 	}
@@ -131,8 +131,8 @@ func scanToken(r rowScanner) (Token, error) {
 		return Token{}, err
 	}
 	t.CreatedAt = time.Unix(0, created).UTC()
-	t.ExpiresAt = fromNanos(expires)
-	t.RevokedAt = fromNanos(revoked)
-	t.LastUsedAt = fromNanos(lastUsed)
+	t.ExpiresAt = FromNanos(expires)
+	t.RevokedAt = FromNanos(revoked)
+	t.LastUsedAt = FromNanos(lastUsed)
 	return t, nil
 }
