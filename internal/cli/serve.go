@@ -51,6 +51,7 @@ var serveSettings = []struct{ flag, env, key, help string }{
 	{"memory-limit", "KUBELOG_MEMORY_LIMIT", "memory_limit", "soft memory limit for the Go runtime, e.g. 192MiB or 2GiB (0: none; GOMEMLIMIT wins)"},
 	{"archive-tick", "KUBELOG_ARCHIVE_TICK", "archive_tick", "how often the archive scheduler looks for due policies"},
 	{"apps-link-ttl", "KUBELOG_APPS_LINK_TTL", "apps_link_ttl", "how long the signed log links of /v2/apps stay valid, e.g. 15m"},
+	{"max-streams", "KUBELOG_MAX_STREAMS", "max_streams", "log streams open at once per cluster; more containers wait for a slot"},
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -62,6 +63,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		"public-metrics": strconv.FormatBool(def.PublicMetrics), "no-rate-limits": "false",
 		"head-max-bytes": strconv.FormatInt(def.HeadMaxBytes, 10), "memory-limit": "150MiB", "archive-tick": def.ArchiveTick.String(),
 		"kubeconfig": defaultKubeconfig(), "context": "", "apps-link-ttl": def.AppsLinkTTL.String(),
+		"max-streams":   strconv.Itoa(def.MaxStreams),
 		"tls-cert-file": "", "tls-key-file": "",
 	}
 	cmd := &cobra.Command{
@@ -190,6 +192,11 @@ func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string)
 	if v := get["apps-link-ttl"]; v != "" {
 		if cfg.AppsLinkTTL, err = timeparse.ParseDuration(v); err != nil {
 			return cfg, fmt.Errorf("apps-link-ttl: %w", err)
+		}
+	}
+	if v := get["max-streams"]; v != "" {
+		if cfg.MaxStreams, err = strconv.Atoi(v); err != nil {
+			return cfg, fmt.Errorf("max-streams: %w", err)
 		}
 	}
 	if o.memoryLimit, err = parseBytes(get["memory-limit"]); err != nil {

@@ -66,6 +66,9 @@ type Config struct {
 	ArchiveTick time.Duration `yaml:"archive_tick"`
 	// AppsLinkTTL is how long the signed links of /v2/apps stay valid.
 	AppsLinkTTL time.Duration `yaml:"apps_link_ttl"`
+	// MaxStreams bounds the log streams open at once per cluster; more
+	// containers wait for a slot.
+	MaxStreams int `yaml:"max_streams"`
 	// TLSCertFile and TLSKeyFile, when set, serve HTTPS instead of HTTP
 	// (kubectl sends bearer tokens only over HTTPS).
 	TLSCertFile string `yaml:"tls_cert_file"`
@@ -89,6 +92,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 30 * time.Second,
 		ArchiveTick:     30 * time.Second,
 		AppsLinkTTL:     15 * time.Minute,
+		MaxStreams:      collector.DefaultConfig().MaxStreams,
 		Version:         "dev",
 	}
 }
@@ -112,6 +116,8 @@ func (c Config) Validate() error {
 		return errors.New("shutdown timeout must be positive")
 	case c.AppsLinkTTL <= 0:
 		return errors.New("apps link ttl must be positive")
+	case c.MaxStreams <= 0:
+		return errors.New("max streams must be positive")
 	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
 		return errors.New("tls cert file and tls key file go together: set both or neither")
 	}
@@ -311,6 +317,7 @@ func (s *Server) startCollector(ctx context.Context, reg prometheus.Registerer) 
 	ccfg := collector.DefaultConfig()
 	ccfg.Logger = s.log.With("component", "collector")
 	ccfg.Registerer = reg
+	ccfg.MaxStreams = s.cfg.MaxStreams
 	var err error
 	if s.coll, err = collector.NewManager(ccfg, s.st, collector.NewSQLCheckpoints(s.db)); err != nil {
 		return err
