@@ -118,6 +118,12 @@ func TestPodDeleted(t *testing.T) {
 		for _, c := range cs {
 			c.write(t, fmt.Sprintf("%s line %d", c.name, i))
 		}
+		if i == 99 {
+			// The streams are open before the pod goes: a pod deleted
+			// before its logs were ever opened cannot be read, on a busy
+			// machine where opening waits for client-side rate limits.
+			waitCollected(t, st, time.Minute, cs)
+		}
 		if i%100 == 0 {
 			time.Sleep(50 * time.Millisecond)
 		}
