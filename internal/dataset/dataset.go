@@ -171,9 +171,27 @@ func (g *Generator) Remaining() int { return g.cfg.Lines - g.next }
 // and returns it. It returns an empty slice when the dataset is exhausted.
 func (g *Generator) Next(dst []logmodel.Entry, n int) []logmodel.Entry {
 	dst = dst[:0]
+	for len(dst) < n {
+		var line []byte
+		if cap(dst) > len(dst) {
+			line = dst[:len(dst)+1][len(dst)].Line[:0]
+		}
+		si, ts, line, ok := g.next1(line)
+		if !ok {
+			break
+		}
+		dst = append(dst, logmodel.Entry{Labels: g.streams[si].labels, Timestamp: ts, Line: line})
+	}
+	return dst
+}
+
+// next1 appends the next entry's line to line and returns its stream index
+// and timestamp; ok is false when the dataset is exhausted.
+func (g *Generator) next1(line []byte) (si int, ts int64, _ []byte, ok bool) {
 	ns := len(g.streams)
-	for len(dst) < n && g.next < g.cfg.Lines {
-		s := &g.streams[g.next%ns]
+	for g.next < g.cfg.Lines {
+		si = g.next % ns
+		s := &g.streams[si]
 		if s.n >= s.total {
 			g.next++
 			continue
@@ -181,22 +199,18 @@ func (g *Generator) Next(dst []logmodel.Entry, n int) []logmodel.Entry {
 		src := g.sources[s.source]
 		raw := src[s.line%len(src)]
 		s.line++
-		var line []byte
-		if cap(dst) > len(dst) {
-			line = dst[:len(dst)+1][len(dst)].Line[:0]
-		}
 		line = g.randomizeDigits(line, raw)
 		if g.needles[g.next] {
 			line = append(line, " "+Needle...)
 		}
 		// Even spacing within the stream plus a little jitter, nanosecond precision.
 		step := g.cfg.Span / int64(s.total)
-		ts := g.cfg.Start + int64(s.n)*step + g.rng.Int64N(step/2+1)
+		ts = g.cfg.Start + int64(s.n)*step + g.rng.Int64N(step/2+1)
 		s.n++
-		dst = append(dst, logmodel.Entry{Labels: s.labels, Timestamp: ts, Line: line})
 		g.next++
+		return si, ts, line, true
 	}
-	return dst
+	return 0, 0, line, false
 }
 
 // randomizeDigits copies src, replacing every digit with a random one. Each
