@@ -345,23 +345,20 @@ type undo struct {
 }
 
 // commit writes one group of batches.
+// maxKeptWALBuf is the largest WAL buffer the writer keeps for the next group.
+const maxKeptWALBuf = 16 << 20
+
 func (s *Store) commit(group []*appendReq) {
 	h := s.active
 	now := s.cfg.Now().UnixNano()
-	// A fresh buffer per group: the head keeps pointing at its lines.
-	size := 0
-	for _, req := range group {
-		for i := range req.rows {
-			size += len(req.rows[i].Line) + 48
-		}
-	}
-	buf := make([]byte, 0, size+1024)
+	// The WAL buffer is reused from group to group: the head copies lines
+	// into its own chunks.
+	buf := s.walBuf[:0]
 	var undos []undo
 	s.commitGen++
 	firstSeq := make(map[*tenant]uint64)
 	var key []byte
 	h.mu.Lock()
-	bufIdx := h.addBuffer()
 	for _, req := range group {
 		t := req.t
 		if _, ok := firstSeq[t]; !ok {
@@ -391,16 +388,18 @@ func (s *Store) commit(group []*appendReq) {
 				key = appendMetaKey(key[:0], row.Metadata)
 				mdID = h.mdID(row.Metadata, key)
 			}
-			off := s.walEnc.add(st, row.Timestamp, seq, row.Metadata, row.Line)
-			h.setBuffer(bufIdx, s.walEnc.buf)
-			h.addTo(hs, row.Timestamp, seq, lineRef{buf: bufIdx, off: uint32(off), n: uint32(len(row.Line))}, mdID, now)
+			s.walEnc.add(st, row.Timestamp, seq, row.Metadata, row.Line)
+			h.addTo(hs, row.Timestamp, seq, h.appendLine(hs, row.Line), mdID, now)
 			st.maxTs = max(st.maxTs, row.Timestamp)
 			req.res.Cursors[req.input(i)] = logmodel.Cursor{Seq: seq}
 			req.res.Accepted++
 		}
 		buf = s.walEnc.finish()
 	}
-	h.setBuffer(bufIdx, buf)
+	s.walBuf = buf
+	if cap(buf) > maxKeptWALBuf {
+		s.walBuf = nil // a rare huge group does not pin its buffer
+	}
 	h.mu.Unlock()
 	var err error
 	if s.wal.broken {

@@ -44,12 +44,12 @@ type head struct {
 	entries int64
 	created int64 // unix nanos when the head received its first entry
 
-	// bufs holds the lines: the WAL buffers of the head's commit groups,
-	// whose lines the head points into rather than copying them, and blocks
-	// of replayed lines. An element is final before any entry pointing into
-	// it becomes visible. sealed says the last one takes no copied lines.
-	bufs   [][]byte
-	sealed bool
+	// bufs holds the lines in chunks, each chunk owned by one stream, so that
+	// a stream's lines lie together when its blocks are encoded. A chunk is
+	// allocated at its full length and its slice header never changes; its
+	// stream fills it from the front (headStream.fill), and bytes are
+	// written only past what any reader's view covers.
+	bufs [][]byte
 
 	// walEnd is the first WAL segment not covered by this head, set when the
 	// head is frozen.
@@ -68,6 +68,11 @@ type headStream struct {
 	seq []uint64
 	md  []int32
 	ref []lineRef
+
+	// chunk is the index in h.bufs of the chunk the stream fills, or -1;
+	// fill is how much of it is used.
+	chunk int32
+	fill  uint32
 
 	minTs, maxTs   int64
 	minSeq, maxSeq uint64
@@ -123,34 +128,44 @@ func (h *head) streamFor(s *Stream) *headStream {
 	}
 	hs := h.streams[s.ID]
 	if hs == nil {
-		hs = &headStream{h: h, s: s, minTs: 1<<63 - 1, maxTs: -1 << 63, minSeq: 1<<64 - 1, sorted: true}
+		hs = &headStream{h: h, s: s, chunk: -1, minTs: 1<<63 - 1, maxTs: -1 << 63, minSeq: 1<<64 - 1, sorted: true}
 		h.streams[s.ID] = hs
 	}
 	s.cur = hs
 	return hs
 }
 
-// addCopy appends one entry, copying its line into the head. Replay uses it;
-// the writer uses addTo with lines already in a head buffer. Call with h.mu
+// addCopy appends one entry, copying its line into the head. Call with h.mu
 // held for writing.
 func (h *head) addCopy(s *Stream, ts int64, seq uint64, line []byte, mdID int32, now int64) {
-	h.addTo(h.streamFor(s), ts, seq, h.copyLine(line), mdID, now)
+	hs := h.streamFor(s)
+	h.addTo(hs, ts, seq, h.appendLine(hs, line), mdID, now)
 }
 
-// replayBlock is the size of the buffers that replayed lines are copied to.
-const replayBlock = 1 << 20
+// Chunk sizes: a stream's first chunk is small, so that millions of
+// short-lived streams cost little, and each next one doubles up to the
+// largest, or fits a longer line.
+const (
+	minChunk = 512
+	maxChunk = 128 << 10
+)
 
-func (h *head) copyLine(line []byte) lineRef {
-	n := len(h.bufs)
-	if n == 0 || len(h.bufs[n-1])+len(line) > cap(h.bufs[n-1]) || h.sealed {
-		h.bufs = append(h.bufs, make([]byte, 0, max(replayBlock, len(line))))
-		h.sealed = false
-		n++
+// appendLine copies line into hs's chunk, starting a new chunk when it does
+// not fit. Call with h.mu held for writing.
+func (h *head) appendLine(hs *headStream, line []byte) lineRef {
+	n := uint32(len(line))
+	if hs.chunk < 0 || int(hs.fill)+len(line) > len(h.bufs[hs.chunk]) {
+		size := minChunk
+		if hs.chunk >= 0 {
+			size = min(2*len(h.bufs[hs.chunk]), maxChunk)
+		}
+		h.bufs = append(h.bufs, make([]byte, max(size, len(line))))
+		hs.chunk, hs.fill = int32(len(h.bufs)-1), 0
 	}
-	b := h.bufs[n-1]
-	off := len(b)
-	h.bufs[n-1] = append(b, line...)
-	return lineRef{buf: uint32(n - 1), off: uint32(off), n: uint32(len(line))}
+	ref := lineRef{buf: uint32(hs.chunk), off: hs.fill, n: n}
+	copy(h.bufs[hs.chunk][hs.fill:], line)
+	hs.fill += n
+	return ref
 }
 
 // addTo appends one entry whose line is already in the head's buffers.
@@ -175,16 +190,6 @@ func (h *head) addTo(hs *headStream, ts int64, seq uint64, ref lineRef, mdID int
 	h.entries++
 }
 
-// addBuffer registers a buffer that lines will point into and returns its
-// index; setBuffer updates it as it grows. Call with h.mu held for writing.
-func (h *head) addBuffer() uint32 {
-	h.bufs = append(h.bufs, nil)
-	h.sealed = true // replay must not append to it
-	return uint32(len(h.bufs) - 1)
-}
-
-func (h *head) setBuffer(i uint32, b []byte) { h.bufs[i] = b }
-
 // headView is a consistent read-only snapshot of one head stream.
 type headView struct {
 	s              *Stream
@@ -193,6 +198,8 @@ type headView struct {
 	md             []int32
 	ref            []lineRef
 	bufs           [][]byte
+	chunk          int32  // the stream's open chunk when the view was taken
+	fill           uint32 // how much of it the view may read
 	mdDict         []logmodel.Labels
 	minTs, maxTs   int64
 	minSeq, maxSeq uint64
@@ -202,6 +209,17 @@ type headView struct {
 func (v *headView) line(i int) []byte {
 	r := v.ref[i]
 	return v.bufs[r.buf][r.off : r.off+r.n]
+}
+
+// chunkOf returns the written part of the chunk that entry i's line is in:
+// the whole chunk once the stream has moved on from it, else what the view
+// covers.
+func (v *headView) chunkOf(i int) []byte {
+	c := v.ref[i].buf
+	if int32(c) == v.chunk {
+		return v.bufs[c][:v.fill]
+	}
+	return v.bufs[c]
 }
 
 func (v *headView) metadata(i int) logmodel.Labels {
@@ -246,7 +264,7 @@ func (h *head) view(id uint64) (headView, bool) {
 
 func (hs *headStream) viewLocked(h *head) headView {
 	return headView{
-		s: hs.s, ts: hs.ts, seq: hs.seq, md: hs.md, ref: hs.ref, bufs: h.bufs, mdDict: h.mdDict,
+		s: hs.s, ts: hs.ts, seq: hs.seq, md: hs.md, ref: hs.ref, bufs: h.bufs, chunk: hs.chunk, fill: hs.fill, mdDict: h.mdDict,
 		minTs: hs.minTs, maxTs: hs.maxTs, minSeq: hs.minSeq, maxSeq: hs.maxSeq, sorted: hs.sorted,
 	}
 }

@@ -242,7 +242,7 @@ func (pl *plan) useHeadSearch() bool {
 // filters: false when it lacks the anchor.
 func (sc *scanner) headLineMayMatch(hv *headView, i int) bool {
 	r := hv.ref[i]
-	buf := hv.bufs[r.buf]
+	buf := hv.chunkOf(i)
 	if len(buf) == 0 {
 		return true
 	}

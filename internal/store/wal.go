@@ -112,8 +112,8 @@ func (e *walEncoder) begin(buf []byte, tenant string) {
 	e.buf = appendString(buf, tenant)
 }
 
-// add appends an entry and returns the offset of its line in the buffer.
-func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, line []byte) int {
+// add appends an entry.
+func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, line []byte) {
 	idx, ok := e.lastIdx, e.lastIdx >= 0 && e.lastID == s.ID
 	if !ok {
 		idx, ok = e.streams[s.ID]
@@ -139,10 +139,8 @@ func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, li
 		b = appendString(b, l.Value)
 	}
 	b = binary.AppendUvarint(b, uint64(len(line)))
-	off := len(b)
 	e.buf = append(b, line...)
 	e.nEntry++
-	return off
 }
 
 // finish closes the record and returns the buffer; a record without entries
