@@ -84,6 +84,11 @@ type blockRows struct {
 	lines [][]byte
 }
 
+// newBlockRows returns rows with room for n entries.
+func newBlockRows(n int) blockRows {
+	return blockRows{ts: make([]int64, 0, n), seq: make([]uint64, 0, n), md: make([]int32, 0, n), lines: make([][]byte, 0, n)}
+}
+
 func (r *blockRows) reset() {
 	r.ts, r.seq, r.md, r.lines = r.ts[:0], r.seq[:0], r.md[:0], r.lines[:0]
 }
@@ -222,6 +227,7 @@ func (e *blockEncoder) encode(dst []byte, rows *blockRows, mdDict []logmodel.Lab
 			}
 		}
 	}
+	dst = slices.Grow(dst, 4*binary.MaxVarintLen64+1+len(hdrZ)+len(textZ)+len(digitsZ))
 	dst = binary.AppendUvarint(dst, uint64(len(hdrZ)))
 	dst = binary.AppendUvarint(dst, uint64(len(textZ)))
 	dst = append(dst, byte(mode))

@@ -68,7 +68,7 @@ func (s *Store) planHead(h *head) []*partPlan {
 		curWin := int64(-1 << 63)
 		var rows *blockRows
 		var rowBytes int
-		for _, i := range order {
+		for k, i := range order {
 			ts := v.ts[i]
 			w := floorDiv(ts, window)
 			if cur == nil || w != curWin {
@@ -86,7 +86,7 @@ func (s *Store) planHead(h *head) []*partPlan {
 			}
 			line := v.line(int(i))
 			if rows == nil || rowBytes+len(line) > s.cfg.BlockTargetBytes && rows.Len() > 0 {
-				cur.blocks = append(cur.blocks, blockRows{})
+				cur.blocks = append(cur.blocks, newBlockRows(min(len(order)-k, s.cfg.BlockTargetBytes/100)))
 				rows = &cur.blocks[len(cur.blocks)-1]
 				rowBytes = 0
 			}
