@@ -54,7 +54,8 @@ type Store struct {
 	// Owned by the writer goroutine.
 	wal       *walFile
 	walEnc    walEncoder
-	walBuf    []byte // the writer's WAL buffer, reused from group to group
+	walBuf    []byte // the writer's WAL buffers, reused from group to group:
+	walZBuf   []byte // records as encoded, and as compressed and written
 	commitGen uint64
 	dupCache  dupBlock
 
