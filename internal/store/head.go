@@ -144,12 +144,13 @@ func (h *head) addCopy(s *Stream, ts int64, seq uint64, line []byte, mdID int32,
 
 // Chunk sizes: a stream's first chunk is small, so that millions of
 // short-lived streams cost little, and each next one doubles up to the
-// largest, or fits a longer line. Chunks stay small so that the chunks being
-// filled, one per active stream, stay in the CPU's caches from the moment
-// they are allocated (and zeroed) until they are full.
+// largest, or fits a longer line. Chunks stay small enough that the chunks
+// being filled, one per active stream, mostly stay in the CPU's caches from
+// the moment they are allocated (and zeroed) until they are full, and large
+// enough that a head search scans few of them.
 const (
 	minChunk = 512
-	maxChunk = 4 << 10
+	maxChunk = 16 << 10
 )
 
 // appendLine copies line into hs's chunk, starting a new chunk when it does
