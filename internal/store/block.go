@@ -270,19 +270,46 @@ func splitLine(text, digits, line []byte, set *hashSet) ([]byte, []byte) {
 		if !alpha {
 			continue
 		}
-		// A token seen before in the block has its grams in already.
-		if !set.add(mixHash(h)) || i-start < 4 {
-			continue
-		}
-		eachInnerGram(line[start:i], func(g uint32) { set.add(gramHash(g, innerSalt)) })
-		if g, ok := packGram(line[start : start+4]); ok {
-			set.add(gramHash(g, prefixSalt))
-		}
-		if g, ok := packGram(line[i-4 : i]); ok {
-			set.add(gramHash(g, suffixSalt))
-		}
+		addToken(set, line[start:i], h)
 	}
 	return text[:len(text)+len(line)], digits[:len(digits)+nd]
+}
+
+// addLineTokens adds the indexable tokens and grams of line to set, as
+// splitLine does, without copying the line.
+func addLineTokens(line []byte, set *hashSet) {
+	for i := 0; i < len(line); {
+		if !tokenByte[line[i]] {
+			i++
+			continue
+		}
+		start := i
+		h := uint64(fnvOffset)
+		alpha := false
+		for ; i < len(line) && tokenByte[line[i]]; i++ {
+			c := line[i]
+			alpha = alpha || c-'0' > 9
+			h = (h ^ uint64(lowerByte[c])) * fnvPrime
+		}
+		if alpha {
+			addToken(set, line[start:i], h)
+		}
+	}
+}
+
+// addToken adds tok, whose unmixed FNV hash is h, and its grams to set.
+func addToken(set *hashSet, tok []byte, h uint64) {
+	// A token seen before in the block has its grams in already.
+	if !set.add(mixHash(h)) || len(tok) < 4 {
+		return
+	}
+	eachInnerGram(tok, func(g uint32) { set.add(gramHash(g, innerSalt)) })
+	if g, ok := packGram(tok[:4]); ok {
+		set.add(gramHash(g, prefixSalt))
+	}
+	if g, ok := packGram(tok[len(tok)-4:]); ok {
+		set.add(gramHash(g, suffixSalt))
+	}
 }
 
 func appendString(dst []byte, s string) []byte {

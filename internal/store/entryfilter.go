@@ -19,14 +19,11 @@ type EntryFilter struct {
 // object) without reading it. The zero value is empty and ready; it is not
 // safe for concurrent use.
 type TokenBloom struct {
-	set          hashSet
-	text, digits []byte
+	set hashSet
 }
 
 // Add adds a line's tokens and grams.
-func (b *TokenBloom) Add(line []byte) {
-	b.text, b.digits = splitLine(b.text[:0], b.digits[:0], line, &b.set)
-}
+func (b *TokenBloom) Add(line []byte) { addLineTokens(line, &b.set) }
 
 // Reset empties the filter, keeping its memory for reuse.
 func (b *TokenBloom) Reset() { b.set.reset() }
