@@ -439,6 +439,8 @@ func (m *Manager) run(ctx context.Context, j *Job) error {
 	}
 	snap := j.snapshotSeq
 	lastSave := time.Now()
+	// Encoders, and the objects queued or uploading.
+	bufs := newJobBuffers(m.st.Workers(), 2*m.cfg.Uploads)
 	for h := floorHour(start); h < end; h += int64(time.Hour) {
 		segStart, segEnd := max(h, start), min(h+int64(time.Hour), end)
 		groups, err := m.collect(ctx, j.Tenant, matchers, segStart, segEnd, snap)
@@ -451,7 +453,7 @@ func (m *Manager) run(ctx context.Context, j *Job) error {
 				todo = append(todo, g)
 			}
 		}
-		if err := m.writeAll(ctx, j, p, bc, h, todo, &prog); err != nil {
+		if err := m.writeAll(ctx, j, p, bc, h, todo, bufs, &prog); err != nil {
 			return err
 		}
 		if len(todo) > 0 || time.Since(lastSave) > 5*time.Second {
@@ -604,15 +606,51 @@ func (a *collectArena) metadata(md logmodel.Labels) int32 {
 // encoded is an object encoded and waiting for its upload.
 type encoded struct {
 	g   *pending
-	enc *Encoder
 	key ObjectKey
-	sum string
+	// body is the compressed object, sum its hex MD5.
+	body, bloom     []byte
+	sum             string
+	lines, raw      int64
+	firstTs, lastTs int64
+}
+
+// jobBuffers are the Encoders and object buffers a job reuses from one
+// object to the next, kept across garbage collections.
+type jobBuffers struct {
+	encoders *EncoderPool
+	// bodies holds the buffers of uploaded objects.
+	bodies chan []byte
+}
+
+func newJobBuffers(encoders, bodies int) *jobBuffers {
+	return &jobBuffers{encoders: NewEncoderPool(encoders), bodies: make(chan []byte, bodies)}
+}
+
+// body returns a buffer for an object.
+func (b *jobBuffers) body() []byte {
+	select {
+	case buf := <-b.bodies:
+		return buf
+	default:
+		return nil
+	}
+}
+
+// putBody keeps an uploaded object's buffer for another.
+func (b *jobBuffers) putBody(buf []byte) {
+	if cap(buf) > maxPooledBuffer {
+		return
+	}
+	select {
+	case b.bodies <- buf[:0]:
+	default:
+	}
 }
 
 // writeAll encodes, uploads, verifies and indexes the objects of one hour in
 // a bounded pipeline: Workers goroutines encode (CPU), Uploads goroutines
 // upload (I/O), and at most Uploads encoded objects wait between them.
-func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, todo []*pending, prog *progressCounter) error {
+func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, todo []*pending, bufs *jobBuffers, prog *progressCounter) error {
 	var mu sync.Mutex // guards firstErr and written
 	var firstErr error
 	var written []*Object
@@ -638,7 +676,7 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 				if ctx.Err() != nil || failed.Load() {
 					return
 				}
-				e, err := encodeObject(p, j.Tenant, hour, g)
+				e, err := encodeObject(p, j.Tenant, hour, g, bufs)
 				if err != nil {
 					fail(err)
 					return
@@ -656,7 +694,7 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 		uploaders.Go(func() {
 			for e := range queue {
 				o, err := m.uploadObject(ctx, j, p, bc, hour, e, prog)
-				e.enc.Release()
+				bufs.putBody(e.body)
 				if err != nil {
 					fail(err)
 					continue
@@ -680,8 +718,9 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 }
 
 // encodeObject sorts a stream's entries of one hour by (timestamp, cursor)
-// and encodes them; the caller releases the Encoder.
-func encodeObject(p Policy, tenant string, hour int64, g *pending) (*encoded, error) {
+// and encodes them, with an Encoder and an object buffer from bufs; the
+// caller returns the object's body to bufs.
+func encodeObject(p Policy, tenant string, hour int64, g *pending, bufs *jobBuffers) (*encoded, error) {
 	slices.SortFunc(g.rows, func(x, y row) int {
 		if logmodel.Before(x.ts, x.seq, y.ts, y.seq) {
 			return -1
@@ -691,40 +730,31 @@ func encodeObject(p Policy, tenant string, hour int64, g *pending) (*encoded, er
 		}
 		return 0
 	})
-	enc, err := NewEncoder(p.Compression)
+	enc, err := bufs.encoders.Get(p.Compression)
 	if err != nil {
 		return nil, err
 	}
-	lineBytes := 0
-	for i := range g.rows {
-		lineBytes += int(g.rows[i].n)
-	}
+	defer enc.Release()
 	for i := range g.rows {
 		ent := g.entry(&g.rows[i])
 		if err := enc.Write(&ent); err != nil {
-			enc.Release()
 			return nil, err
-		}
-		if i == 0 {
-			// The first line's JSON shows the overhead of the others.
-			enc.Grow((int(enc.Raw)-len(ent.Line))*(len(g.rows)-1) + lineBytes)
 		}
 	}
 	if err := enc.Close(); err != nil {
-		enc.Release()
 		return nil, err
 	}
 	ls := g.st.Labels
 	key := ObjectKey{Prefix: p.Destination.Prefix, Tenant: tenant, Cluster: ls.Get("cluster"), Namespace: ls.Get("namespace"), Pod: ls.Get("pod"),
 		Container: ls.Get("container"), Hour: hour, FirstTs: enc.FirstTs, LastTs: enc.LastTs, Compression: p.Compression}
-	return &encoded{g: g, enc: enc, key: key, sum: enc.MD5()}, nil
+	body := enc.Detach(bufs.body())
+	return &encoded{g: g, key: key, body: body, bloom: enc.Bloom(), sum: md5Hex(body), lines: enc.Lines, raw: enc.Raw, firstTs: enc.FirstTs, lastTs: enc.LastTs}, nil
 }
 
 // uploadObject uploads and verifies one encoded object, and returns its
 // index row.
 func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, e *encoded, prog *progressCounter) (*Object, error) {
-	enc, key, sum, ls := e.enc, e.key, e.sum, e.g.st.Labels
-	body := enc.Bytes()
+	key, sum, ls, body := e.key, e.sum, e.g.st.Labels, e.body
 	labels, _ := json.Marshal(ls.Map())
 	opts := minio.PutObjectOptions{
 		ContentType: "application/x-ndjson",
@@ -734,8 +764,8 @@ func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bc *bucket
 		// would add to that check, and each would hash the body again.
 		DisableContentSha256: true,
 		UserMetadata: map[string]string{
-			"First-Ts": logmodel.FormatTime(enc.FirstTs), "Last-Ts": logmodel.FormatTime(enc.LastTs),
-			"Lines": strconv.FormatInt(enc.Lines, 10), "Raw-Bytes": strconv.FormatInt(enc.Raw, 10), "Labels": string(labels),
+			"First-Ts": logmodel.FormatTime(e.firstTs), "Last-Ts": logmodel.FormatTime(e.lastTs),
+			"Lines": strconv.FormatInt(e.lines, 10), "Raw-Bytes": strconv.FormatInt(e.raw, 10), "Labels": string(labels),
 		},
 	}
 	if p.Compression == CompressionZstd {
@@ -755,14 +785,14 @@ func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bc *bucket
 			return nil, err
 		}
 	}
-	o := &Object{Key: k, PolicyID: p.ID, JobID: j.ID, Bucket: bc.bucket, Size: int64(len(body)), RawBytes: enc.Raw, Lines: enc.Lines,
-		StartTime: time.Unix(0, enc.FirstTs).UTC(), EndTime: time.Unix(0, enc.LastTs).UTC(), Cluster: key.Cluster, Namespace: key.Namespace,
+	o := &Object{Key: k, PolicyID: p.ID, JobID: j.ID, Bucket: bc.bucket, Size: int64(len(body)), RawBytes: e.raw, Lines: e.lines,
+		StartTime: time.Unix(0, e.firstTs).UTC(), EndTime: time.Unix(0, e.lastTs).UTC(), Cluster: key.Cluster, Namespace: key.Namespace,
 		Pod: key.Pod, Container: key.Container, Labels: ls.Map(), ETag: sum, CreatedAt: m.cfg.Now().UTC(),
-		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour, bloom: enc.Bloom()}
-	prog.add(enc.Lines, enc.Raw, int64(len(body)))
+		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour, bloom: e.bloom}
+	prog.add(e.lines, e.raw, int64(len(body)))
 	m.metrics.objects.WithLabelValues(j.Tenant).Inc()
-	m.metrics.lines.WithLabelValues(j.Tenant).Add(float64(enc.Lines))
-	m.metrics.bytes.WithLabelValues(j.Tenant, "raw").Add(float64(enc.Raw))
+	m.metrics.lines.WithLabelValues(j.Tenant).Add(float64(e.lines))
+	m.metrics.bytes.WithLabelValues(j.Tenant, "raw").Add(float64(e.raw))
 	m.metrics.bytes.WithLabelValues(j.Tenant, "compressed").Add(float64(len(body)))
 	return o, nil
 }
