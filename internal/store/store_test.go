@@ -231,8 +231,11 @@ func TestScanStreams(t *testing.T) {
 	}
 	mustAppend(t, s, "t1", ent(a, testBase.Add(time.Second), "a1"), ent(b, testBase.Add(time.Second), "b1"), ent(c, testBase.Add(time.Second), "c1"))
 	ids := map[string]uint64{}
+	var idsMu sync.Mutex
 	_, err := s.Scan(context.Background(), Query{Tenant: "t1"}, func(_ int, st *Stream, _ *EntryView) error {
+		idsMu.Lock()
 		ids[st.Labels.Get("app")] = st.ID
+		idsMu.Unlock()
 		return nil
 	})
 	if err != nil {
