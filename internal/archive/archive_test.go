@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -329,4 +330,47 @@ func TestEncoderLargeObjects(t *testing.T) {
 		}
 		enc.Release()
 	}
+}
+
+func TestAppendTimestamp(t *testing.T) {
+	var c entryCache
+	f := func(ns int64) {
+		t.Helper()
+		want := time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+		if got := string(c.appendTimestamp(nil, ns)); got != want {
+			t.Errorf("appendTimestamp(%d) = %q; want %q", ns, got, want)
+		}
+	}
+	for _, ns := range []int64{0, 1, -1, 999999999, 1e9, 1795266000000000000, 1795266000123456789, 1795266000120000000, 1795266000100000000,
+		1795266001000000000, 1795266000999999999, -1e9, -1e9 - 1, -6213559680000000001, math.MaxInt64, math.MinInt64} {
+		f(ns)
+		f(ns)
+	}
+}
+
+func FuzzAppendTimestamp(f *testing.F) {
+	f.Add(int64(1795266000123456789), int64(5))
+	f.Add(int64(-1), int64(1))
+	f.Fuzz(func(t *testing.T, ns, step int64) {
+		var c entryCache
+		for i := range int64(3) {
+			v := ns + i*step
+			want := time.Unix(0, v).UTC().Format(time.RFC3339Nano)
+			if got := string(c.appendTimestamp(nil, v)); got != want {
+				t.Fatalf("appendTimestamp(%d) = %q; want %q", v, got, want)
+			}
+		}
+	})
+}
+
+func BenchmarkAppendTimestamp(b *testing.B) {
+	var c entryCache
+	var buf []byte
+	ns := int64(1795266000000000000)
+	b.ReportAllocs()
+	for b.Loop() {
+		ns += 1234567
+		buf = c.appendTimestamp(buf[:0], ns)
+	}
+	b.SetBytes(int64(len(buf)))
 }

@@ -47,7 +47,7 @@ type Encoder struct {
 	FirstTs int64
 	LastTs  int64
 	bloom   store.TokenBloom
-	labels  labelCache
+	cache   entryCache
 	// pool takes the Encoder back on Release; nil for none.
 	pool *EncoderPool
 }
@@ -64,16 +64,26 @@ func (s *sink) Write(p []byte) (int, error) {
 // it: zstd's block size at its fastest level.
 const chunkBytes = 64 << 10
 
-// labelCache keeps the JSON of the last label set seen: an object's entries
-// all share one stream's labels.
-type labelCache struct {
+// entryCache keeps what consecutive entries of an object share: the JSON
+// of the last label set seen (an object's entries all share one stream's
+// labels), and the date and time of day of the last second formatted.
+type entryCache struct {
 	ls           logmodel.Labels
 	top, objJSON []byte
+	// secText is second sec formatted, when secSet.
+	sec     int64
+	secSet  bool
+	secText []byte
+}
+
+// reset forgets the cached values, keeping the buffers.
+func (c *entryCache) reset() {
+	*c = entryCache{top: c.top[:0], objJSON: c.objJSON[:0], secText: c.secText[:0]}
 }
 
 // get returns the top-level cluster/namespace/pod/container fields and the
 // labels object of ls.
-func (c *labelCache) get(ls logmodel.Labels) (top, obj []byte) {
+func (c *entryCache) get(ls logmodel.Labels) (top, obj []byte) {
 	if len(ls) == 0 || len(c.ls) != len(ls) || &c.ls[0] != &ls[0] {
 		c.ls = ls
 		c.top = appendTopLabels(c.top[:0], ls)
@@ -150,7 +160,7 @@ func (p *EncoderPool) Get(compression string) (*Encoder, error) {
 // must not change while the Encoder is in use.
 func (e *Encoder) Write(ent *logmodel.Entry) error {
 	n := len(e.chunk)
-	e.chunk = appendEntryJSON(e.chunk, ent, &e.labels)
+	e.chunk = appendEntryJSON(e.chunk, ent, &e.cache)
 	e.chunk = append(e.chunk, '\n')
 	if e.Lines == 0 {
 		e.FirstTs = ent.Timestamp
@@ -196,7 +206,7 @@ func (e *Encoder) Release() {
 	e.chunk, e.out.b = e.chunk[:0], e.out.b[:0]
 	e.Lines, e.Raw, e.FirstTs, e.LastTs = 0, 0, 0, 0
 	e.bloom.Reset()
-	e.labels = labelCache{top: e.labels.top[:0], objJSON: e.labels.objJSON[:0]}
+	e.cache.reset()
 	select {
 	case e.pool.free <- e:
 	default:
@@ -230,7 +240,7 @@ func md5Hex(b []byte) string {
 // AppendEntryJSON appends the entry JSON of DESIGN.md for ent, the same bytes
 // encoding/json writes for logmodel.EntryJSON without HTML escaping.
 func AppendEntryJSON(b []byte, ent *logmodel.Entry) []byte {
-	var c labelCache
+	var c entryCache
 	return appendEntryJSON(b, ent, &c)
 }
 
@@ -244,10 +254,10 @@ func appendTopLabels(b []byte, ls logmodel.Labels) []byte {
 	return b
 }
 
-func appendEntryJSON(b []byte, ent *logmodel.Entry, c *labelCache) []byte {
+func appendEntryJSON(b []byte, ent *logmodel.Entry, c *entryCache) []byte {
 	top, labels := c.get(ent.Labels)
 	b = append(b, `{"timestamp":"`...)
-	b = time.Unix(0, ent.Timestamp).UTC().AppendFormat(b, time.RFC3339Nano)
+	b = c.appendTimestamp(b, ent.Timestamp)
 	b = append(b, `","cursor":"`...)
 	b = appendCursor(b, ent.Cursor)
 	b = append(b, '"')
@@ -272,6 +282,36 @@ func appendEntryJSON(b []byte, ent *logmodel.Entry, c *labelCache) []byte {
 	b = append(b, `,"metadata":`...)
 	b = appendJSONLabels(b, ent.Metadata)
 	return append(b, '}')
+}
+
+// appendTimestamp appends the time ns in RFC 3339 with nanoseconds, UTC, as
+// time.RFC3339Nano formats it; only the fraction changes within a second.
+func (c *entryCache) appendTimestamp(b []byte, ns int64) []byte {
+	sec, frac := ns/1e9, ns%1e9
+	if frac < 0 {
+		sec, frac = sec-1, frac+1e9
+	}
+	if !c.secSet || c.sec != sec {
+		// A whole second has no fraction: its RFC3339Nano text is the date
+		// and time of day, then "Z".
+		t := time.Unix(sec, 0).UTC().AppendFormat(c.secText[:0], time.RFC3339Nano)
+		c.sec, c.secSet, c.secText = sec, true, t[:len(t)-1]
+	}
+	b = append(b, c.secText...)
+	if frac != 0 {
+		var d [10]byte
+		d[0] = '.'
+		for i := 9; i > 0; i-- {
+			d[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		n := len(d)
+		for d[n-1] == '0' {
+			n--
+		}
+		b = append(b, d[:n]...)
+	}
+	return append(b, 'Z')
 }
 
 // appendJSONLabels writes labels sorted by name as a JSON object; labels
