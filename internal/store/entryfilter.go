@@ -20,13 +20,18 @@ type EntryFilter struct {
 // safe for concurrent use.
 type TokenBloom struct {
 	set hashSet
+	// recent holds the unmixed hashes of tokens added lately.
+	recent [recentTokens]uint64
 }
 
 // Add adds a line's tokens and grams.
-func (b *TokenBloom) Add(line []byte) { addLineTokens(line, &b.set) }
+func (b *TokenBloom) Add(line []byte) { addLineTokens(line, &b.set, &b.recent) }
 
 // Reset empties the filter, keeping its memory for reuse.
-func (b *TokenBloom) Reset() { b.set.reset() }
+func (b *TokenBloom) Reset() {
+	b.set.reset()
+	clear(b.recent[:])
+}
 
 // Bytes encodes the filter.
 func (b *TokenBloom) Bytes() []byte { return buildBloom(nil, &b.set) }
