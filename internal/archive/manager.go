@@ -637,10 +637,11 @@ type collectArena struct {
 	mds   []logmodel.Labels
 }
 
-// reset empties the arena, keeping its standard chunks for reuse.
+// reset empties the arena, keeping standard chunks for reuse, about as
+// many as a batch fills.
 func (a *collectArena) reset() {
 	for _, c := range a.chunks {
-		if cap(c) == arenaChunk {
+		if cap(c) == arenaChunk && len(a.spare) < collectBatchBytes/arenaChunk+1 {
 			a.spare = append(a.spare, c[:0])
 		}
 	}
