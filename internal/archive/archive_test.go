@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -216,10 +217,11 @@ func BenchmarkEncoder(b *testing.B) {
 		entries[i] = logmodel.Entry{Labels: ls, Timestamp: 1795266000000000000 + int64(i)*1e6, Line: []byte(line), Metadata: md, Cursor: logmodel.Cursor{Seq: uint64(i + 1)}}
 		raw += int64(len(line))
 	}
+	pool := NewEncoderPool(1)
 	b.ReportAllocs()
 	b.SetBytes(raw)
 	for b.Loop() {
-		enc, err := NewEncoder(CompressionZstd)
+		enc, err := pool.Get(CompressionZstd)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -263,14 +265,112 @@ func BenchmarkEncodeObject(b *testing.B) {
 	}
 	rows := slices.Clone(g.rows)
 	p := Policy{Compression: CompressionZstd}
+	bufs := newJobBuffers(1, 1)
 	b.ReportAllocs()
 	b.SetBytes(raw)
 	for b.Loop() {
 		copy(g.rows, rows)
-		e, err := encodeObject(p, "t", 0, g)
+		e, err := encodeObject(p, "t", 0, g, bufs)
 		if err != nil {
 			b.Fatal(err)
 		}
-		e.enc.Release()
+		bufs.putBody(e.body)
 	}
+}
+
+// TestEncoderLargeObjects checks objects of many compressor blocks, written
+// by Encoders that a pool reuses, against the entry JSON of every line.
+func TestEncoderLargeObjects(t *testing.T) {
+	ls := logmodel.FromPairs("app", "api", "cluster", "c1", "container", "app", "namespace", "pay", "pod", "api-0")
+	var entries []logmodel.Entry
+	var want bytes.Buffer
+	for i := range 5000 {
+		line := fmt.Sprintf("request %d id=%08x path=/api/v1/items/%d took=%dms %s", i, i*7919, i%500, i%97, strings.Repeat("x", i%300))
+		e := logmodel.Entry{Labels: ls, Timestamp: 1795266000000000000 + int64(i)*1e6, Line: []byte(line), Cursor: logmodel.Cursor{Seq: uint64(i + 1)}}
+		entries = append(entries, e)
+		want.Write(AppendEntryJSON(nil, &e))
+		want.WriteByte('\n')
+	}
+	pool := NewEncoderPool(1)
+	for _, c := range []string{CompressionZstd, CompressionGzip, CompressionZstd, CompressionGzip} {
+		enc, err := pool.Get(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range entries {
+			if err := enc.Write(&entries[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := enc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if enc.Lines != int64(len(entries)) || enc.Raw != int64(want.Len()) {
+			t.Errorf("%s: %d lines, %d bytes; want %d, %d", c, enc.Lines, enc.Raw, len(entries), want.Len())
+		}
+		d, err := NewDecoder(bytes.NewReader(enc.Detach(nil)), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		for {
+			line, err := d.NextRaw()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", c, err)
+			}
+			got.Write(line)
+			got.WriteByte('\n')
+		}
+		d.Close()
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%s: the object's NDJSON differs from the entries' JSON (%d bytes; want %d)", c, got.Len(), want.Len())
+		}
+		enc.Release()
+	}
+}
+
+func TestAppendTimestamp(t *testing.T) {
+	var c entryCache
+	f := func(ns int64) {
+		t.Helper()
+		want := time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+		if got := string(c.appendTimestamp(nil, ns)); got != want {
+			t.Errorf("appendTimestamp(%d) = %q; want %q", ns, got, want)
+		}
+	}
+	for _, ns := range []int64{0, 1, -1, 999999999, 1e9, 1795266000000000000, 1795266000123456789, 1795266000120000000, 1795266000100000000,
+		1795266001000000000, 1795266000999999999, -1e9, -1e9 - 1, -6213559680000000001, math.MaxInt64, math.MinInt64} {
+		f(ns)
+		f(ns)
+	}
+}
+
+func FuzzAppendTimestamp(f *testing.F) {
+	f.Add(int64(1795266000123456789), int64(5))
+	f.Add(int64(-1), int64(1))
+	f.Fuzz(func(t *testing.T, ns, step int64) {
+		var c entryCache
+		for i := range int64(3) {
+			v := ns + i*step
+			want := time.Unix(0, v).UTC().Format(time.RFC3339Nano)
+			if got := string(c.appendTimestamp(nil, v)); got != want {
+				t.Fatalf("appendTimestamp(%d) = %q; want %q", v, got, want)
+			}
+		}
+	})
+}
+
+func BenchmarkAppendTimestamp(b *testing.B) {
+	var c entryCache
+	var buf []byte
+	ns := int64(1795266000000000000)
+	b.ReportAllocs()
+	for b.Loop() {
+		ns += 1234567
+		buf = c.appendTimestamp(buf[:0], ns)
+	}
+	b.SetBytes(int64(len(buf)))
 }

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -380,9 +381,9 @@ type pending struct {
 }
 
 // row is one collected entry. It holds no pointers, so that the garbage
-// collector skips the hour held in memory: its line is the n bytes at off
-// in chunk c of worker w's arena, its metadata md in that arena's list (-1
-// for none).
+// collector skips the entries held in memory: its line is the n bytes at
+// off in chunk c of worker w's arena, its metadata md in that arena's list
+// (-1 for none), and s indexes its stream in the batch collected.
 type row struct {
 	ts     int64
 	seq    uint64
@@ -390,6 +391,7 @@ type row struct {
 	c      uint32
 	md     int32
 	w      int32
+	s      int32
 }
 
 // entry rebuilds the entry of r.
@@ -439,22 +441,38 @@ func (m *Manager) run(ctx context.Context, j *Job) error {
 	}
 	snap := j.snapshotSeq
 	lastSave := time.Now()
+	// Encoders, and the objects queued or uploading.
+	bufs := newJobBuffers(m.st.Workers(), 2*m.cfg.Uploads)
+	col := newCollector(m.st)
 	for h := floorHour(start); h < end; h += int64(time.Hour) {
 		segStart, segEnd := max(h, start), min(h+int64(time.Hour), end)
-		groups, err := m.collect(ctx, j.Tenant, matchers, segStart, segEnd, snap)
+		hourStats, _, err := m.st.StreamStats(ctx, j.Tenant, matchers, segStart, segEnd)
 		if err != nil {
 			return err
 		}
-		var todo []*pending
-		for _, g := range groups {
-			if !done[doneKey(streamHash(g.st.Labels), h)] {
-				todo = append(todo, g)
+		todo := hourStats[:0]
+		for _, s := range hourStats {
+			if s.Entries > 0 && !done[doneKey(streamHash(s.Stream.Labels), h)] {
+				todo = append(todo, s)
 			}
 		}
-		if err := m.writeAll(ctx, j, p, bc, h, todo, &prog); err != nil {
-			return err
+		slices.SortFunc(todo, func(a, b store.StreamStat) int { return cmp.Compare(a.Stream.ID, b.Stream.ID) })
+		for len(todo) > 0 {
+			n, size := 0, uint64(0)
+			for n < len(todo) && (n == 0 || size+todo[n].Bytes <= collectBatchBytes) {
+				size += todo[n].Bytes
+				n++
+			}
+			groups, err := col.collect(ctx, j.Tenant, matchers, segStart, segEnd, snap, todo[:n])
+			if err != nil {
+				return err
+			}
+			if err := m.writeAll(ctx, j, p, bc, h, groups, bufs, &prog); err != nil {
+				return err
+			}
+			todo = todo[n:]
 		}
-		if len(todo) > 0 || time.Since(lastSave) > 5*time.Second {
+		if len(hourStats) > 0 || time.Since(lastSave) > 5*time.Second {
 			prog.fill(&j.Progress)
 			if err := m.jobs.save(ctx, j); err != nil {
 				return err
@@ -522,46 +540,90 @@ func (m *Manager) loadProgress(ctx context.Context, j *Job, c *progressCounter) 
 
 func streamHash(ls logmodel.Labels) string { return strconv.FormatUint(ls.Hash(), 16) }
 
-// collect reads the entries of [start, end) with a cursor up to snap,
-// grouped by stream; encodeObject sorts each group, on the encoding
-// goroutines.
-func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.Matcher, start, end int64, snap uint64) ([]*pending, error) {
-	workers := make([]map[uint64]*pending, m.st.Workers())
-	arenas := make([]collectArena, len(workers))
-	for i := range workers {
-		workers[i] = map[uint64]*pending{}
+// collectBatchBytes bounds the line bytes of the streams a job collects at
+// once (a single stream's hour may exceed it), so that a job's memory does
+// not grow with the hour's data.
+const collectBatchBytes = 8 << 20
+
+// collector reads batches of streams of one hour, reusing its buffers from
+// one batch to the next: the previous batch's groups are invalid once
+// collect is called again.
+type collector struct {
+	st *store.Store
+	// arenas and rows are per scan worker; rows in scan order.
+	arenas []collectArena
+	rows   [][]row
+	// sorted holds the batch's rows grouped by stream.
+	sorted []row
+	counts []int
+}
+
+func newCollector(st *store.Store) *collector {
+	return &collector{st: st, arenas: make([]collectArena, st.Workers()), rows: make([][]row, st.Workers())}
+}
+
+// collect reads the entries of the batch's streams in [start, end) with a
+// cursor up to snap, grouped by stream in the batch's order; encodeObject
+// sorts each group, on the encoding goroutines.
+func (c *collector) collect(ctx context.Context, tenant string, matchers []*store.Matcher, start, end int64, snap uint64, batch []store.StreamStat) ([]*pending, error) {
+	ids := make([]uint64, len(batch))
+	index := make(map[uint64]int32, len(batch))
+	for i, s := range batch {
+		ids[i] = s.Stream.ID
+		index[s.Stream.ID] = int32(i)
 	}
-	q := store.Query{Tenant: tenant, Matchers: matchers, Start: start, End: end,
+	for w := range c.arenas {
+		c.arenas[w].reset()
+		c.rows[w] = c.rows[w][:0]
+	}
+	// Each worker remembers its last stream: a source is one stream's.
+	last := make([]struct {
+		id uint64
+		s  int32
+	}, len(c.arenas))
+	for w := range last {
+		last[w].s = -1
+	}
+	q := store.Query{Tenant: tenant, Matchers: matchers, Streams: ids, Start: start, End: end,
 		Predicate: func(_ *store.Stream, e *store.EntryView) bool { return e.Seq <= snap }}
-	_, err := m.st.Scan(ctx, q, func(w int, st *store.Stream, e *store.EntryView) error {
-		g := workers[w][st.ID]
-		if g == nil {
-			g = &pending{st: st, arenas: arenas}
-			workers[w][st.ID] = g
+	_, err := c.st.Scan(ctx, q, func(w int, st *store.Stream, e *store.EntryView) error {
+		l := &last[w]
+		if l.s < 0 || l.id != st.ID {
+			l.id, l.s = st.ID, index[st.ID]
 		}
-		a := &arenas[w]
-		c, off := a.line(e.Line)
-		g.rows = append(g.rows, row{ts: e.Timestamp, seq: e.Seq, c: c, off: off, n: uint32(len(e.Line)), md: a.metadata(e.Metadata), w: int32(w)})
+		a := &c.arenas[w]
+		ch, off := a.line(e.Line)
+		c.rows[w] = append(c.rows[w], row{ts: e.Timestamp, seq: e.Seq, c: ch, off: off, n: uint32(len(e.Line)), md: a.metadata(e.Metadata), w: int32(w), s: l.s})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	merged := map[uint64]*pending{}
-	for _, w := range workers {
-		for id, g := range w {
-			if have := merged[id]; have != nil {
-				have.rows = append(have.rows, g.rows...)
-			} else {
-				merged[id] = g
-			}
+	c.counts = append(c.counts[:0], make([]int, len(batch)+1)...)
+	total := 0
+	for _, rs := range c.rows {
+		for i := range rs {
+			c.counts[rs[i].s+1]++
+		}
+		total += len(rs)
+	}
+	for i := 1; i < len(c.counts); i++ {
+		c.counts[i] += c.counts[i-1]
+	}
+	c.sorted = slices.Grow(c.sorted[:0], total)[:total]
+	next := slices.Clone(c.counts)
+	for _, rs := range c.rows {
+		for i := range rs {
+			c.sorted[next[rs[i].s]] = rs[i]
+			next[rs[i].s]++
 		}
 	}
-	out := make([]*pending, 0, len(merged))
-	for _, g := range merged {
-		out = append(out, g)
+	out := make([]*pending, 0, len(batch))
+	for i, s := range batch {
+		if lo, hi := c.counts[i], c.counts[i+1]; hi > lo {
+			out = append(out, &pending{st: s.Stream, rows: c.sorted[lo:hi:hi], arenas: c.arenas})
+		}
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].st.ID < out[b].st.ID })
 	return out, nil
 }
 
@@ -570,7 +632,23 @@ func (m *Manager) collect(ctx context.Context, tenant string, matchers []*store.
 // metadata, to spare the allocator and the GC.
 type collectArena struct {
 	chunks [][]byte
-	mds    []logmodel.Labels
+	// spare holds emptied chunks for reuse.
+	spare [][]byte
+	mds   []logmodel.Labels
+}
+
+// reset empties the arena, keeping standard chunks for reuse, about as
+// many as a batch fills.
+func (a *collectArena) reset() {
+	for _, c := range a.chunks {
+		if cap(c) == arenaChunk && len(a.spare) < collectBatchBytes/arenaChunk+1 {
+			a.spare = append(a.spare, c[:0])
+		}
+	}
+	clear(a.chunks)
+	a.chunks = a.chunks[:0]
+	clear(a.mds)
+	a.mds = a.mds[:0]
 }
 
 const arenaChunk = 1 << 20
@@ -582,7 +660,12 @@ func (a *collectArena) line(b []byte) (chunk, off uint32) {
 		return uint32(len(a.chunks) - 1), 0
 	}
 	if len(a.chunks) == 0 || cap(a.chunks[len(a.chunks)-1])-len(a.chunks[len(a.chunks)-1]) < len(b) {
-		a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
+		if n := len(a.spare); n > 0 {
+			a.chunks = append(a.chunks, a.spare[n-1])
+			a.spare = a.spare[:n-1]
+		} else {
+			a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
+		}
 	}
 	i := len(a.chunks) - 1
 	off = uint32(len(a.chunks[i]))
@@ -604,15 +687,51 @@ func (a *collectArena) metadata(md logmodel.Labels) int32 {
 // encoded is an object encoded and waiting for its upload.
 type encoded struct {
 	g   *pending
-	enc *Encoder
 	key ObjectKey
-	sum string
+	// body is the compressed object, sum its hex MD5.
+	body, bloom     []byte
+	sum             string
+	lines, raw      int64
+	firstTs, lastTs int64
+}
+
+// jobBuffers are the Encoders and object buffers a job reuses from one
+// object to the next, kept across garbage collections.
+type jobBuffers struct {
+	encoders *EncoderPool
+	// bodies holds the buffers of uploaded objects.
+	bodies chan []byte
+}
+
+func newJobBuffers(encoders, bodies int) *jobBuffers {
+	return &jobBuffers{encoders: NewEncoderPool(encoders), bodies: make(chan []byte, bodies)}
+}
+
+// body returns a buffer for an object.
+func (b *jobBuffers) body() []byte {
+	select {
+	case buf := <-b.bodies:
+		return buf
+	default:
+		return nil
+	}
+}
+
+// putBody keeps an uploaded object's buffer for another.
+func (b *jobBuffers) putBody(buf []byte) {
+	if cap(buf) > maxPooledBuffer {
+		return
+	}
+	select {
+	case b.bodies <- buf[:0]:
+	default:
+	}
 }
 
 // writeAll encodes, uploads, verifies and indexes the objects of one hour in
 // a bounded pipeline: Workers goroutines encode (CPU), Uploads goroutines
 // upload (I/O), and at most Uploads encoded objects wait between them.
-func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, todo []*pending, prog *progressCounter) error {
+func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, todo []*pending, bufs *jobBuffers, prog *progressCounter) error {
 	var mu sync.Mutex // guards firstErr and written
 	var firstErr error
 	var written []*Object
@@ -638,7 +757,7 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 				if ctx.Err() != nil || failed.Load() {
 					return
 				}
-				e, err := encodeObject(p, j.Tenant, hour, g)
+				e, err := encodeObject(p, j.Tenant, hour, g, bufs)
 				if err != nil {
 					fail(err)
 					return
@@ -656,7 +775,7 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 		uploaders.Go(func() {
 			for e := range queue {
 				o, err := m.uploadObject(ctx, j, p, bc, hour, e, prog)
-				e.enc.Release()
+				bufs.putBody(e.body)
 				if err != nil {
 					fail(err)
 					continue
@@ -680,8 +799,9 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 }
 
 // encodeObject sorts a stream's entries of one hour by (timestamp, cursor)
-// and encodes them; the caller releases the Encoder.
-func encodeObject(p Policy, tenant string, hour int64, g *pending) (*encoded, error) {
+// and encodes them, with an Encoder and an object buffer from bufs; the
+// caller returns the object's body to bufs.
+func encodeObject(p Policy, tenant string, hour int64, g *pending, bufs *jobBuffers) (*encoded, error) {
 	slices.SortFunc(g.rows, func(x, y row) int {
 		if logmodel.Before(x.ts, x.seq, y.ts, y.seq) {
 			return -1
@@ -691,40 +811,31 @@ func encodeObject(p Policy, tenant string, hour int64, g *pending) (*encoded, er
 		}
 		return 0
 	})
-	enc, err := NewEncoder(p.Compression)
+	enc, err := bufs.encoders.Get(p.Compression)
 	if err != nil {
 		return nil, err
 	}
-	lineBytes := 0
-	for i := range g.rows {
-		lineBytes += int(g.rows[i].n)
-	}
+	defer enc.Release()
 	for i := range g.rows {
 		ent := g.entry(&g.rows[i])
 		if err := enc.Write(&ent); err != nil {
-			enc.Release()
 			return nil, err
-		}
-		if i == 0 {
-			// The first line's JSON shows the overhead of the others.
-			enc.Grow((int(enc.Raw)-len(ent.Line))*(len(g.rows)-1) + lineBytes)
 		}
 	}
 	if err := enc.Close(); err != nil {
-		enc.Release()
 		return nil, err
 	}
 	ls := g.st.Labels
 	key := ObjectKey{Prefix: p.Destination.Prefix, Tenant: tenant, Cluster: ls.Get("cluster"), Namespace: ls.Get("namespace"), Pod: ls.Get("pod"),
 		Container: ls.Get("container"), Hour: hour, FirstTs: enc.FirstTs, LastTs: enc.LastTs, Compression: p.Compression}
-	return &encoded{g: g, enc: enc, key: key, sum: enc.MD5()}, nil
+	body := enc.Detach(bufs.body())
+	return &encoded{g: g, key: key, body: body, bloom: enc.Bloom(), sum: md5Hex(body), lines: enc.Lines, raw: enc.Raw, firstTs: enc.FirstTs, lastTs: enc.LastTs}, nil
 }
 
 // uploadObject uploads and verifies one encoded object, and returns its
 // index row.
 func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, e *encoded, prog *progressCounter) (*Object, error) {
-	enc, key, sum, ls := e.enc, e.key, e.sum, e.g.st.Labels
-	body := enc.Bytes()
+	key, sum, ls, body := e.key, e.sum, e.g.st.Labels, e.body
 	labels, _ := json.Marshal(ls.Map())
 	opts := minio.PutObjectOptions{
 		ContentType: "application/x-ndjson",
@@ -734,8 +845,8 @@ func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bc *bucket
 		// would add to that check, and each would hash the body again.
 		DisableContentSha256: true,
 		UserMetadata: map[string]string{
-			"First-Ts": logmodel.FormatTime(enc.FirstTs), "Last-Ts": logmodel.FormatTime(enc.LastTs),
-			"Lines": strconv.FormatInt(enc.Lines, 10), "Raw-Bytes": strconv.FormatInt(enc.Raw, 10), "Labels": string(labels),
+			"First-Ts": logmodel.FormatTime(e.firstTs), "Last-Ts": logmodel.FormatTime(e.lastTs),
+			"Lines": strconv.FormatInt(e.lines, 10), "Raw-Bytes": strconv.FormatInt(e.raw, 10), "Labels": string(labels),
 		},
 	}
 	if p.Compression == CompressionZstd {
@@ -755,14 +866,14 @@ func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bc *bucket
 			return nil, err
 		}
 	}
-	o := &Object{Key: k, PolicyID: p.ID, JobID: j.ID, Bucket: bc.bucket, Size: int64(len(body)), RawBytes: enc.Raw, Lines: enc.Lines,
-		StartTime: time.Unix(0, enc.FirstTs).UTC(), EndTime: time.Unix(0, enc.LastTs).UTC(), Cluster: key.Cluster, Namespace: key.Namespace,
+	o := &Object{Key: k, PolicyID: p.ID, JobID: j.ID, Bucket: bc.bucket, Size: int64(len(body)), RawBytes: e.raw, Lines: e.lines,
+		StartTime: time.Unix(0, e.firstTs).UTC(), EndTime: time.Unix(0, e.lastTs).UTC(), Cluster: key.Cluster, Namespace: key.Namespace,
 		Pod: key.Pod, Container: key.Container, Labels: ls.Map(), ETag: sum, CreatedAt: m.cfg.Now().UTC(),
-		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour, bloom: enc.Bloom()}
-	prog.add(enc.Lines, enc.Raw, int64(len(body)))
+		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour, bloom: e.bloom}
+	prog.add(e.lines, e.raw, int64(len(body)))
 	m.metrics.objects.WithLabelValues(j.Tenant).Inc()
-	m.metrics.lines.WithLabelValues(j.Tenant).Add(float64(enc.Lines))
-	m.metrics.bytes.WithLabelValues(j.Tenant, "raw").Add(float64(enc.Raw))
+	m.metrics.lines.WithLabelValues(j.Tenant).Add(float64(e.lines))
+	m.metrics.bytes.WithLabelValues(j.Tenant, "raw").Add(float64(e.raw))
 	m.metrics.bytes.WithLabelValues(j.Tenant, "compressed").Add(float64(len(body)))
 	return o, nil
 }

@@ -236,3 +236,16 @@ func BenchmarkCountRegexp(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkTokenBloom(b *testing.B) {
+	rows, raw := benchRows(b)
+	var tb TokenBloom
+	b.ReportAllocs()
+	b.SetBytes(raw)
+	for b.Loop() {
+		tb.Reset()
+		for _, l := range rows.lines {
+			tb.Add(l)
+		}
+	}
+}

@@ -276,19 +276,55 @@ func splitLine(text, digits, line []byte, set *hashSet) ([]byte, []byte) {
 		if !alpha {
 			continue
 		}
-		// A token seen before in the block has its grams in already.
-		if !set.add(mixHash(h)) || i-start < 4 {
-			continue
-		}
-		eachInnerGram(line[start:i], func(g uint32) { set.add(gramHash(g, innerSalt)) })
-		if g, ok := packGram(line[start : start+4]); ok {
-			set.add(gramHash(g, prefixSalt))
-		}
-		if g, ok := packGram(line[i-4 : i]); ok {
-			set.add(gramHash(g, suffixSalt))
-		}
+		addToken(set, line[start:i], h)
 	}
 	return text[:len(text)+len(line)], digits[:len(digits)+nd]
+}
+
+// addLineTokens adds the indexable tokens and grams of line to set, as
+// splitLine does, without copying the line.
+func addLineTokens(line []byte, set *hashSet, recent *[recentTokens]uint64) {
+	for i := 0; i < len(line); {
+		if !tokenByte[line[i]] {
+			i++
+			continue
+		}
+		start := i
+		h := uint64(fnvOffset)
+		alpha := false
+		for ; i < len(line) && tokenByte[line[i]]; i++ {
+			c := line[i]
+			alpha = alpha || c-'0' > 9
+			h = (h ^ uint64(lowerByte[c])) * fnvPrime
+		}
+		if !alpha {
+			continue
+		}
+		// Most tokens recur: a small table that fits the CPU cache spares
+		// most of them a probe of the set. Its zero slots are empty.
+		if r := &recent[h%recentTokens]; *r != h || h == 0 {
+			*r = h
+			addToken(set, line[start:i], h)
+		}
+	}
+}
+
+// recentTokens is the size of addLineTokens' table of recent tokens.
+const recentTokens = 4096
+
+// addToken adds tok, whose unmixed FNV hash is h, and its grams to set.
+func addToken(set *hashSet, tok []byte, h uint64) {
+	// A token seen before in the block has its grams in already.
+	if !set.add(mixHash(h)) || len(tok) < 4 {
+		return
+	}
+	eachInnerGram(tok, func(g uint32) { set.add(gramHash(g, innerSalt)) })
+	if g, ok := packGram(tok[:4]); ok {
+		set.add(gramHash(g, prefixSalt))
+	}
+	if g, ok := packGram(tok[len(tok)-4:]); ok {
+		set.add(gramHash(g, suffixSalt))
+	}
 }
 
 func appendString(dst []byte, s string) []byte {

@@ -19,17 +19,19 @@ type EntryFilter struct {
 // object) without reading it. The zero value is empty and ready; it is not
 // safe for concurrent use.
 type TokenBloom struct {
-	set          hashSet
-	text, digits []byte
+	set hashSet
+	// recent holds the unmixed hashes of tokens added lately.
+	recent [recentTokens]uint64
 }
 
 // Add adds a line's tokens and grams.
-func (b *TokenBloom) Add(line []byte) {
-	b.text, b.digits = splitLine(b.text[:0], b.digits[:0], line, &b.set)
-}
+func (b *TokenBloom) Add(line []byte) { addLineTokens(line, &b.set, &b.recent) }
 
 // Reset empties the filter, keeping its memory for reuse.
-func (b *TokenBloom) Reset() { b.set.reset() }
+func (b *TokenBloom) Reset() {
+	b.set.reset()
+	clear(b.recent[:])
+}
 
 // Bytes encodes the filter.
 func (b *TokenBloom) Bytes() []byte { return buildBloom(nil, &b.set) }

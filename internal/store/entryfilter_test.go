@@ -38,3 +38,44 @@ func TestEntryFilterAndBloom(t *testing.T) {
 	f(Query{Matchers: []*Matcher{MustMatcher(MatchEqual, "app", "web")}}, true, false, false, false)
 	f(Query{Direction: logmodel.Forward, After: &logmodel.PageToken{Timestamp: 101, Seq: 2}}, true, false, false, true)
 }
+
+// TestTokenBloomMatchesBlocks checks that a TokenBloom holds the same hashes
+// as the bloom filter of a block of the same lines.
+func TestTokenBloomMatchesBlocks(t *testing.T) {
+	f := func(lines ...string) {
+		t.Helper()
+		var tb TokenBloom
+		var set hashSet
+		var text, digits []byte
+		for _, l := range lines {
+			tb.Add([]byte(l))
+			text, digits = splitLine(text, digits, []byte(l), &set)
+		}
+		if got, want := tb.Bytes(), buildBloom(nil, &set); string(got) != string(want) {
+			t.Errorf("TokenBloom of %q: %x; want %x", lines, got, want)
+		}
+	}
+	f()
+	f("")
+	f("GET /api/items status=200", "user login failed for needle-7f3a9c", "disk 93% full")
+	f("081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating")
+	f("ÄÖÜ straße 日本語 \xff\xfe a_b_c 1234 12ab", "abc", "ABCD abcd", "x1y2z3w4 0000 a")
+}
+
+func FuzzTokenBloom(f *testing.F) {
+	f.Add([]byte("user login failed for needle-7f3a9c"))
+	f.Add([]byte("ÄÖÜ straße 日本語 \xff\xfe a_b_c 1234 12ab"))
+	var tb TokenBloom
+	f.Fuzz(func(t *testing.T, line []byte) {
+		// tb is reused, as archive objects reuse theirs: Reset must forget.
+		tb.Reset()
+		var set hashSet
+		for _, l := range [][]byte{line, line[len(line)/2:], line} {
+			tb.Add(l)
+			splitLine(nil, nil, l, &set)
+		}
+		if got, want := tb.Bytes(), buildBloom(nil, &set); string(got) != string(want) {
+			t.Errorf("TokenBloom of %q: %x; want %x", line, got, want)
+		}
+	})
+}

@@ -19,6 +19,9 @@ type Query struct {
 	Tenant string
 	// Matchers select streams by label; all must match.
 	Matchers []*Matcher
+	// Streams, when not nil, keeps only the selected streams with these
+	// IDs. EntryFilter ignores it.
+	Streams []uint64
 	// Start is inclusive, End exclusive, both Unix nanoseconds. End 0 means
 	// no upper bound.
 	Start, End int64
@@ -166,6 +169,15 @@ func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams
 		return pl, nil
 	}
 	pl.streams = pl.t.match(q.Matchers)
+	if q.Streams != nil {
+		only := make(map[uint64]*Stream, len(q.Streams))
+		for _, id := range q.Streams {
+			if st := pl.streams[id]; st != nil {
+				only[id] = st
+			}
+		}
+		pl.streams = only
+	}
 	pl.stats.Streams = len(pl.streams)
 	visible := pl.t.visible.Load()
 	for _, p := range pl.parts {

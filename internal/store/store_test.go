@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -218,4 +219,48 @@ func TestValidation(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "max_labels") {
 		t.Fatalf("err %v; want one naming max_labels", err)
 	}
+}
+
+func TestScanStreams(t *testing.T) {
+	cfg, _ := testConfig(t)
+	s := openTest(t, cfg)
+	a, b, c := logmodel.FromPairs("app", "a"), logmodel.FromPairs("app", "b"), logmodel.FromPairs("app", "c")
+	mustAppend(t, s, "t1", ent(a, testBase, "a0"), ent(b, testBase, "b0"), ent(c, testBase, "c0"))
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, "t1", ent(a, testBase.Add(time.Second), "a1"), ent(b, testBase.Add(time.Second), "b1"), ent(c, testBase.Add(time.Second), "c1"))
+	ids := map[string]uint64{}
+	var idsMu sync.Mutex
+	_, err := s.Scan(context.Background(), Query{Tenant: "t1"}, func(_ int, st *Stream, _ *EntryView) error {
+		idsMu.Lock()
+		ids[st.Labels.Get("app")] = st.ID
+		idsMu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(streams []uint64, want string) {
+		t.Helper()
+		var mu sync.Mutex
+		var got []string
+		_, err := s.Scan(context.Background(), Query{Tenant: "t1", Streams: streams}, func(_ int, _ *Stream, e *EntryView) error {
+			mu.Lock()
+			got = append(got, string(e.Line))
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if g := strings.Join(got, " "); g != want {
+			t.Errorf("Streams %v: got %q; want %q", streams, g, want)
+		}
+	}
+	f(nil, "a0 a1 b0 b1 c0 c1")
+	f([]uint64{}, "")
+	f([]uint64{ids["a"], ids["c"]}, "a0 a1 c0 c1")
+	f([]uint64{ids["b"], ids["b"] ^ ids["a"] ^ ids["c"] ^ 1}, "b0 b1")
 }
