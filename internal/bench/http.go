@@ -159,6 +159,7 @@ func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg datas
 	defer func() { _ = srv.stop() }()
 	rep.PushFormat = cfg.PushFormat
 	cpu0, _ := srv.usage()
+	senderCPU0 := cpuSeconds()
 	// Bodies go round: the encoder fills a free buffer, a sender posts it and
 	// hands it back once the server has answered.
 	batches := make(chan []byte, cfg.Senders*2)
@@ -219,6 +220,7 @@ func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg datas
 	}
 	el := time.Since(start).Seconds()
 	cpu1, peak := srv.usage()
+	rep.SenderCPUPerMillion = (cpuSeconds() - senderCPU0) / (float64(cfg.Lines) / 1e6)
 	rep.RawBytes = raw
 	rep.IngestSeconds = el
 	rep.IngestLinesPerSec = float64(cfg.Lines) / el
