@@ -82,7 +82,8 @@ type Source interface {
 	// goroutines, but never concurrently with the same worker index, so
 	// the engine keeps per-worker state without locks. When fn returns an
 	// error or ctx is done, SelectLogs stops soon and returns that error.
-	// SelectLogs returns only after every call of fn has returned.
+	// SelectLogs returns only after every call of fn has returned. The
+	// entry passed to fn may be reused once fn returns.
 	SelectLogs(ctx context.Context, p SelectParams, fn func(worker int, e *Entry) error) error
 }
 
