@@ -77,6 +77,9 @@ type Report struct {
 	// peak RSS, measured apart from the senders.
 	PushFormat          string  `json:"push_format,omitempty"`
 	ServerCPUPerMillion float64 `json:"server_cpu_seconds_per_million,omitempty"`
+	// SenderCPUPerMillion is the benchmark's own CPU while pushing: making
+	// the entries, encoding the bodies and sending them.
+	SenderCPUPerMillion float64 `json:"sender_cpu_seconds_per_million,omitempty"`
 	ServerPeakRSSBytes  int64   `json:"server_peak_rss_bytes,omitempty"`
 	// ServerPeakRSSWithQueriesBytes is the server's peak after the queries.
 	ServerPeakRSSWithQueriesBytes int64   `json:"server_peak_rss_with_queries_bytes,omitempty"`
@@ -343,7 +346,7 @@ func (r *Report) Table() string {
 	row("raw bytes", fmt.Sprintf("%d (%.1f MB)", r.RawBytes, float64(r.RawBytes)/1e6))
 	if r.PushFormat != "" {
 		row("push format", r.PushFormat)
-		row("ingest", fmt.Sprintf("%.2f s, %.0f lines/s, server %.2f CPU-s per million lines", r.IngestSeconds, r.IngestLinesPerSec, r.ServerCPUPerMillion))
+		row("ingest", fmt.Sprintf("%.2f s, %.0f lines/s, server %.2f and senders %.2f CPU-s per million lines", r.IngestSeconds, r.IngestLinesPerSec, r.ServerCPUPerMillion, r.SenderCPUPerMillion))
 		row("server peak RSS", fmt.Sprintf("%.1f MiB during ingest, %.1f MiB with the queries", float64(r.ServerPeakRSSBytes)/(1<<20), float64(r.ServerPeakRSSWithQueriesBytes)/(1<<20)))
 	} else {
 		row("generate (untimed)", fmt.Sprintf("%.2f s", r.GenerateSeconds))

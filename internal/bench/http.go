@@ -159,7 +159,14 @@ func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg datas
 	defer func() { _ = srv.stop() }()
 	rep.PushFormat = cfg.PushFormat
 	cpu0, _ := srv.usage()
+	senderCPU0 := cpuSeconds()
+	// Bodies go round: the encoder fills a free buffer, a sender posts it and
+	// hands it back once the server has answered.
 	batches := make(chan []byte, cfg.Senders*2)
+	free := make(chan []byte, cfg.Senders*3)
+	for i := 0; i < cfg.Senders*3; i++ {
+		free <- nil
+	}
 	errs := make(chan error, cfg.Senders)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -178,6 +185,7 @@ func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg datas
 					}
 					return
 				}
+				free <- body
 			}
 		}()
 	}
@@ -190,17 +198,18 @@ func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg datas
 			raw += int64(len(e.Line))
 		}
 		var body []byte
-		if cfg.PushFormat == "protobuf" {
-			body = enc.protobuf(entries)
-		} else {
-			body = enc.json(entries)
-		}
 		select {
-		case batches <- body:
+		case body = <-free:
 		case err := <-errs:
 			close(batches)
 			return err
 		}
+		if cfg.PushFormat == "protobuf" {
+			body = enc.protobuf(body, entries)
+		} else {
+			body = enc.json(body, entries)
+		}
+		batches <- body
 	}
 	close(batches)
 	wg.Wait()
@@ -211,6 +220,7 @@ func runHTTP(ctx context.Context, cfg Config, gen *dataset.Generator, dcfg datas
 	}
 	el := time.Since(start).Seconds()
 	cpu1, peak := srv.usage()
+	rep.SenderCPUPerMillion = (cpuSeconds() - senderCPU0) / (float64(cfg.Lines) / 1e6)
 	rep.RawBytes = raw
 	rep.IngestSeconds = el
 	rep.IngestLinesPerSec = float64(cfg.Lines) / el
@@ -327,9 +337,10 @@ func (r lokiResult) last() float64 {
 	return f
 }
 
-// pushEncoder builds Loki push bodies. It reuses its buffers.
+// pushEncoder builds Loki push bodies into buffers its caller supplies,
+// reusing its own scratch space.
 type pushEncoder struct {
-	buf, pb, stream, labels []byte
+	pb, labels []byte
 	// groups holds the entry indexes of each stream of a batch, in the order
 	// the streams first appear; slot finds a stream's group.
 	groups [][]int
@@ -375,9 +386,10 @@ func (e *pushEncoder) group(entries []logmodel.Entry) [][]int {
 	return e.groups[:n]
 }
 
-// json encodes entries as Loki's JSON push body, one stream per label set.
-func (e *pushEncoder) json(entries []logmodel.Entry) []byte {
-	b := append(e.buf[:0], `{"streams":[`...)
+// json encodes entries as Loki's JSON push body, one stream per label set,
+// in dst's memory when it is large enough.
+func (e *pushEncoder) json(dst []byte, entries []logmodel.Entry) []byte {
+	b := append(dst[:0], `{"streams":[`...)
 	for gi, g := range e.group(entries) {
 		if gi > 0 {
 			b = append(b, ',')
@@ -404,44 +416,65 @@ func (e *pushEncoder) json(entries []logmodel.Entry) []byte {
 		}
 		b = append(b, "]}"...)
 	}
-	b = append(b, "]}"...)
-	e.buf = b
-	return bytes.Clone(b)
+	return append(b, "]}"...)
 }
 
+// Field numbers of Loki's logproto push messages.
+const (
+	pbPushStreams   = 1 // PushRequest.streams
+	pbStreamLabels  = 1 // StreamAdapter.labels
+	pbStreamEntries = 2 // StreamAdapter.entries
+	pbEntryTime     = 1 // EntryAdapter.timestamp
+	pbEntryLine     = 2 // EntryAdapter.line
+	pbSeconds       = 1 // Timestamp.seconds
+	pbNanos         = 2 // Timestamp.nanos
+)
+
 // protobuf encodes entries as Loki's snappy-compressed protobuf push body,
-// one stream per label set.
-func (e *pushEncoder) protobuf(entries []logmodel.Entry) []byte {
+// one stream per label set, in dst's memory when it is large enough. Every message is written in place, its
+// length computed before its fields, so that no byte is copied twice.
+func (e *pushEncoder) protobuf(dst []byte, entries []logmodel.Entry) []byte {
 	pb := e.pb[:0]
 	for _, g := range e.group(entries) {
 		e.labels = entries[g[0]].Labels.AppendString(e.labels[:0])
-		s := e.stream[:0]
-		s = protowire.AppendTag(s, 1, protowire.BytesType) // labels
-		s = protowire.AppendBytes(s, e.labels)
+		size := protowire.SizeTag(pbStreamLabels) + protowire.SizeBytes(len(e.labels))
 		for _, k := range g {
-			secs, nanos := uint64(entries[k].Timestamp/1e9), uint64(entries[k].Timestamp%1e9)
-			tsLen := 1 + protowire.SizeVarint(secs) + 1 + protowire.SizeVarint(nanos)
-			line := entries[k].Line
-			entLen := 1 + protowire.SizeVarint(uint64(tsLen)) + tsLen + 1 + protowire.SizeBytes(len(line))
-			s = protowire.AppendTag(s, 2, protowire.BytesType) // entries
-			s = protowire.AppendVarint(s, uint64(entLen))
-			s = protowire.AppendTag(s, 1, protowire.BytesType) // timestamp
-			s = protowire.AppendVarint(s, uint64(tsLen))
-			s = protowire.AppendTag(s, 1, protowire.VarintType)
-			s = protowire.AppendVarint(s, secs)
-			s = protowire.AppendTag(s, 2, protowire.VarintType)
-			s = protowire.AppendVarint(s, nanos)
-			s = protowire.AppendTag(s, 2, protowire.BytesType) // line
-			s = protowire.AppendBytes(s, line)
+			size += protowire.SizeTag(pbStreamEntries) + protowire.SizeBytes(entrySize(&entries[k]))
 		}
-		e.stream = s
-		pb = protowire.AppendTag(pb, 1, protowire.BytesType) // streams
-		pb = protowire.AppendBytes(pb, s)
+		pb = protowire.AppendTag(pb, pbPushStreams, protowire.BytesType)
+		pb = protowire.AppendVarint(pb, uint64(size))
+		pb = protowire.AppendTag(pb, pbStreamLabels, protowire.BytesType)
+		pb = protowire.AppendBytes(pb, e.labels)
+		for _, k := range g {
+			ent := &entries[k]
+			secs, nanos := uint64(ent.Timestamp/1e9), uint64(ent.Timestamp%1e9)
+			pb = protowire.AppendTag(pb, pbStreamEntries, protowire.BytesType)
+			pb = protowire.AppendVarint(pb, uint64(entrySize(ent)))
+			pb = protowire.AppendTag(pb, pbEntryTime, protowire.BytesType)
+			pb = protowire.AppendVarint(pb, uint64(timestampSize(secs, nanos)))
+			pb = protowire.AppendTag(pb, pbSeconds, protowire.VarintType)
+			pb = protowire.AppendVarint(pb, secs)
+			pb = protowire.AppendTag(pb, pbNanos, protowire.VarintType)
+			pb = protowire.AppendVarint(pb, nanos)
+			pb = protowire.AppendTag(pb, pbEntryLine, protowire.BytesType)
+			pb = protowire.AppendBytes(pb, ent.Line)
+		}
 	}
 	e.pb = pb
 	// snappy.Encode of klauspost/compress is s2's slower "better" mode;
 	// Promtail's encoder is the plain, fast one.
-	return s2.EncodeSnappy(nil, pb)
+	return s2.EncodeSnappy(dst[:0], pb)
+}
+
+// timestampSize is the size of a google.protobuf.Timestamp message.
+func timestampSize(secs, nanos uint64) int {
+	return protowire.SizeTag(pbSeconds) + protowire.SizeVarint(secs) + protowire.SizeTag(pbNanos) + protowire.SizeVarint(nanos)
+}
+
+// entrySize is the size of the EntryAdapter message of e.
+func entrySize(e *logmodel.Entry) int {
+	ts := timestampSize(uint64(e.Timestamp/1e9), uint64(e.Timestamp%1e9))
+	return protowire.SizeTag(pbEntryTime) + protowire.SizeBytes(ts) + protowire.SizeTag(pbEntryLine) + protowire.SizeBytes(len(e.Line))
 }
 
 // dirSize sums the sizes of the files below dir.

@@ -36,8 +36,8 @@ func TestPushEncoder(t *testing.T) {
 		ctype string
 		body  []byte
 	}{
-		{pushing.ContentTypeJSON, enc.json(es)},
-		{pushing.ContentTypeProtobuf, enc.protobuf(es)},
+		{pushing.ContentTypeJSON, enc.json(nil, es)},
+		{pushing.ContentTypeProtobuf, enc.protobuf(nil, es)},
 	} {
 		streams, err := pushing.DecodePush(tc.ctype, "", bytes.NewReader(tc.body), 0)
 		if err != nil {
@@ -80,13 +80,14 @@ func BenchmarkPushEncoder(b *testing.B) {
 	var enc pushEncoder
 	for _, f := range []struct {
 		name string
-		fn   func([]logmodel.Entry) []byte
+		fn   func([]byte, []logmodel.Entry) []byte
 	}{{"json", enc.json}, {"protobuf", enc.protobuf}} {
 		b.Run(f.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(raw)
+			var body []byte
 			for b.Loop() {
-				f.fn(es)
+				body = f.fn(body, es)
 			}
 		})
 	}

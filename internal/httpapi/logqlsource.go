@@ -70,9 +70,11 @@ func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn fu
 				return err
 			}
 		}
+		var ent logql.Entry // reused, as Scan's below: fn keeps no pointer to it
 		for i := range res.Entries {
 			e := &res.Entries[i]
-			if err := fn(0, &logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}); err != nil {
+			ent = logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}
+			if err := fn(0, &ent); err != nil {
 				return err
 			}
 		}

@@ -163,51 +163,6 @@ type lokiEnvelope struct {
 	Data   any    `json:"data"`
 }
 
-// lokiData is the "data" of a query response.
-type lokiData struct {
-	ResultType string    `json:"resultType"`
-	Result     any       `json:"result"`
-	Stats      lokiStats `json:"stats"`
-}
-
-// lokiStats is the subset of Loki's stats block that kubelog fills; the
-// shape is Loki's.
-type lokiStats struct {
-	Summary  lokiSummary    `json:"summary"`
-	Querier  map[string]any `json:"querier"`
-	Ingester map[string]any `json:"ingester"`
-}
-
-type lokiSummary struct {
-	BytesProcessedPerSecond int64   `json:"bytesProcessedPerSecond"`
-	LinesProcessedPerSecond int64   `json:"linesProcessedPerSecond"`
-	TotalBytesProcessed     int64   `json:"totalBytesProcessed"`
-	TotalLinesProcessed     int64   `json:"totalLinesProcessed"`
-	ExecTime                float64 `json:"execTime"`
-	QueueTime               float64 `json:"queueTime"`
-	Subqueries              int     `json:"subqueries"`
-	TotalEntriesReturned    int64   `json:"totalEntriesReturned"`
-	Splits                  int     `json:"splits"`
-	Shards                  int     `json:"shards"`
-	TotalPostFilterLines    int64   `json:"totalPostFilterLines"`
-}
-
-func newLokiStats(s logql.Stats, took time.Duration) lokiStats {
-	sec := max(took.Seconds(), 1e-9)
-	store := map[string]any{"totalChunksRef": 0, "totalChunksDownloaded": 0, "chunksDownloadTime": 0, "queryReferencedStructuredMetadata": false,
-		"chunk": map[string]any{"headChunkBytes": 0, "headChunkLines": 0, "decompressedBytes": s.BytesProcessed, "decompressedLines": s.EntriesProcessed,
-			"compressedBytes": 0, "totalDuplicates": 0, "postFilterLines": s.EntriesProcessed}}
-	return lokiStats{
-		Summary: lokiSummary{
-			BytesProcessedPerSecond: int64(float64(s.BytesProcessed) / sec), LinesProcessedPerSecond: int64(float64(s.EntriesProcessed) / sec),
-			TotalBytesProcessed: s.BytesProcessed, TotalLinesProcessed: s.EntriesProcessed, ExecTime: took.Seconds(),
-			TotalEntriesReturned: s.EntriesReturned, TotalPostFilterLines: s.EntriesProcessed,
-		},
-		Querier:  map[string]any{"store": store},
-		Ingester: map[string]any{"totalReached": 0, "totalChunksMatched": 0, "totalBatches": 0, "totalLinesSent": 0, "store": store},
-	}
-}
-
 type lokiStream struct {
 	Stream map[string]string `json:"stream"`
 	Values [][2]string       `json:"values"`
@@ -325,11 +280,7 @@ func (a *API) lokiQuery(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) writeLokiResult(w http.ResponseWriter, v logql.Value, st logql.Stats, start time.Time) error {
-	rt, result, n := renderValue(v)
-	if st.EntriesReturned == 0 {
-		st.EntriesReturned = n
-	}
-	writeJSON(w, http.StatusOK, lokiEnvelope{Status: "success", Data: lokiData{ResultType: rt, Result: result, Stats: newLokiStats(st, time.Since(start))}})
+	writeLokiQueryResult(w, v, st, time.Since(start))
 	return nil
 }
 

@@ -288,3 +288,48 @@ func BenchmarkLokiQueryRange(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLokiCountRange measures q5 of the benchmark, the count of all
+// lines, through /loki/api/v1/query_range (one step whose window covers
+// the data) and straight from the store's metadata.
+func BenchmarkLokiCountRange(b *testing.B) {
+	e := newEnv(b, noLimits())
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var streams []any
+	for s := range 400 {
+		var vals [][]string
+		for i := range 25 {
+			vals = append(vals, []string{strconv.FormatInt(base.Add(time.Duration(i*400+s)*time.Millisecond).UnixNano(), 10), fmt.Sprintf("line %d of stream %d", i, s)})
+		}
+		labels := map[string]string{"cluster": "bench", "namespace": fmt.Sprintf("ns-%d", s%20), "pod": fmt.Sprintf("app-%d", s), "container": "c1"}
+		streams = append(streams, map[string]any{"stream": labels, "values": vals})
+	}
+	if code, body, _ := e.do("a-write", "POST", "/loki/api/v1/push", map[string]any{"streams": streams}, "Content-Type", "application/json"); code != http.StatusNoContent {
+		b.Fatalf("push: %d %s", code, body)
+	}
+	if err := e.st.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	start, end := base.Add(-time.Minute).UnixNano(), base.Add(time.Hour).UnixNano()
+	span := strconv.FormatInt((end-start)/int64(time.Second)+1, 10) + "s"
+	q := url.Values{"query": {`sum(count_over_time({cluster="bench"}[` + span + `]))`}, "step": {span},
+		"start": {strconv.FormatInt(end, 10)}, "end": {strconv.FormatInt(end, 10)}}
+	b.Run("http", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if code, body, _ := e.do("a-read", "GET", "/loki/api/v1/query_range?"+q.Encode(), nil); code != http.StatusOK || !strings.Contains(string(body), `"10000"`) {
+				b.Fatalf("%d %s", code, body)
+			}
+		}
+	})
+	b.Run("store", func(b *testing.B) {
+		ms := []*store.Matcher{store.MustMatcher(store.MatchEqual, "cluster", "bench")}
+		b.ReportAllocs()
+		for b.Loop() {
+			n, _, _, err := e.st.Count(context.Background(), store.Query{Tenant: "team-a", Matchers: ms, Start: start, End: end})
+			if err != nil || n != 10000 {
+				b.Fatal(err, n)
+			}
+		}
+	})
+}

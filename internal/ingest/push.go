@@ -64,6 +64,16 @@ const (
 // The lines of the returned entries alias a buffer owned by the result; the
 // caller may keep them. DecodePush does not close body.
 func DecodePush(contentType, contentEncoding string, body io.Reader, maxBytes int64) ([]Stream, error) {
+	streams, _, err := DecodePushPooled(contentType, contentEncoding, body, maxBytes)
+	return streams, err
+}
+
+// DecodePushPooled is DecodePush decompressing a protobuf body into a
+// pooled buffer, which the lines of the result alias. The caller must call
+// release once done with the result, and must not keep a line, nor anything
+// sliced from one, past that call. release is never nil.
+func DecodePushPooled(contentType, contentEncoding string, body io.Reader, maxBytes int64) (streams []Stream, release func(), err error) {
+	release = func() {}
 	if maxBytes <= 0 {
 		maxBytes = math.MaxInt64 - 1 // room for the +1 that detects overflow
 	}
@@ -71,42 +81,51 @@ func DecodePush(contentType, contentEncoding string, body io.Reader, maxBytes in
 	switch mediaType(contentType) {
 	case ContentTypeJSON:
 		var raw []byte
-		var err error
 		switch enc {
 		case "", "identity":
 			raw, err = readLimited(body, maxBytes, nil)
 		case "gzip":
 			raw, err = gunzip(body, maxBytes, nil)
 		default:
-			return nil, fmt.Errorf("%w %q for %s: want gzip or none", ErrUnsupportedEncoding, contentEncoding, ContentTypeJSON)
+			return nil, release, fmt.Errorf("%w %q for %s: want gzip or none", ErrUnsupportedEncoding, contentEncoding, ContentTypeJSON)
 		}
 		if err != nil {
-			return nil, err
+			return nil, release, err
 		}
-		return DecodeJSON(raw)
+		streams, err = DecodeJSON(raw)
+		return streams, release, err
 	case ContentTypeProtobuf, "":
 		buf := bufPool.Get().(*bytes.Buffer)
 		defer putBuf(buf)
 		var block []byte
-		var err error
 		switch enc {
 		case "", "identity", "snappy":
 			block, err = readLimited(body, maxBytes, buf)
 		case "gzip":
 			block, err = gunzip(body, maxBytes, buf)
 		default:
-			return nil, fmt.Errorf("%w %q for %s: want snappy, gzip or none", ErrUnsupportedEncoding, contentEncoding, ContentTypeProtobuf)
+			return nil, release, fmt.Errorf("%w %q for %s: want snappy, gzip or none", ErrUnsupportedEncoding, contentEncoding, ContentTypeProtobuf)
 		}
 		if err != nil {
-			return nil, err
+			return nil, release, err
 		}
-		raw, err := unsnappy(block, maxBytes)
+		rawp, _ := rawPool.Get().(*[]byte)
+		if rawp == nil {
+			rawp = new([]byte)
+		}
+		raw, err := unsnappy(block, maxBytes, *rawp)
+		if err == nil {
+			streams, err = DecodeProto(raw)
+		}
+		*rawp = raw
+		release = func() { putRaw(rawp) }
 		if err != nil {
-			return nil, err
+			release()
+			return nil, func() {}, err
 		}
-		return DecodeProto(raw)
+		return streams, release, nil
 	default:
-		return nil, fmt.Errorf("%w %q: want %s or %s", ErrUnsupportedContentType, contentType, ContentTypeJSON, ContentTypeProtobuf)
+		return nil, release, fmt.Errorf("%w %q: want %s or %s", ErrUnsupportedContentType, contentType, ContentTypeJSON, ContentTypeProtobuf)
 	}
 }
 
@@ -125,6 +144,16 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // maxPooledBuf keeps a rare huge body from pinning its buffer in the pool.
 const maxPooledBuf = 4 << 20
+
+// rawPool holds buffers for decompressed protobuf bodies, which the lines
+// of a decoded push alias until it is released.
+var rawPool sync.Pool // of *[]byte
+
+func putRaw(b *[]byte) {
+	if cap(*b) <= maxPooledBuf {
+		rawPool.Put(b)
+	}
+}
 
 func putBuf(b *bytes.Buffer) {
 	if b.Cap() <= maxPooledBuf {
@@ -206,8 +235,9 @@ const maxSnappyRatio = 22
 
 // unsnappy decodes a snappy block after checking its declared size against
 // maxBytes and against what its size allows, so that a tiny body cannot make
-// us allocate maxBytes. The result is a new buffer.
-func unsnappy(block []byte, maxBytes int64) ([]byte, error) {
+// us allocate maxBytes. The result is dst's memory when dst is large enough,
+// else a new buffer.
+func unsnappy(block []byte, maxBytes int64, dst []byte) ([]byte, error) {
 	n, err := snappy.DecodedLen(block)
 	if err != nil {
 		return nil, fmt.Errorf("%w: snappy: %w", ErrInvalidPayload, err)
@@ -218,7 +248,10 @@ func unsnappy(block []byte, maxBytes int64) ([]byte, error) {
 	if int64(n) > maxBytes {
 		return nil, fmt.Errorf("%w: decompressed body of %d bytes over %d", ErrTooLarge, n, maxBytes)
 	}
-	raw, err := snappy.Decode(make([]byte, n), block)
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	raw, err := snappy.Decode(dst[:n], block)
 	if err != nil {
 		return nil, fmt.Errorf("%w: snappy: %w", ErrInvalidPayload, err)
 	}

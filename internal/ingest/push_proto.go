@@ -41,7 +41,19 @@ const (
 // Errors wrap ErrInvalidPayload and name the stream and entry at fault.
 func DecodeProto(buf []byte) ([]Stream, error) {
 	d := protoDecoder{stream: -1, entry: -1}
-	var streams []Stream
+	// The entries of all streams share one array, sized by a first pass.
+	nStreams, nEntries := 0, 0
+	for r := (fieldReader{b: buf}); ; {
+		if ok, err := r.next(); !ok || err != nil {
+			break
+		}
+		if r.num == fieldPushStreams && r.typ == protowire.BytesType {
+			nStreams++
+			nEntries += countField(r.bytes, fieldStreamEntries)
+		}
+	}
+	d.entries = make([]logmodel.Entry, 0, nEntries)
+	streams := make([]Stream, 0, nStreams)
 	r := fieldReader{b: buf}
 	for {
 		ok, err := r.next()
@@ -72,7 +84,8 @@ type protoDecoder struct {
 	stream   int // index in streams, or -1
 	entry    int // index in the stream's entries, or -1
 	names    interner
-	md       logmodel.Labels // the current entry's metadata, reused
+	entries  []logmodel.Entry // backs the entries of every stream
+	md       logmodel.Labels  // the current entry's metadata, reused
 	metadata labelSlab
 }
 
@@ -106,7 +119,7 @@ func (d *protoDecoder) fail(field string, err error) error {
 func (d *protoDecoder) decodeStream(b []byte) (Stream, error) {
 	d.entry = -1
 	var labels []byte
-	entries := make([]logmodel.Entry, 0, countField(b, fieldStreamEntries))
+	first := len(d.entries)
 	r := fieldReader{b: b}
 	for {
 		ok, err := r.next()
@@ -126,14 +139,15 @@ func (d *protoDecoder) decodeStream(b []byte) (Stream, error) {
 			if err := r.want(protowire.BytesType); err != nil {
 				return Stream{}, d.fail("entries", err)
 			}
-			d.entry = len(entries)
-			entries = append(entries, logmodel.Entry{})
-			if err := d.decodeEntry(&entries[d.entry], r.bytes); err != nil {
+			d.entry = len(d.entries) - first
+			d.entries = append(d.entries, logmodel.Entry{})
+			if err := d.decodeEntry(&d.entries[len(d.entries)-1], r.bytes); err != nil {
 				return Stream{}, err
 			}
 			d.entry = -1
 		}
 	}
+	entries := d.entries[first:len(d.entries):len(d.entries)]
 	ls, err := parseLabelsCached(labels)
 	if err != nil {
 		return Stream{}, d.fail("labels", fmt.Errorf("%s: %w", quoteClipped(labels), err))

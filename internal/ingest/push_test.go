@@ -204,6 +204,22 @@ func BenchmarkDecodePushProto(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodePushProtoPooled is BenchmarkDecodePushProto releasing each
+// result, as the push handler does, so that buffers are reused.
+func BenchmarkDecodePushProtoPooled(b *testing.B) {
+	raw := benchProto(b)
+	body := snappy.Encode(nil, raw)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_, release, err := DecodePushPooled(ContentTypeProtobuf, "", bytes.NewReader(body), 64<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		release()
+	}
+}
+
 // BenchmarkDecodePushJSONGzip is the whole gzipped JSON path. Bytes are the
 // uncompressed JSON.
 func BenchmarkDecodePushJSONGzip(b *testing.B) {

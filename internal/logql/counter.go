@@ -2,6 +2,7 @@ package logql
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
@@ -52,11 +53,7 @@ func (ev *evaluator) countRange(c Counter, e *RangeAggExpr, group *Grouping, sta
 		}
 	}
 	sort.Slice(cuts, func(i, j int) bool { return cuts[i] < cuts[j] })
-	p, err := newPipeline(nil, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	w := &rangeWorker{pipe: p, series: map[string]*rangeSeries{}}
+	w := &rangeWorker{series: map[string]*rangeSeries{}}
 	var order []*rangeSeries
 	for i := 0; i+1 < len(cuts); i++ {
 		lo, hi, ok := ev.windowSteps(cuts[i], offset, rng)
@@ -75,10 +72,11 @@ func (ev *evaluator) countRange(c Counter, e *RangeAggExpr, group *Grouping, sta
 			if sc.Entries == 0 {
 				continue
 			}
-			w.pipe.run(cuts[i], nil, sc.Labels, nil)
-			ls := w.pipe.lb.labels()
+			// A countable aggregation has no pipeline: its labels are the
+			// stream's.
+			ls := sc.Labels
 			if group != nil {
-				ls = w.groupLabels(&w.pipe.lb, group)
+				ls = w.groupStreamLabels(ls, group)
 			}
 			w.key = appendKey(w.key[:0], ls)
 			s, ok := w.series[string(w.key)]
@@ -94,4 +92,21 @@ func (ev *evaluator) countRange(c Counter, e *RangeAggExpr, group *Grouping, sta
 		}
 	}
 	return order, nil
+}
+
+// groupStreamLabels is groupLabels for the sorted labels ls of a stream
+// read by a bare selector, without building them through a pipeline.
+func (w *rangeWorker) groupStreamLabels(ls logmodel.Labels, g *Grouping) logmodel.Labels {
+	w.group = w.group[:0]
+	for _, l := range ls {
+		in := slices.Contains(g.Labels, l.Name)
+		keep := !in
+		if !g.Without {
+			keep = in && l.Value != "" || !in && (l.Name == errorLabel || l.Name == errorDetailsLabel)
+		}
+		if keep {
+			w.group = append(w.group, l)
+		}
+	}
+	return w.group
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -81,7 +82,8 @@ type Source interface {
 	// goroutines, but never concurrently with the same worker index, so
 	// the engine keeps per-worker state without locks. When fn returns an
 	// error or ctx is done, SelectLogs stops soon and returns that error.
-	// SelectLogs returns only after every call of fn has returned.
+	// SelectLogs returns only after every call of fn has returned. The
+	// entry passed to fn may be reused once fn returns.
 	SelectLogs(ctx context.Context, p SelectParams, fn func(worker int, e *Entry) error) error
 }
 
@@ -182,14 +184,20 @@ type hitHeap struct {
 }
 
 // better orders hits in the query direction, ties by labels then line.
-func better(a, b *hit, backward bool) bool {
+func better(a, b *hit, backward bool) bool { return compareHits(a, b, backward) < 0 }
+
+// compareHits is better as a three-way comparison.
+func compareHits(a, b *hit, backward bool) int {
 	if a.ts != b.ts {
-		return (a.ts < b.ts) != backward
+		if (a.ts < b.ts) != backward {
+			return -1
+		}
+		return 1
 	}
-	if a.lbls.key != b.lbls.key {
-		return a.lbls.key < b.lbls.key
+	if c := strings.Compare(a.lbls.key, b.lbls.key); c != 0 {
+		return c
 	}
-	return a.line < b.line
+	return strings.Compare(a.line, b.line)
 }
 
 func (h *hitHeap) Len() int           { return len(h.hits) }
@@ -206,6 +214,7 @@ func (h *hitHeap) Pop() any {
 type logWorker struct {
 	pipe     *pipeline
 	heap     hitHeap
+	heaped   bool // heap.hits is a heap; until the limit it is only appended to
 	interned map[string]*internedLabels
 	key      []byte
 	stats    Stats
@@ -266,6 +275,13 @@ func (e *Engine) QueryLogs(ctx context.Context, expr Expr, start, end int64, dir
 		w.stats.EntriesProcessed++
 		w.stats.BytesProcessed += int64(len(ent.Line))
 		full := limit > 0 && len(w.heap.hits) >= limit
+		if full && !w.heaped {
+			// Hits are appended until the limit is reached, and only kept
+			// as a heap from then on: a source that applies the limit
+			// itself never gets here.
+			heap.Init(&w.heap)
+			w.heaped = true
+		}
 		if full && ent.Timestamp != w.heap.hits[0].ts && (ent.Timestamp < w.heap.hits[0].ts) == backward {
 			return nil // cannot make the cut: skip the pipeline
 		}
@@ -289,7 +305,7 @@ func (e *Engine) QueryLogs(ctx context.Context, expr Expr, start, end int64, dir
 			w.heap.hits[0] = h
 			heap.Fix(&w.heap, 0)
 		} else {
-			heap.Push(&w.heap, h)
+			w.heap.hits = append(w.heap.hits, h)
 		}
 		return nil
 	})
@@ -305,7 +321,7 @@ func (e *Engine) QueryLogs(ctx context.Context, expr Expr, start, end int64, dir
 	if err != nil {
 		return nil, stats, err
 	}
-	sort.Slice(all, func(i, j int) bool { return better(&all[i], &all[j], backward) })
+	slices.SortFunc(all, func(a, b hit) int { return compareHits(&a, &b, backward) })
 	if limit > 0 && len(all) > limit {
 		all = all[:limit]
 	}
