@@ -348,15 +348,6 @@ type undo struct {
 // maxKeptWALBuf is the largest WAL buffer the writer keeps for the next group.
 const maxKeptWALBuf = 16 << 20
 
-// keepWALBuf returns b for reuse, or nil when it is too large to keep: a rare
-// huge group does not pin its buffers.
-func keepWALBuf(b []byte) []byte {
-	if cap(b) > maxKeptWALBuf {
-		return nil
-	}
-	return b
-}
-
 func (s *Store) commit(group []*appendReq) {
 	h := s.active
 	now := s.cfg.Now().UnixNano()
@@ -405,15 +396,17 @@ func (s *Store) commit(group []*appendReq) {
 		}
 		buf = s.walEnc.finish()
 	}
+	s.walBuf = buf
+	if cap(buf) > maxKeptWALBuf {
+		s.walBuf = nil // a rare huge group does not pin its buffer
+	}
 	h.mu.Unlock()
 	var err error
 	if s.wal.broken {
 		err = s.rotateWAL()
 	}
 	if err == nil && len(buf) > 0 {
-		z := compressWALRecords(s.walZBuf[:0], buf)
-		s.walBuf, s.walZBuf = keepWALBuf(buf), keepWALBuf(z)
-		err = s.wal.write(z)
+		err = s.wal.write(buf)
 		if err == nil && s.cfg.Fsync == FsyncAlways {
 			err = s.wal.sync()
 		}

@@ -34,14 +34,13 @@ func fixtureRows() (*blockRows, []logmodel.Labels) {
 	return r, md
 }
 
-// TestFormatFixture reads a part (format 3) and WAL segments (record kinds 2
-// and 3) written by the current version and checks every field, so that a
-// change to the format that breaks old files fails here. Regenerate with
-// -update only for a deliberate, versioned change.
+// TestFormatFixture reads a part (format 3) and a WAL segment (record
+// kind 2) written by the current version and
+// checks every field, so that a change to the format that breaks old files
+// fails here. Regenerate with -update only for a deliberate, versioned change.
 func TestFormatFixture(t *testing.T) {
 	partPath := filepath.Join("testdata", "format-v3.part")
 	walPath := filepath.Join("testdata", "format-v2.wal")
-	walZPath := filepath.Join("testdata", "format-v3.wal")
 	rows, md := fixtureRows()
 	st := &Stream{ID: 42, Tenant: "fixture", Labels: logmodel.FromPairs("namespace", "ns", "pod", "p")}
 	if *update {
@@ -67,11 +66,7 @@ func TestFormatFixture(t *testing.T) {
 			}
 			we.add(st, rows.ts[i], rows.seq[i], m, rows.lines[i])
 		}
-		records := we.finish()
-		if err := os.WriteFile(walPath, records, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(walZPath, compressWALRecords(nil, records), 0o644); err != nil {
+		if err := os.WriteFile(walPath, we.finish(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,21 +111,16 @@ func TestFormatFixture(t *testing.T) {
 			t.Fatal("bloom lacks a gram of the block")
 		}
 	}
-	for kind, path := range map[byte]string{walRecordEntries: walPath, walRecordCompressed: walZPath} {
-		if b, err := os.ReadFile(path); err != nil || len(b) <= walHeaderSize || b[walHeaderSize] != kind {
-			t.Fatalf("%s does not hold a record of kind %d (%v)", path, kind, err)
-		}
-		var recs []walRecord
-		if _, torn, err := replaySegment(path, func(r walRecord) error { recs = append(recs, r); return nil }); err != nil || torn {
-			t.Fatalf("replay %s: torn=%v err=%v", path, torn, err)
-		}
-		if len(recs) != 1 || len(recs[0].entries) != len(rows.ts) || recs[0].tenant != "fixture" {
-			t.Fatalf("%s records: %+v", path, recs)
-		}
-		for i, e := range recs[0].entries {
-			if e.ts != rows.ts[i] || e.seq != rows.seq[i] || !bytes.Equal(e.line, rows.lines[i]) {
-				t.Fatalf("%s entry %d: %+v", path, i, e)
-			}
+	var recs []walRecord
+	if _, torn, err := replaySegment(walPath, func(r walRecord) error { recs = append(recs, r); return nil }); err != nil || torn {
+		t.Fatalf("replay v1 wal: torn=%v err=%v", torn, err)
+	}
+	if len(recs) != 1 || len(recs[0].entries) != len(rows.ts) || recs[0].tenant != "fixture" {
+		t.Fatalf("wal records: %+v", recs)
+	}
+	for i, e := range recs[0].entries {
+		if e.ts != rows.ts[i] || e.seq != rows.seq[i] || !bytes.Equal(e.line, rows.lines[i]) {
+			t.Fatalf("wal entry %d: %+v", i, e)
 		}
 	}
 }

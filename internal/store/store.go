@@ -54,8 +54,7 @@ type Store struct {
 	// Owned by the writer goroutine.
 	wal       *walFile
 	walEnc    walEncoder
-	walBuf    []byte // the writer's WAL buffers, reused from group to group:
-	walZBuf   []byte // records as encoded, and as compressed and written
+	walBuf    []byte // the writer's WAL buffer, reused from group to group
 	commitGen uint64
 	dupCache  dupBlock
 

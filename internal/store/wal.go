@@ -9,12 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/klauspost/compress/s2"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
 )
@@ -24,25 +21,21 @@ import (
 //
 //	u32 LE   payload length
 //	u32 LE   CRC-32C of the payload
-//	payload  u8 kind, then by kind:
-//	         2 (entries): tenant string; entries, each: uvarint stream
-//	         index, varint timestamp, uvarint seq, uvarint n, n × (name,
-//	         value) metadata, string line; then the stream table: uvarint
-//	         streams, per stream: u64 id, uvarint n, n × (name, value); then
-//	         u32 LE entry count and u32 LE offset of the stream table.
-//	         3 (compressed entries): an S2 block holding a kind 2 payload.
+//	payload  u8 kind (2 = entries); tenant string; entries, each: uvarint
+//	         stream index, varint timestamp, uvarint seq, uvarint n, n ×
+//	         (name, value) metadata, string line; then the stream table:
+//	         uvarint streams, per stream: u64 id, uvarint n, n × (name, value);
+//	         then u32 LE entry count and u32 LE offset of the stream table.
 //
 // Strings are uvarint length + bytes. The stream table comes last so that the
-// record is written in one pass. The writer compresses each record (kind 3)
-// unless that does not make it smaller: log lines compress about threefold,
-// and at a million lines a second the WAL is what the disk has to keep up
-// with. A segment is never appended to after a restart; a torn record at the
-// end of the last segment is cut off.
+// record is written in one pass and the lines stay where they are: the
+// in-memory head keeps pointing at them instead of copying them again. A
+// segment is never appended to after a restart; a torn record at the end of
+// the last segment is cut off.
 const (
-	walRecordEntries    = 2
-	walRecordCompressed = 3
-	walHeaderSize       = 8
-	maxWALRecord        = 256 << 20
+	walRecordEntries = 2
+	walHeaderSize    = 8
+	maxWALRecord     = 256 << 20
 )
 
 func walSegmentName(n uint64) string { return fmt.Sprintf("%016d.wal", n) }
@@ -169,45 +162,8 @@ func (e *walEncoder) finish() []byte {
 	return b
 }
 
-// compressWALRecords appends the records of buf to dst, each compressed
-// into a kind 3 record unless that would not make it smaller.
-func compressWALRecords(dst, buf []byte) []byte {
-	for len(buf) >= walHeaderSize {
-		n := int(binary.LittleEndian.Uint32(buf))
-		payload := buf[walHeaderSize : walHeaderSize+n]
-		buf = buf[walHeaderSize+n:]
-		start := len(dst)
-		dst = slices.Grow(dst, walHeaderSize+1+s2.MaxEncodedLen(n))
-		dst = append(dst, make([]byte, walHeaderSize)...)
-		dst = append(dst, walRecordCompressed)
-		z := s2.Encode(dst[len(dst):cap(dst)], payload)
-		if len(z)+1 >= n {
-			dst = append(dst[:start], make([]byte, walHeaderSize)...)
-			dst = append(dst, payload...)
-		} else {
-			dst = dst[:len(dst)+len(z)]
-		}
-		rec := dst[start+walHeaderSize:]
-		binary.LittleEndian.PutUint32(dst[start:], uint32(len(rec)))
-		binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(rec, crcTable))
-	}
-	return dst
-}
-
-// decodeWALRecord decodes one payload. Entry lines alias p, or the buffer a
-// compressed payload is decoded into.
+// decodeWALRecord decodes one payload. Entry lines alias p.
 func decodeWALRecord(p []byte) (walRecord, error) {
-	if len(p) > 0 && p[0] == walRecordCompressed {
-		n, err := s2.DecodedLen(p[1:])
-		if err != nil || n > maxWALRecord {
-			return walRecord{}, corruptf("wal: compressed record")
-		}
-		inner, err := s2.Decode(make([]byte, n), p[1:])
-		if err != nil || len(inner) == 0 || inner[0] != walRecordEntries {
-			return walRecord{}, corruptf("wal: compressed record")
-		}
-		p = inner
-	}
 	var rec walRecord
 	if len(p) < 9 || p[0] != walRecordEntries {
 		return rec, corruptf("wal: unknown record kind")
