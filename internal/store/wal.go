@@ -28,9 +28,7 @@ import (
 //	         then u32 LE entry count and u32 LE offset of the stream table.
 //
 // Strings are uvarint length + bytes. The stream table comes last so that the
-// record is written in one pass and the lines stay where they are: the
-// in-memory head keeps pointing at them instead of copying them again. A
-// segment is never appended to after a restart; a torn record at the end of
+// record is written in one pass. A segment is never appended to after a restart; a torn record at the end of
 // the last segment is cut off.
 const (
 	walRecordEntries = 2
@@ -245,7 +243,7 @@ func replaySegment(path string, fn func(walRecord) error) (good int64, torn bool
 		if n == 0 || n > maxWALRecord {
 			return good, true, nil
 		}
-		payload := make([]byte, n) // the head keeps the lines: no reuse
+		payload := make([]byte, n)
 		if _, err := io.ReadFull(br, payload); err != nil {
 			return good, true, nil
 		}
