@@ -87,7 +87,7 @@ func (c *entryCache) get(ls logmodel.Labels) (top, obj []byte) {
 	if len(ls) == 0 || len(c.ls) != len(ls) || &c.ls[0] != &ls[0] {
 		c.ls = ls
 		c.top = appendTopLabels(c.top[:0], ls)
-		c.objJSON = appendJSONLabels(c.objJSON[:0], ls)
+		c.objJSON = ls.AppendJSON(c.objJSON[:0])
 	}
 	return c.top, c.objJSON
 }
@@ -280,7 +280,7 @@ func appendEntryJSON(b []byte, ent *logmodel.Entry, c *entryCache) []byte {
 	b = append(b, `,"labels":`...)
 	b = append(b, labels...)
 	b = append(b, `,"metadata":`...)
-	b = appendJSONLabels(b, ent.Metadata)
+	b = ent.Metadata.AppendJSON(b)
 	return append(b, '}')
 }
 
@@ -312,21 +312,6 @@ func (c *entryCache) appendTimestamp(b []byte, ns int64) []byte {
 		b = append(b, d[:n]...)
 	}
 	return append(b, 'Z')
-}
-
-// appendJSONLabels writes labels sorted by name as a JSON object; labels
-// are kept sorted, as encoding/json sorts map keys.
-func appendJSONLabels(b []byte, ls logmodel.Labels) []byte {
-	b = append(b, '{')
-	for i, l := range ls {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = logmodel.AppendJSONString(b, l.Name)
-		b = append(b, ':')
-		b = logmodel.AppendJSONString(b, l.Value)
-	}
-	return append(b, '}')
 }
 
 // appendCursor appends c.String() without allocating.

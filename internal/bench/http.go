@@ -394,16 +394,9 @@ func (e *pushEncoder) json(dst []byte, entries []logmodel.Entry) []byte {
 		if gi > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"stream":{`...)
-		for k, l := range entries[g[0]].Labels {
-			if k > 0 {
-				b = append(b, ',')
-			}
-			b = logmodel.AppendJSONString(b, l.Name)
-			b = append(b, ':')
-			b = logmodel.AppendJSONString(b, l.Value)
-		}
-		b = append(b, `},"values":[`...)
+		b = append(b, `{"stream":`...)
+		b = entries[g[0]].Labels.AppendJSON(b)
+		b = append(b, `,"values":[`...)
 		for k, i := range g {
 			if k > 0 {
 				b = append(b, ',')

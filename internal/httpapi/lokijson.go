@@ -146,16 +146,7 @@ func appendLabelsJSON(b []byte, ls logmodel.Labels) []byte {
 		}
 		slices.SortFunc(ls, func(x, y logmodel.Label) int { return strings.Compare(x.Name, y.Name) })
 	}
-	b = append(b, '{')
-	for i, l := range ls {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = logmodel.AppendJSONString(b, l.Name)
-		b = append(b, ':')
-		b = logmodel.AppendJSONString(b, l.Value)
-	}
-	return append(b, '}')
+	return ls.AppendJSON(b)
 }
 
 // hasRepeatedName reports whether sorted ls holds a name twice.

@@ -16,8 +16,9 @@ import (
 func (a *API) push(w http.ResponseWriter, r *http.Request) error {
 	tenant := tenantOf(r)
 	// The lines alias a pooled buffer until release. Nothing keeps them past
-	// this handler: the store copies each line into its WAL buffer before
-	// Append returns, and the tail hub copies the batch in OnCommit.
+	// this handler: the store copies each line into its WAL buffer and its
+	// head before Append returns, and the tail hub copies the batch in
+	// OnCommit.
 	streams, release, err := ingest.DecodePushPooled(r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), r.Body, a.cfg.MaxBodyBytes)
 	defer release()
 	if err != nil {

@@ -148,6 +148,21 @@ func (ls Labels) AppendString(dst []byte) []byte {
 	return append(dst, '}')
 }
 
+// AppendJSON appends the set as a JSON object, in its order: for a set
+// sorted by name, the bytes encoding/json writes for its Map.
+func (ls Labels) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	for i, l := range ls {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendJSONString(dst, l.Name)
+		dst = append(dst, ':')
+		dst = AppendJSONString(dst, l.Value)
+	}
+	return append(dst, '}')
+}
+
 // Hash returns a 64-bit hash of the set, stable across processes and versions.
 func (ls Labels) Hash() uint64 {
 	d := xxhash.New()

@@ -344,10 +344,10 @@ type undo struct {
 	n  int
 }
 
-// commit writes one group of batches.
 // maxKeptWALBuf is the largest WAL buffer the writer keeps for the next group.
 const maxKeptWALBuf = 16 << 20
 
+// commit writes one group of batches.
 func (s *Store) commit(group []*appendReq) {
 	h := s.active
 	now := s.cfg.Now().UnixNano()
