@@ -98,14 +98,16 @@ func BenchmarkBlockDecode(b *testing.B) {
 func BenchmarkSplitLine(b *testing.B) {
 	rows, raw := benchRows(b)
 	var set hashSet
+	var recent [recentTokens]uint64
 	var text, digits []byte
 	b.ReportAllocs()
 	b.SetBytes(raw)
 	for b.Loop() {
 		set.reset()
+		clear(recent[:])
 		text, digits = text[:0], digits[:0]
 		for _, l := range rows.lines {
-			text, digits = splitLine(text, digits, l, &set)
+			text, digits = splitLine(text, digits, l, &set, &recent)
 		}
 	}
 }
@@ -246,6 +248,37 @@ func BenchmarkTokenBloom(b *testing.B) {
 		tb.Reset()
 		for _, l := range rows.lines {
 			tb.Add(l)
+		}
+	}
+}
+
+// BenchmarkWALEncode encodes batches of 2,000 standard entries into WAL
+// records, as the writer does for each request of a commit group.
+func BenchmarkWALEncode(b *testing.B) {
+	es := benchEntries(b, 20_000)
+	var raw int64
+	streams := make([]*Stream, len(es))
+	byID := make(map[uint64]*Stream)
+	for i, e := range es {
+		raw += int64(len(e.Line))
+		id := streamID("bench", e.Labels)
+		if byID[id] == nil {
+			byID[id] = &Stream{ID: id, Labels: e.Labels}
+		}
+		streams[i] = byID[id]
+	}
+	var enc walEncoder
+	var buf []byte
+	b.ReportAllocs()
+	b.SetBytes(raw)
+	for b.Loop() {
+		buf = buf[:0]
+		for off := 0; off < len(es); off += 2000 {
+			enc.begin(buf, "bench")
+			for i := off; i < min(off+2000, len(es)); i++ {
+				enc.add(streams[i], es[i].Timestamp, uint64(i), es[i].Metadata, es[i].Line)
+			}
+			buf = enc.finish()
 		}
 	}
 }

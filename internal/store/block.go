@@ -150,6 +150,7 @@ type blockEncoder struct {
 	mdSeen            map[int32]int
 	mdOrder           []int32
 	tokens            hashSet
+	recent            [recentTokens]uint64
 	huff              huff0.Scratch
 }
 
@@ -204,10 +205,11 @@ func (e *blockEncoder) encode(dst []byte, rows *blockRows, mdDict []logmodel.Lab
 	}
 	e.text, e.digits = e.text[:0], e.digits[:0]
 	e.tokens.reset()
+	clear(e.recent[:])
 	for _, line := range rows.lines {
 		e.hdr = binary.AppendUvarint(e.hdr, uint64(len(line)))
 		m.rawBytes += uint64(len(line))
-		e.text, e.digits = splitLine(e.text, e.digits, line, &e.tokens)
+		e.text, e.digits = splitLine(e.text, e.digits, line, &e.tokens, &e.recent)
 	}
 	start := len(dst)
 	dst = append(dst, blockFormatV1)
@@ -246,8 +248,9 @@ func (e *blockEncoder) encode(dst []byte, rows *blockRows, mdDict []logmodel.Lab
 
 // splitLine appends line to text with each ASCII digit replaced by '0',
 // appends the digits to digits, and adds the line's indexable tokens and
-// grams to set, all in one pass.
-func splitLine(text, digits, line []byte, set *hashSet) ([]byte, []byte) {
+// grams to set, all in one pass. recent is the block's table of recent
+// tokens, as for addLineTokens.
+func splitLine(text, digits, line []byte, set *hashSet, recent *[recentTokens]uint64) ([]byte, []byte) {
 	text = slices.Grow(text, len(line))
 	digits = slices.Grow(digits, len(line))
 	t := text[len(text) : len(text)+len(line)]
@@ -276,7 +279,10 @@ func splitLine(text, digits, line []byte, set *hashSet) ([]byte, []byte) {
 		if !alpha {
 			continue
 		}
-		addToken(set, line[start:i], h)
+		if r := &recent[h%recentTokens]; *r != h || h == 0 {
+			*r = h
+			addToken(set, line[start:i], h)
+		}
 	}
 	return text[:len(text)+len(line)], digits[:len(digits)+nd]
 }

@@ -46,10 +46,11 @@ func TestTokenBloomMatchesBlocks(t *testing.T) {
 		t.Helper()
 		var tb TokenBloom
 		var set hashSet
+		var recent [recentTokens]uint64
 		var text, digits []byte
 		for _, l := range lines {
 			tb.Add([]byte(l))
-			text, digits = splitLine(text, digits, []byte(l), &set)
+			text, digits = splitLine(text, digits, []byte(l), &set, &recent)
 		}
 		if got, want := tb.Bytes(), buildBloom(nil, &set); string(got) != string(want) {
 			t.Errorf("TokenBloom of %q: %x; want %x", lines, got, want)
@@ -70,9 +71,10 @@ func FuzzTokenBloom(f *testing.F) {
 		// tb is reused, as archive objects reuse theirs: Reset must forget.
 		tb.Reset()
 		var set hashSet
+		var recent [recentTokens]uint64
 		for _, l := range [][]byte{line, line[len(line)/2:], line} {
 			tb.Add(l)
-			splitLine(nil, nil, l, &set)
+			splitLine(nil, nil, l, &set, &recent)
 		}
 		if got, want := tb.Bytes(), buildBloom(nil, &set); string(got) != string(want) {
 			t.Errorf("TokenBloom of %q: %x; want %x", line, got, want)
