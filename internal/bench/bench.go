@@ -82,22 +82,26 @@ type Report struct {
 	SenderCPUPerMillion float64 `json:"sender_cpu_seconds_per_million,omitempty"`
 	ServerPeakRSSBytes  int64   `json:"server_peak_rss_bytes,omitempty"`
 	// ServerPeakRSSWithQueriesBytes is the server's peak after the queries.
-	ServerPeakRSSWithQueriesBytes int64   `json:"server_peak_rss_with_queries_bytes,omitempty"`
-	DiskBytes                     int64   `json:"disk_bytes"`
-	BytesPerLine                  float64 `json:"bytes_per_line"`
-	PeakRSSBytes                  int64   `json:"peak_rss_bytes"`
-	Q1Ms                          float64 `json:"q1_ms"`
-	Q1Count                       int     `json:"q1_count"`
-	Q2Ms                          float64 `json:"q2_ms"`
-	Q2Count                       int     `json:"q2_count"`
-	Q2BlocksSkipped               float64 `json:"q2_blocks_skipped_ratio"`
-	Q3Ms                          float64 `json:"q3_ms"`
-	Q3Count                       int     `json:"q3_count"`
-	Q3Groups                      int     `json:"q3_groups"`
-	Q4Ms                          float64 `json:"q4_ms"`
-	Q4Count                       int     `json:"q4_count"`
-	Q5Ms                          float64 `json:"q5_ms"`
-	Q5Count                       int     `json:"q5_count"`
+	ServerPeakRSSWithQueriesBytes int64 `json:"server_peak_rss_with_queries_bytes,omitempty"`
+	// HTTPFloorMs is the http mode's median round trip of an authenticated
+	// request that does no query work (build info): the part of each q*_ms
+	// that is transport, not LogQL.
+	HTTPFloorMs     float64 `json:"http_floor_ms,omitempty"`
+	DiskBytes       int64   `json:"disk_bytes"`
+	BytesPerLine    float64 `json:"bytes_per_line"`
+	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
+	Q1Ms            float64 `json:"q1_ms"`
+	Q1Count         int     `json:"q1_count"`
+	Q2Ms            float64 `json:"q2_ms"`
+	Q2Count         int     `json:"q2_count"`
+	Q2BlocksSkipped float64 `json:"q2_blocks_skipped_ratio"`
+	Q3Ms            float64 `json:"q3_ms"`
+	Q3Count         int     `json:"q3_count"`
+	Q3Groups        int     `json:"q3_groups"`
+	Q4Ms            float64 `json:"q4_ms"`
+	Q4Count         int     `json:"q4_count"`
+	Q5Ms            float64 `json:"q5_ms"`
+	Q5Count         int     `json:"q5_count"`
 }
 
 // Run generates the dataset into a fresh store in a temporary directory,
@@ -355,6 +359,9 @@ func (r *Report) Table() string {
 	row("flush and merge", fmt.Sprintf("%.2f s", r.FlushSeconds))
 	row("disk", fmt.Sprintf("%d bytes, %.1f bytes per line", r.DiskBytes, r.BytesPerLine))
 	row("peak RSS", fmt.Sprintf("%.1f MiB", float64(r.PeakRSSBytes)/(1<<20)))
+	if r.HTTPFloorMs > 0 {
+		row("http round trip floor", fmt.Sprintf("%.2f ms", r.HTTPFloorMs))
+	}
 	row("q1 last 100 of a stream", fmt.Sprintf("%.2f ms (%d lines)", r.Q1Ms, r.Q1Count))
 	row("q2 needle", fmt.Sprintf("%.2f ms (%d lines, %.1f%% blocks skipped)", r.Q2Ms, r.Q2Count, 100*r.Q2BlocksSkipped))
 	row("q3 error per ns per minute", fmt.Sprintf("%.2f ms (%d lines, %d groups)", r.Q3Ms, r.Q3Count, r.Q3Groups))

@@ -280,6 +280,10 @@ func httpQueries(ctx context.Context, srv *serverProc, d dataset.Config, runs in
 		}
 		return r
 	}
+	rep.HTTPFloorMs = timed(func() (err error) {
+		_, err = srv.request(ctx, "GET", "/loki/api/v1/status/buildinfo", "", nil)
+		return err
+	})
 	rep.Q1Ms = timed(query(`{namespace="ns-3", pod="app-3-7", container="c1"}`, url.Values{"limit": {"100"}}))
 	rep.Q1Count = result().lines()
 	rep.Q2Ms = timed(query(`{cluster="bench"} |= "`+dataset.Needle+`"`, url.Values{"limit": {"1000"}}))
