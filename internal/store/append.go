@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
 )
@@ -108,14 +109,19 @@ func (s *Store) Append(ctx context.Context, tenantName string, entries []logmode
 	var lastLabels logmodel.Labels
 	var lastStream *Stream
 	var lastErr string
+	var seen labelCache
 	for i := range entries {
 		e := &entries[i]
 		if lastStream == nil || !sameLabels(e.Labels, lastLabels) {
 			lastLabels = e.Labels
-			lastStream, lastErr = nil, s.checkLabels(e.Labels)
-			if lastErr == "" {
-				lastStream = t.stream(streamID(tenantName, e.Labels), e.Labels)
+			c := seen.slot(e.Labels)
+			if c.labels == nil || !sameArray(c.labels, e.Labels) {
+				c.labels, c.stream, c.err = e.Labels, nil, s.checkLabels(e.Labels)
+				if c.err == "" {
+					c.stream = t.stream(streamID(tenantName, e.Labels), e.Labels)
+				}
 			}
+			lastStream, lastErr = c.stream, c.err
 		}
 		if lastErr != "" {
 			reject(i, lastErr)
@@ -186,6 +192,32 @@ func (s *Store) submit(ctx context.Context, req *appendReq) error {
 	// Once queued the batch is written whatever the caller does, so wait for
 	// the outcome rather than report a cancellation that did not happen.
 	return <-req.done
+}
+
+// labelCache remembers, within one Append, the streams of recent label
+// sets by the address of their array: senders interleave a few streams in a
+// batch, each entry pointing at its stream's one label set, and hashing the
+// labels again for every entry costs more than the rest of Append.
+type labelCache [64]labelCacheSlot
+
+type labelCacheSlot struct {
+	labels logmodel.Labels
+	stream *Stream
+	err    string // why the labels are invalid
+}
+
+// slot returns the slot for ls, which may hold another label set.
+func (c *labelCache) slot(ls logmodel.Labels) *labelCacheSlot {
+	var p uintptr
+	if len(ls) > 0 {
+		p = uintptr(unsafe.Pointer(&ls[0])) / unsafe.Sizeof(ls[0])
+	}
+	return &c[p%uintptr(len(c))]
+}
+
+// sameArray reports whether a and b are the same slice of the same array.
+func sameArray(a, b logmodel.Labels) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func sameLabels(a, b logmodel.Labels) bool {
@@ -285,10 +317,15 @@ func truncateLine(line []byte, n int) []byte {
 	return line[:cut]
 }
 
-// writer is the single goroutine that assigns cursors, writes the WAL with
-// group commit, applies batches to the head and freezes full heads.
+// writer is the single goroutine that assigns cursors, applies batches to
+// the head and freezes full heads. Group commit is pipelined: while the
+// syncer writes and fsyncs one group's WAL record, the writer prepares the
+// next group, whose entries stay invisible until their own record is durable.
+// At most one group is in flight; the writer waits for it before anything
+// that touches the WAL file or the head's identity (freeze, control, stop).
 func (s *Store) writer() {
 	defer s.wg.Done()
+	defer close(s.syncReqs)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var syncTick <-chan time.Time
@@ -297,11 +334,18 @@ func (s *Store) writer() {
 		defer t.Stop()
 		syncTick = t.C
 	}
-	var group []*appendReq
 	for {
+		var synced <-chan error
+		if s.inflight != nil {
+			synced = s.syncDone
+		}
 		select {
+		case err := <-synced:
+			// A failure is answered at once, not when the next group comes.
+			s.settle(err, nil)
 		case req := <-s.reqs:
-			group = append(group[:0], req)
+			// A new slice each time: the group in flight keeps its own.
+			group := []*appendReq{req}
 			// Group commit: take whatever else is queued, up to a bound.
 		drain:
 			for n := 0; n < 1024; n++ {
@@ -315,10 +359,12 @@ func (s *Store) writer() {
 			s.commit(group)
 			s.maybeFreeze()
 		case fn := <-s.control:
+			s.await(nil)
 			fn()
 		case <-tick.C:
 			s.maybeFreeze()
 		case <-syncTick:
+			s.await(nil)
 			if err := s.wal.sync(); err != nil {
 				s.walFailed(err)
 			}
@@ -328,6 +374,7 @@ func (s *Store) writer() {
 				case req := <-s.reqs:
 					s.commit([]*appendReq{req})
 				default:
+					s.await(nil)
 					if err := s.freeze(); err != nil {
 						s.log.Error("final head freeze failed; the WAL keeps its entries", "err", err)
 					}
@@ -344,25 +391,49 @@ type undo struct {
 	n  int
 }
 
-// maxKeptWALBuf is the largest WAL buffer the writer keeps for the next group.
+// pendingGroup is a commit group whose entries are in the head but whose WAL
+// record is not yet durable.
+type pendingGroup struct {
+	group    []*appendReq
+	buf      []byte // the group's WAL records
+	h        *head
+	undos    []undo
+	firstSeq map[*tenant]uint64 // per tenant, the group's first cursor
+	lastSeq  map[*tenant]uint64 // and its last
+}
+
+// maxKeptWALBuf is the largest WAL buffer the writer keeps for a later group.
 const maxKeptWALBuf = 16 << 20
 
-// commit writes one group of batches.
+// commit prepares one group, waits for the group in flight and hands this
+// one to the syncer.
 func (s *Store) commit(group []*appendReq) {
+	p := s.prepareGroup(group)
+	if s.await(p) {
+		s.inflight = p
+		s.syncReqs <- p
+	}
+}
+
+// prepareGroup applies a group to the head, assigning cursors, and encodes its WAL
+// records. Readers do not see the entries until publish.
+func (s *Store) prepareGroup(group []*appendReq) *pendingGroup {
 	h := s.active
 	now := s.cfg.Now().UnixNano()
-	// The WAL buffer is reused from group to group: the head copies lines
+	p := &pendingGroup{group: group, h: h, firstSeq: make(map[*tenant]uint64), lastSeq: make(map[*tenant]uint64)}
+	// WAL buffers are reused from group to group: the head copies lines
 	// into its own chunks.
-	buf := s.walBuf[:0]
-	var undos []undo
+	var buf []byte
+	if n := len(s.walBufs); n > 0 {
+		buf, s.walBufs = s.walBufs[n-1], s.walBufs[:n-1]
+	}
 	s.commitGen++
-	firstSeq := make(map[*tenant]uint64)
 	var key []byte
 	h.mu.Lock()
 	for _, req := range group {
 		t := req.t
-		if _, ok := firstSeq[t]; !ok {
-			firstSeq[t] = t.nextSeq.Load()
+		if _, ok := p.firstSeq[t]; !ok {
+			p.firstSeq[t] = t.nextSeq.Load()
 		}
 		s.walEnc.begin(buf, t.name)
 		for i := range req.rows {
@@ -381,7 +452,7 @@ func (s *Store) commit(group []*appendReq) {
 			hs := h.streamFor(st)
 			if hs.commitGen != s.commitGen {
 				hs.commitGen = s.commitGen
-				undos = append(undos, undo{hs: hs, n: len(hs.ts)})
+				p.undos = append(p.undos, undo{hs: hs, n: len(hs.ts)})
 			}
 			mdID := int32(-1)
 			if len(row.Metadata) > 0 {
@@ -396,41 +467,105 @@ func (s *Store) commit(group []*appendReq) {
 		}
 		buf = s.walEnc.finish()
 	}
-	s.walBuf = buf
-	if cap(buf) > maxKeptWALBuf {
-		s.walBuf = nil // a rare huge group does not pin its buffer
-	}
 	h.mu.Unlock()
-	var err error
+	for t := range p.firstSeq {
+		p.lastSeq[t] = t.nextSeq.Load() - 1
+	}
+	p.buf = buf
+	return p
+}
+
+// await waits for the group in flight, if any, and reports whether it
+// became durable. If it did not, await rolls it back, together with next (a
+// group prepared on top of it, or nil), and fails the requests of both.
+func (s *Store) await(next *pendingGroup) bool {
+	p := s.inflight
+	if p == nil {
+		return true
+	}
+	return s.settle(<-s.syncDone, next)
+}
+
+// settle takes the outcome err of the group in flight, as await does.
+func (s *Store) settle(err error, next *pendingGroup) bool {
+	p := s.inflight
+	s.inflight = nil
+	s.keepWALBuf(p.buf)
+	if err == nil {
+		return true
+	}
+	s.walFailed(err)
+	if next != nil {
+		s.keepWALBuf(next.buf)
+		s.rollback(next)
+		s.fail(next, fmt.Errorf("store: append not durable: an earlier write failed: %w", err))
+	}
+	s.rollback(p)
+	s.fail(p, fmt.Errorf("store: append not durable: %w", err))
+	return false
+}
+
+// keepWALBuf returns a WAL buffer for a later group; a rare huge group does
+// not pin its buffer.
+func (s *Store) keepWALBuf(buf []byte) {
+	if cap(buf) <= maxKeptWALBuf && len(s.walBufs) < 2 {
+		s.walBufs = append(s.walBufs, buf[:0])
+	}
+}
+
+// fail answers every request of a group that was rolled back with err.
+func (s *Store) fail(p *pendingGroup, err error) {
+	for _, req := range p.group {
+		req.res.Accepted, req.res.Duplicates = 0, 0
+		clear(req.res.Cursors)
+		req.done <- err
+	}
+}
+
+// syncer writes and fsyncs the WAL records of the groups the writer hands
+// it, one at a time, and publishes each group that became durable.
+func (s *Store) syncer() {
+	defer s.wg.Done()
+	for p := range s.syncReqs {
+		err := s.writeWAL(p.buf)
+		if err == nil {
+			s.walOK()
+			s.publish(p)
+		}
+		s.syncDone <- err
+	}
+}
+
+// writeWAL writes one group's records under the fsync policy. Only the
+// syncer calls it, while a group is in flight; the writer touches the WAL
+// file only when none is.
+func (s *Store) writeWAL(buf []byte) error {
 	if s.wal.broken {
-		err = s.rotateWAL()
-	}
-	if err == nil && len(buf) > 0 {
-		err = s.wal.write(buf)
-		if err == nil && s.cfg.Fsync == FsyncAlways {
-			err = s.wal.sync()
+		if err := s.rotateWAL(); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		s.rollback(h, undos, firstSeq)
-		s.walFailed(err)
-		for _, req := range group {
-			req.res.Accepted, req.res.Duplicates = 0, 0
-			clear(req.res.Cursors)
-			req.done <- fmt.Errorf("store: append not durable: %w", err)
-		}
-		return
+	if len(buf) == 0 {
+		return nil
 	}
-	s.walOK()
-	var committed map[*tenant][]CommittedEntry
+	if err := s.wal.write(buf); err != nil {
+		return err
+	}
+	if s.cfg.Fsync == FsyncAlways {
+		return s.wal.sync()
+	}
+	return nil
+}
+
+// publish makes a durable group visible to readers, hands its entries to
+// OnCommit and answers its requests.
+func (s *Store) publish(p *pendingGroup) {
+	for t, seq := range p.lastSeq {
+		t.visible.Store(seq)
+	}
 	if s.cfg.OnCommit != nil {
-		committed = make(map[*tenant][]CommittedEntry)
-	}
-	for t := range firstSeq {
-		t.visible.Store(t.nextSeq.Load() - 1)
-	}
-	if committed != nil {
-		for _, req := range group {
+		committed := make(map[*tenant][]CommittedEntry)
+		for _, req := range p.group {
 			for i, row := range req.rows {
 				c := req.res.Cursors[req.input(i)]
 				if c.IsZero() {
@@ -447,7 +582,7 @@ func (s *Store) commit(group []*appendReq) {
 		}
 	}
 	var n, bytes int64
-	for _, req := range group {
+	for _, req := range p.group {
 		n += int64(req.res.Accepted)
 		for _, row := range req.rows {
 			bytes += int64(len(row.Line))
@@ -460,10 +595,12 @@ func (s *Store) commit(group []*appendReq) {
 
 // rollback removes a failed group's entries from the head and returns their
 // cursors; no reader saw them, since visibility only advances after the WAL.
-func (s *Store) rollback(h *head, undos []undo, firstSeq map[*tenant]uint64) {
+// Groups are rolled back newest first.
+func (s *Store) rollback(p *pendingGroup) {
+	h := p.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, u := range undos {
+	for _, u := range p.undos {
 		hs := u.hs
 		for i := u.n; i < len(hs.ts); i++ {
 			h.bytes -= int64(hs.ref[i].n) + 40
@@ -477,7 +614,7 @@ func (s *Store) rollback(h *head, undos []undo, firstSeq map[*tenant]uint64) {
 			hs.s.cur = nil
 		}
 	}
-	for t, seq := range firstSeq {
+	for t, seq := range p.firstSeq {
 		t.nextSeq.Store(seq)
 	}
 }
@@ -603,6 +740,7 @@ func (s *Store) maybeFreeze() {
 		return
 	}
 	if bytes >= s.cfg.HeadMaxBytes || s.cfg.Now().UnixNano()-created >= int64(s.cfg.HeadMaxAge) {
+		s.await(nil)
 		if err := s.freeze(); err != nil {
 			s.log.Error("head freeze failed", "err", err)
 		}

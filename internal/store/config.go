@@ -61,8 +61,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
-	// OnCommit, when set, is called by the single writer goroutine after each
-	// acknowledged batch, in cursor order, with entries whose Line and
+	// OnCommit, when set, is called by one goroutine (the store's WAL
+	// syncer) after each acknowledged group, in cursor order, with entries whose Line and
 	// Metadata stay valid only during the call. It must not block for long.
 	OnCommit func(tenant string, entries []CommittedEntry)
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -310,6 +312,83 @@ func TestWALWriteFailure(t *testing.T) {
 	res, _ = s.Query(ctx, Query{Tenant: "t"})
 	if got := lines(res.Entries); got != "before|after" {
 		t.Fatalf("got %q; want before|after", got)
+	}
+	_ = s.Close()
+	s2 := openTest(t, cfg)
+	res, _ = s2.Query(ctx, Query{Tenant: "t"})
+	if got := lines(res.Entries); got != "before|after" {
+		t.Fatalf("after restart got %q; want before|after", got)
+	}
+}
+
+// TestWALWriteFailurePipelined fails the WAL under concurrent appends, so
+// that groups are prepared on top of a group whose write fails: every one of
+// them must fail, none may become visible, and their cursors are reused.
+func TestWALWriteFailurePipelined(t *testing.T) {
+	cfg, _ := testConfig(t)
+	s := openTest(t, cfg)
+	ctx := context.Background()
+	a := logmodel.FromPairs("app", "a")
+	mustAppend(t, s, "t", ent(a, testBase, "before"))
+	var good *os.File
+	swap := func(fn func()) {
+		done := make(chan struct{})
+		_ = s.sendControl(ctx, func() { fn(); close(done) })
+		<-done
+	}
+	// Writes fail, and so does moving to a new segment, since a directory
+	// stands where it would be created.
+	next := filepath.Join(s.walDir, walSegmentName(s.wal.num+1))
+	swap(func() {
+		good = s.wal.f
+		ro, err := os.Open(good.Name())
+		if err != nil {
+			t.Error(err)
+		}
+		s.wal.f = ro
+		if err := os.Mkdir(next, 0o755); err != nil {
+			t.Error(err)
+		}
+	})
+	var wg sync.WaitGroup
+	var succeeded atomic.Int64
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				es := []logmodel.Entry{ent(logmodel.FromPairs("app", fmt.Sprint(g)), testBase.Add(time.Duration(i+1)*time.Millisecond), "lost")}
+				if _, err := s.Append(ctx, "t", es); err == nil {
+					succeeded.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := succeeded.Load(); n != 0 {
+		t.Fatalf("%d appends succeeded on a failing WAL", n)
+	}
+	res, _ := s.Query(ctx, Query{Tenant: "t"})
+	if got := lines(res.Entries); got != "before" {
+		t.Fatalf("after failures got %q; want only \"before\"", got)
+	}
+	swap(func() {
+		if err := os.Remove(next); err != nil {
+			t.Error(err)
+		}
+		if !s.wal.broken {
+			_ = s.wal.f.Close()
+			s.wal.f = good
+		} else {
+			_ = good.Close()
+		}
+	})
+	r := mustAppend(t, s, "t", ent(a, testBase.Add(time.Second), "after"))
+	if r.Cursors[0].Seq != 2 {
+		t.Fatalf("cursor after recovery %d; want 2", r.Cursors[0].Seq)
+	}
+	if n := s.Stats("").WALErrors; n < 2 {
+		t.Fatalf("%d WAL errors; want one per failed group, at least 2", n)
 	}
 	_ = s.Close()
 	s2 := openTest(t, cfg)

@@ -51,12 +51,17 @@ type Store struct {
 	closed   atomic.Bool
 	closeMu  sync.RWMutex // held for reading by Append while it enqueues
 
-	// Owned by the writer goroutine.
+	// Owned by the writer goroutine, except that wal belongs to the syncer
+	// while a group is in flight.
 	wal       *walFile
 	walEnc    walEncoder
-	walBuf    []byte // the writer's WAL buffer, reused from group to group
+	walBufs   [][]byte // spare WAL buffers, reused from group to group
+	inflight  *pendingGroup
 	commitGen uint64
 	dupCache  dupBlock
+
+	syncReqs chan *pendingGroup // the writer's groups, to the syncer
+	syncDone chan error         // each group's outcome, back to the writer
 
 	stats storeCounters
 }
@@ -160,8 +165,10 @@ func Open(cfg Config) (*Store, error) {
 		s.closeParts()
 		return nil, err
 	}
-	s.wg.Add(3)
+	s.syncReqs, s.syncDone = make(chan *pendingGroup, 1), make(chan error, 1)
+	s.wg.Add(4)
 	go s.writer()
+	go s.syncer()
 	go s.flusher()
 	go s.maintenance()
 	return s, nil

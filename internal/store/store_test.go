@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -263,4 +264,50 @@ func TestScanStreams(t *testing.T) {
 	f([]uint64{}, "")
 	f([]uint64{ids["a"], ids["c"]}, "a0 a1 c0 c1")
 	f([]uint64{ids["b"], ids["b"] ^ ids["a"] ^ ids["c"] ^ 1}, "b0 b1")
+}
+
+// TestAppendInterleavedStreams appends a batch that interleaves more label
+// sets than Append's cache of streams has slots, some sharing one array as
+// a sender's entries do, one equal to another in a different array, and one
+// invalid, and checks that every entry lands in its own stream.
+func TestAppendInterleavedStreams(t *testing.T) {
+	cfg, _ := testConfig(t)
+	s := openTest(t, cfg)
+	const streams = 150
+	sets := make([]logmodel.Labels, streams)
+	for i := range sets {
+		sets[i] = logmodel.FromPairs("pod", fmt.Sprintf("p%03d", i))
+	}
+	bad := logmodel.Labels{{Name: "", Value: "x"}}
+	var es []logmodel.Entry
+	for round := range 4 {
+		for i := range sets {
+			ls := sets[i]
+			if round == 3 && i == 7 {
+				ls = logmodel.FromPairs("pod", "p007") // equal, not the same array
+			}
+			es = append(es, ent(ls, testBase.Add(time.Duration(round*streams+i)*time.Millisecond), fmt.Sprintf("%d/%d", i, round)))
+			if i%50 == 0 {
+				es = append(es, ent(bad, testBase, "rejected"))
+			}
+		}
+	}
+	res, err := s.Append(context.Background(), "t1", es)
+	var verr *ValidationError
+	if !errors.As(err, &verr) || verr.Rejected != 12 || res.Accepted != 4*streams {
+		t.Fatalf("accepted %d, err %v", res.Accepted, err)
+	}
+	for _, i := range []int{0, 7, 63, 64, 127, 149} {
+		q, err := s.Query(context.Background(), Query{Tenant: "t1", Matchers: []*Matcher{MustMatcher(MatchEqual, "pod", fmt.Sprintf("p%03d", i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := lines(q.Entries), fmt.Sprintf("%d/0|%d/1|%d/2|%d/3", i, i, i, i); got != want {
+			t.Errorf("stream p%03d: %q; want %q", i, got, want)
+		}
+	}
+	series, err := s.Series(context.Background(), "t1", nil, 0, math.MaxInt64)
+	if err != nil || len(series) != streams {
+		t.Fatalf("%d series, %v", len(series), err)
+	}
 }

@@ -261,7 +261,8 @@ func replaySegment(path string, fn func(walRecord) error) (good int64, torn bool
 	}
 }
 
-// walFile is the segment being written. It is owned by the writer goroutine.
+// walFile is the segment being written. It is owned by the writer goroutine,
+// and by the syncer while a commit group is in flight.
 type walFile struct {
 	dir  string
 	num  uint64
