@@ -114,7 +114,11 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// encodePlans encodes every block of the plans on all cores.
+// encodePlans encodes every block of the plans on all cores but one. The core
+// left free keeps the writer, the WAL syncer and queries running while a head
+// is flushed: with every core encoding, acknowledgements stalled behind the
+// flush and ingest went in bursts (on 2 cores, 711-854K lines/s with two
+// encoders against 833-872K with one).
 func (s *Store) encodePlans(plans []*partPlan, mdDict []logmodel.Labels) {
 	type job struct {
 		ps *planStream
@@ -122,7 +126,7 @@ func (s *Store) encodePlans(plans []*partPlan, mdDict []logmodel.Labels) {
 	}
 	jobs := make(chan job, 64)
 	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
+	workers := max(1, runtime.GOMAXPROCS(0)-1)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
