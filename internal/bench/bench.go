@@ -202,45 +202,41 @@ func spill(gen *dataset.Generator, dir string, rep *Report) (*dataset.Replay, er
 }
 
 func ingest(ctx context.Context, st *store.Store, replay *dataset.Replay, cfg Config, rep *Report) error {
-	batches := make(chan []logmodel.Entry, cfg.Senders*2)
-	free := make(chan []logmodel.Entry, cfg.Senders*3)
-	for i := 0; i < cfg.Senders*3; i++ {
-		free <- nil
-	}
+	// Each sender reads its next batch from the replay itself, under a lock,
+	// rather than from a producer goroutine: every hand-off between
+	// goroutines can wait for an idle core to wake, and on a small machine
+	// those waits showed up as idle time in the ingest figure.
+	var mu sync.Mutex
 	var wg sync.WaitGroup
-	errs := make(chan error, cfg.Senders+1)
+	errs := make(chan error, cfg.Senders)
 	cpu0 := cpuSeconds()
 	start := time.Now()
 	for i := 0; i < cfg.Senders; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range batches {
-				if _, err := st.Append(ctx, tenant, b); err != nil {
-					errs <- err
-					for b := range batches {
-						free <- b
+			var b []logmodel.Entry
+			for {
+				mu.Lock()
+				var err error
+				b, err = replay.Next(b, cfg.BatchSize)
+				mu.Unlock()
+				if len(b) > 0 {
+					if _, aerr := st.Append(ctx, tenant, b); aerr != nil {
+						errs <- aerr
+						return
 					}
+				}
+				if errors.Is(err, io.EOF) {
 					return
 				}
-				free <- b
+				if err != nil {
+					errs <- err
+					return
+				}
 			}
 		}()
 	}
-	for {
-		b, err := replay.Next(<-free, cfg.BatchSize)
-		if len(b) > 0 {
-			batches <- b
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			errs <- err
-			break
-		}
-	}
-	close(batches)
 	wg.Wait()
 	select {
 	case err := <-errs:
