@@ -132,10 +132,13 @@ func TestPolicies(t *testing.T) {
 		t.Fatalf("a body naming another tenant: %d %s; want 403", code, b)
 	}
 
-	// A good policy: the bucket is created, the secret never comes back.
+	// A good policy: the bucket is created, the secret never comes back. It
+	// is enabled only once the data is in: a policy that never ran is due at
+	// the scheduler's next tick, and a job started before the push would
+	// take the hour's run with nothing to archive.
 	p := policyBody("sched", "created-by-kubelog", false)
 	p["schedule"] = "@hourly"
-	p["enabled"] = true
+	p["enabled"] = false
 	code, b := s.do("POST", "/api/v1/logs/archive/policies", p)
 	if code != 201 || strings.Contains(string(b), s3.SecretKey) || !strings.Contains(string(b), `"secret_access_key":"<redacted>"`) {
 		t.Fatalf("create: %d %s", code, b)
@@ -189,6 +192,9 @@ func TestPolicies(t *testing.T) {
 	// The scheduler runs the enabled @hourly policy on its own.
 	start := time.Now().UTC().Truncate(time.Hour).Add(-30 * time.Hour)
 	pushDataset(t, s, 1000, 1, start)
+	if code, b := s.do("PUT", "/api/v1/logs/archive/policies/"+created.ID, map[string]any{"enabled": true}); code != 200 || !strings.Contains(string(b), `"enabled":true`) {
+		t.Fatalf("enable: %d %s", code, b)
+	}
 	var list struct {
 		Jobs []job `json:"jobs"`
 	}
