@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -208,6 +209,7 @@ func ingest(ctx context.Context, st *store.Store, replay *dataset.Replay, cfg Co
 	// those waits showed up as idle time in the ingest figure.
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var failed atomic.Bool // one sender's error stops the others
 	errs := make(chan error, cfg.Senders)
 	cpu0 := cpuSeconds()
 	start := time.Now()
@@ -216,13 +218,14 @@ func ingest(ctx context.Context, st *store.Store, replay *dataset.Replay, cfg Co
 		go func() {
 			defer wg.Done()
 			var b []logmodel.Entry
-			for {
+			for !failed.Load() {
 				mu.Lock()
 				var err error
 				b, err = replay.Next(b, cfg.BatchSize)
 				mu.Unlock()
 				if len(b) > 0 {
 					if _, aerr := st.Append(ctx, tenant, b); aerr != nil {
+						failed.Store(true)
 						errs <- aerr
 						return
 					}
@@ -231,6 +234,7 @@ func ingest(ctx context.Context, st *store.Store, replay *dataset.Replay, cfg Co
 					return
 				}
 				if err != nil {
+					failed.Store(true)
 					errs <- err
 					return
 				}
