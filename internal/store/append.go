@@ -221,13 +221,7 @@ func sameArray(a, b logmodel.Labels) bool {
 }
 
 func sameLabels(a, b logmodel.Labels) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	if len(a) == 0 || &a[0] == &b[0] {
-		return true
-	}
-	return a.Equal(b)
+	return sameArray(a, b) || a.Equal(b)
 }
 
 func streamID(tenant string, labels logmodel.Labels) uint64 {

@@ -267,19 +267,7 @@ func TestWALWriteFailure(t *testing.T) {
 	ctx := context.Background()
 	a := logmodel.FromPairs("app", "a")
 	mustAppend(t, s, "t", ent(a, testBase, "before"))
-	done := make(chan struct{})
-	var good *os.File
-	_ = s.sendControl(ctx, func() {
-		// Swap the segment for a read-only handle of itself: writes fail.
-		good = s.wal.f
-		ro, err := os.Open(good.Name())
-		if err != nil {
-			t.Error(err)
-		}
-		s.wal.f = ro
-		close(done)
-	})
-	<-done
+	restore := failWAL(t, s, false)
 	_, err := s.Append(ctx, "t", []logmodel.Entry{ent(a, testBase.Add(time.Second), "lost")})
 	if err == nil {
 		t.Fatal("append succeeded on a failing WAL")
@@ -291,17 +279,7 @@ func TestWALWriteFailure(t *testing.T) {
 	if got := lines(res.Entries); got != "before" {
 		t.Fatalf("after failure got %q; want only \"before\"", got)
 	}
-	done = make(chan struct{})
-	_ = s.sendControl(ctx, func() {
-		if !s.wal.broken {
-			_ = s.wal.f.Close()
-			s.wal.f = good
-		} else {
-			_ = good.Close()
-		}
-		close(done)
-	})
-	<-done
+	restore()
 	r := mustAppend(t, s, "t", ent(a, testBase.Add(time.Second), "after"))
 	if r.Cursors[0].Seq != 2 {
 		t.Fatalf("cursor after recovery %d; want 2 (the failed append's cursor is reused, never seen)", r.Cursors[0].Seq)
@@ -330,26 +308,7 @@ func TestWALWriteFailurePipelined(t *testing.T) {
 	ctx := context.Background()
 	a := logmodel.FromPairs("app", "a")
 	mustAppend(t, s, "t", ent(a, testBase, "before"))
-	var good *os.File
-	swap := func(fn func()) {
-		done := make(chan struct{})
-		_ = s.sendControl(ctx, func() { fn(); close(done) })
-		<-done
-	}
-	// Writes fail, and so does moving to a new segment, since a directory
-	// stands where it would be created.
-	next := filepath.Join(s.walDir, walSegmentName(s.wal.num+1))
-	swap(func() {
-		good = s.wal.f
-		ro, err := os.Open(good.Name())
-		if err != nil {
-			t.Error(err)
-		}
-		s.wal.f = ro
-		if err := os.Mkdir(next, 0o755); err != nil {
-			t.Error(err)
-		}
-	})
+	restore := failWAL(t, s, true)
 	var wg sync.WaitGroup
 	var succeeded atomic.Int64
 	for g := range 8 {
@@ -372,17 +331,7 @@ func TestWALWriteFailurePipelined(t *testing.T) {
 	if got := lines(res.Entries); got != "before" {
 		t.Fatalf("after failures got %q; want only \"before\"", got)
 	}
-	swap(func() {
-		if err := os.Remove(next); err != nil {
-			t.Error(err)
-		}
-		if !s.wal.broken {
-			_ = s.wal.f.Close()
-			s.wal.f = good
-		} else {
-			_ = good.Close()
-		}
-	})
+	restore()
 	r := mustAppend(t, s, "t", ent(a, testBase.Add(time.Second), "after"))
 	if r.Cursors[0].Seq != 2 {
 		t.Fatalf("cursor after recovery %d; want 2", r.Cursors[0].Seq)
@@ -395,5 +344,48 @@ func TestWALWriteFailurePipelined(t *testing.T) {
 	res, _ = s2.Query(ctx, Query{Tenant: "t"})
 	if got := lines(res.Entries); got != "before|after" {
 		t.Fatalf("after restart got %q; want before|after", got)
+	}
+}
+
+// failWAL makes the WAL's writes fail by swapping its segment for a
+// read-only handle of itself; with blockRotation, moving to a new segment
+// fails too, since a directory stands where it would be created. restore
+// undoes both, keeping whichever segment the store now writes.
+func failWAL(t *testing.T, s *Store, blockRotation bool) (restore func()) {
+	t.Helper()
+	onWriter := func(fn func()) {
+		done := make(chan struct{})
+		_ = s.sendControl(context.Background(), func() { fn(); close(done) })
+		<-done
+	}
+	var good *os.File
+	next := filepath.Join(s.walDir, walSegmentName(s.wal.num+1))
+	onWriter(func() {
+		good = s.wal.f
+		ro, err := os.Open(good.Name())
+		if err != nil {
+			t.Error(err)
+		}
+		s.wal.f = ro
+		if blockRotation {
+			if err := os.Mkdir(next, 0o755); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	return func() {
+		onWriter(func() {
+			if blockRotation {
+				if err := os.Remove(next); err != nil {
+					t.Error(err)
+				}
+			}
+			if !s.wal.broken {
+				_ = s.wal.f.Close()
+				s.wal.f = good
+			} else {
+				_ = good.Close()
+			}
+		})
 	}
 }
