@@ -760,6 +760,7 @@ func (s *Store) freeze() error {
 	h.walEnd = s.wal.num
 	for _, hs := range h.streams {
 		hs.s.flushedMaxTs = max(hs.s.flushedMaxTs, hs.maxTs)
+		hs.s.headLen = int32(min(len(hs.ts), 1<<20))
 		// A stream that gets no more entries must not keep the frozen head,
 		// and with it the head's buffers, alive after the flush.
 		hs.s.cur = nil

@@ -21,7 +21,10 @@ type Stream struct {
 	// and parts: a newer entry cannot duplicate anything there.
 	flushedMaxTs int64
 	pruned       bool
-	cur          *headStream // the stream's entries in the head it was last added to
+	// headLen is how many entries the stream had in the last head that was
+	// frozen, to size its slices in the next head at once.
+	headLen int32
+	cur     *headStream // the stream's entries in the head it was last added to
 }
 
 // EntryView is one entry as a query or scan sees it. Line and Metadata may
@@ -129,6 +132,10 @@ func (h *head) streamFor(s *Stream) *headStream {
 	hs := h.streams[s.ID]
 	if hs == nil {
 		hs = &headStream{h: h, s: s, chunk: -1, minTs: 1<<63 - 1, maxTs: -1 << 63, minSeq: 1<<64 - 1, sorted: true}
+		if n := s.headLen; n > 0 {
+			hs.ts, hs.seq = make([]int64, 0, n), make([]uint64, 0, n)
+			hs.md, hs.ref = make([]int32, 0, n), make([]lineRef, 0, n)
+		}
 		h.streams[s.ID] = hs
 	}
 	s.cur = hs
