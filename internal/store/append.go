@@ -109,7 +109,7 @@ func (s *Store) Append(ctx context.Context, tenantName string, entries []logmode
 	var lastLabels logmodel.Labels
 	var lastStream *Stream
 	var lastErr string
-	var seen labelCache
+	seen := newLabelCache(len(entries))
 	for i := range entries {
 		e := &entries[i]
 		if lastStream == nil || !sameLabels(e.Labels, lastLabels) {
@@ -195,10 +195,13 @@ func (s *Store) submit(ctx context.Context, req *appendReq) error {
 }
 
 // labelCache remembers, within one Append, the streams of recent label
-// sets by the address of their array: senders interleave a few streams in a
+// sets by the address of their array: senders interleave streams in a
 // batch, each entry pointing at its stream's one label set, and hashing the
 // labels again for every entry costs more than the rest of Append.
-type labelCache [64]labelCacheSlot
+type labelCache struct {
+	slots []labelCacheSlot
+	shift uint
+}
 
 type labelCacheSlot struct {
 	labels logmodel.Labels
@@ -206,13 +209,29 @@ type labelCacheSlot struct {
 	err    string // why the labels are invalid
 }
 
-// slot returns the slot for ls, which may hold another label set.
-func (c *labelCache) slot(ls logmodel.Labels) *labelCacheSlot {
-	var p uintptr
-	if len(ls) > 0 {
-		p = uintptr(unsafe.Pointer(&ls[0])) / unsafe.Sizeof(ls[0])
+// maxLabelCache bounds the slots of one Append's label cache; a batch of a
+// few thousand entries rarely has more streams than that.
+const maxLabelCache = 1024
+
+// newLabelCache returns a cache with about one slot per entry of a batch
+// of n, up to maxLabelCache.
+func newLabelCache(n int) labelCache {
+	bits := uint(0)
+	for 1<<bits < min(n, maxLabelCache) {
+		bits++
 	}
-	return &c[p%uintptr(len(c))]
+	return labelCache{slots: make([]labelCacheSlot, 1<<bits), shift: 64 - bits}
+}
+
+// slot returns the slot for ls, which may hold another label set. Label
+// arrays lie at regular strides in memory, so their addresses are mixed
+// (Fibonacci hashing) before they pick a slot.
+func (c *labelCache) slot(ls logmodel.Labels) *labelCacheSlot {
+	var p uint64
+	if len(ls) > 0 {
+		p = uint64(uintptr(unsafe.Pointer(&ls[0])))
+	}
+	return &c.slots[(p*0x9e3779b97f4a7c15)>>c.shift&uint64(len(c.slots)-1)]
 }
 
 // sameArray reports whether a and b are the same slice of the same array.
