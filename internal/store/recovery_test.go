@@ -145,6 +145,27 @@ func TestKill9Recovery(t *testing.T) {
 	}
 }
 
+// crashCopy copies s's WAL into a new data dir, as a crash before Close
+// would leave it, and returns the dir.
+func crashCopy(t *testing.T, s *Store) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := listWALSegments(s.walDir)
+	for _, n := range segs {
+		data, err := os.ReadFile(filepath.Join(s.walDir, walSegmentName(n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "wal", walSegmentName(n)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func TestTornWALTailIsTruncated(t *testing.T) {
 	cfg, _ := testConfig(t)
 	s, err := Open(cfg)
@@ -153,23 +174,19 @@ func TestTornWALTailIsTruncated(t *testing.T) {
 	}
 	a := logmodel.FromPairs("app", "a")
 	mustAppend(t, s, "t", ent(a, testBase, "one"), ent(a, testBase.Add(time.Second), "two"))
-	// Simulate a crash: copy the WAL aside before Close flushes it away.
-	segs, _ := listWALSegments(s.walDir)
-	walPath := filepath.Join(s.walDir, walSegmentName(segs[len(segs)-1]))
+	crashDir := crashCopy(t, s)
+	_ = s.Close()
+	segs, _ := listWALSegments(filepath.Join(crashDir, "wal"))
+	walPath := filepath.Join(crashDir, "wal", walSegmentName(segs[len(segs)-1]))
 	data, err := os.ReadFile(walPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	crashDir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(crashDir, "wal"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// A second record, torn in the middle.
 	torn := append(append([]byte{}, data...), data[:len(data)/2]...)
-	if err := os.WriteFile(filepath.Join(crashDir, "wal", walSegmentName(1)), torn, 0o644); err != nil {
+	if err := os.WriteFile(walPath, torn, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_ = s.Close()
 	cfg.Dir = crashDir
 	s2 := openTest(t, cfg)
 	res, _ := s2.Query(context.Background(), Query{Tenant: "t"})
@@ -179,9 +196,43 @@ func TestTornWALTailIsTruncated(t *testing.T) {
 	if st := s2.Stats(""); st.WALTornTails != 1 {
 		t.Fatalf("WALTornTails %d; want 1", st.WALTornTails)
 	}
-	fi, err := os.Stat(filepath.Join(crashDir, "wal", walSegmentName(1)))
+	fi, err := os.Stat(walPath)
 	if err != nil || fi.Size() != int64(len(data)) {
 		t.Fatalf("torn segment is %v bytes (%v); want %d", fi.Size(), err, len(data))
+	}
+}
+
+// TestRetriesReplayedOnce replays a WAL whose second record mixes retries,
+// which it marks as not stored, with new entries: each entry comes back
+// once, with the cursor it was acknowledged with.
+func TestRetriesReplayedOnce(t *testing.T) {
+	cfg, _ := testConfig(t)
+	s := openTest(t, cfg)
+	a, b := logmodel.FromPairs("app", "a"), logmodel.FromPairs("app", "b")
+	x, y := ent(a, testBase, "x"), ent(b, testBase.Add(time.Second), "y")
+	r1 := mustAppend(t, s, "t", x, y)
+	z, w := ent(a, testBase.Add(2*time.Second), "z"), ent(b, testBase, "w")
+	r2 := mustAppend(t, s, "t", y, z, x, w, z)
+	if r2.Accepted != 2 || r2.Duplicates != 3 {
+		t.Fatalf("accepted %d duplicates %d; want 2 and 3", r2.Accepted, r2.Duplicates)
+	}
+	want := map[string]uint64{"x": r1.Cursors[0].Seq, "y": r1.Cursors[1].Seq, "z": r2.Cursors[1].Seq, "w": r2.Cursors[3].Seq}
+	cfg.Dir = crashCopy(t, s)
+	s2 := openTest(t, cfg)
+	got, _, err := s2.ReadAfter(context.Background(), Query{Tenant: "t"}, logmodel.Cursor{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("replayed %d entries; want %d", len(got), len(want))
+	}
+	for _, e := range got {
+		if want[string(e.Line)] != e.Cursor.Seq {
+			t.Fatalf("%q replayed with cursor %d; want %d", e.Line, e.Cursor.Seq, want[string(e.Line)])
+		}
+	}
+	if r := mustAppend(t, s2, "t", ent(a, testBase.Add(3*time.Second), "v")); r.Cursors[0].Seq != 5 {
+		t.Fatalf("next cursor %d; want 5", r.Cursors[0].Seq)
 	}
 }
 
