@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"context"
 	"flag"
 	"fmt"
@@ -259,5 +260,41 @@ func TestHeadSearch(t *testing.T) {
 		if wantSearch := len(c.needle) >= 3 || len(c.lit) >= 3; search != wantSearch {
 			t.Fatalf("%+v: head search %v; want %v", f, search, wantSearch)
 		}
+	}
+}
+
+// TestBloomEncoding checks that buildBloom's filters are the bit array of
+// the format, as little-endian words: bit p set for each probe p.
+func TestBloomEncoding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 7, 100, 5000} {
+		var set hashSet
+		for i := 0; i < n; i++ {
+			set.add(rng.Uint64())
+		}
+		got := buildBloom([]byte("prefix"), &set)
+		if string(got[:6]) != "prefix" {
+			t.Fatal("buildBloom changed what dst held")
+		}
+		words := make([]uint64, (set.len()*bloomBitsPerToken+63)/64)
+		m := uint64(len(words) * 64)
+		set.each(func(h uint64) {
+			for i := uint64(0); i < bloomProbes; i++ {
+				p := (h + i*((h>>32)|1)) % m
+				words[p/64] |= 1 << (p % 64)
+			}
+		})
+		var want []byte
+		for _, w := range words {
+			want = binary.LittleEndian.AppendUint64(want, w)
+		}
+		if !bytes.Equal(got[6:], want) {
+			t.Fatalf("%d hashes: filter differs from the format's bit array", n)
+		}
+		set.each(func(h uint64) {
+			if !bloomMayContain(got[6:], h) {
+				t.Fatalf("%d hashes: filter lacks %x", n, h)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
@@ -146,6 +147,14 @@ func newPartWriter(path, tenant string) (*partWriter, error) {
 // startStream begins the blocks of a new stream.
 func (pw *partWriter) startStream(id uint64, labels logmodel.Labels) {
 	pw.streams = append(pw.streams, partStream{id: id, labels: labels, first: len(pw.blocks)})
+}
+
+// reserve makes room in the index for blocks more blocks with bloomBytes of
+// filters, when the caller knows them, so that they are not grown by
+// doubling.
+func (pw *partWriter) reserve(blocks, bloomBytes int) {
+	pw.blocks = slices.Grow(pw.blocks, blocks)
+	pw.blooms = slices.Grow(pw.blooms, bloomBytes)
 }
 
 // addBlock appends an encoded block of the current stream.
