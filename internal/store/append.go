@@ -770,6 +770,7 @@ func (s *Store) freeze() error {
 	if empty {
 		return nil
 	}
+	s.awaitFlusher()
 	if err := s.wal.sync(); err != nil {
 		return err
 	}
@@ -793,6 +794,33 @@ func (s *Store) freeze() error {
 	default:
 	}
 	return nil
+}
+
+// maxFrozenHeads bounds the heads frozen and not yet written, the one the
+// flusher is writing included. When ingest outruns flushing, appends are
+// held back rather than heads piled up in memory, and the flusher encodes
+// on every core meanwhile (see encodePlans).
+const maxFrozenHeads = 2
+
+// awaitFlusher waits, on the writer goroutine, until fewer than
+// maxFrozenHeads heads are frozen, or the store stops.
+func (s *Store) awaitFlusher() {
+	for {
+		s.mu.RLock()
+		n := len(s.frozen)
+		s.mu.RUnlock()
+		if n < maxFrozenHeads {
+			return
+		}
+		s.writerStalled.Store(true)
+		select {
+		case <-s.flushed:
+			s.writerStalled.Store(false)
+		case <-s.stop:
+			s.writerStalled.Store(false)
+			return
+		}
+	}
 }
 
 // flusher writes frozen heads into parts.
@@ -847,6 +875,10 @@ func (s *Store) flushFrozen() error {
 		s.frozen = s.frozen[1:]
 		s.walCheckpoint = h.walEnd
 		s.mu.Unlock()
+		select {
+		case s.flushed <- struct{}{}:
+		default:
+		}
 		if err := s.writeManifest(); err != nil {
 			return fmt.Errorf("store: write manifest: %w", err)
 		}

@@ -118,31 +118,46 @@ func floorDiv(a, b int64) int64 {
 // left free keeps the writer, the WAL syncer and queries running while a head
 // is flushed: with every core encoding, acknowledgements stalled behind the
 // flush and ingest went in bursts (on 2 cores, 711-854K lines/s with two
-// encoders against 833-872K with one).
+// encoders against 833-872K with one). While the writer waits for the
+// flusher (see awaitFlusher), that core would be idle, so the goroutine
+// handing out the blocks encodes them itself.
 func (s *Store) encodePlans(plans []*partPlan, mdDict []logmodel.Labels) {
 	type job struct {
 		ps *planStream
 		i  int
 	}
-	jobs := make(chan job, 64)
-	var wg sync.WaitGroup
+	encode := func(enc *blockEncoder, j job) {
+		data, meta, bloom := enc.encode(nil, &j.ps.blocks[j.i], mdDict, nil)
+		j.ps.out[j.i] = encodedBlock{data: data, meta: meta, bloom: bloom}
+	}
 	workers := max(1, runtime.GOMAXPROCS(0)-1)
+	// Few jobs wait in the channel, so that a stall of the writer is soon
+	// seen by the loop below.
+	jobs := make(chan job, workers)
+	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var enc blockEncoder
 			for j := range jobs {
-				data, meta, bloom := enc.encode(nil, &j.ps.blocks[j.i], mdDict, nil)
-				j.ps.out[j.i] = encodedBlock{data: data, meta: meta, bloom: bloom}
+				encode(&enc, j)
 			}
 		}()
 	}
+	var own *blockEncoder
 	for _, pl := range plans {
 		for si := range pl.streams {
 			ps := &pl.streams[si]
 			ps.out = make([]encodedBlock, len(ps.blocks))
 			for i := range ps.blocks {
+				if s.writerStalled.Load() {
+					if own == nil {
+						own = new(blockEncoder)
+					}
+					encode(own, job{ps: ps, i: i})
+					continue
+				}
 				jobs <- job{ps: ps, i: i}
 			}
 		}
@@ -159,6 +174,14 @@ func (s *Store) writePlan(pl *partPlan) (*part, error) {
 	if err != nil {
 		return nil, err
 	}
+	blocks, bloomBytes := 0, 0
+	for _, ps := range pl.streams {
+		blocks += len(ps.out)
+		for _, b := range ps.out {
+			bloomBytes += len(b.bloom)
+		}
+	}
+	pw.reserve(blocks, bloomBytes)
 	for _, ps := range pl.streams {
 		pw.startStream(ps.s.ID, ps.s.Labels)
 		for _, b := range ps.out {

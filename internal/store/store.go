@@ -46,10 +46,13 @@ type Store struct {
 	reqs     chan *appendReq
 	control  chan func()
 	flushReq chan struct{}
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	closed   atomic.Bool
-	closeMu  sync.RWMutex // held for reading by Append while it enqueues
+	flushed  chan struct{} // the flusher wrote a head
+	// writerStalled is set while the writer waits for the flusher.
+	writerStalled atomic.Bool
+	stop          chan struct{}
+	wg            sync.WaitGroup
+	closed        atomic.Bool
+	closeMu       sync.RWMutex // held for reading by Append while it enqueues
 
 	// Owned by the writer goroutine, except that wal belongs to the syncer
 	// while a group is in flight.
@@ -142,6 +145,7 @@ func Open(cfg Config) (*Store, error) {
 		reqs:      make(chan *appendReq, 256),
 		control:   make(chan func()),
 		flushReq:  make(chan struct{}, 1),
+		flushed:   make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
 	for _, d := range []string{s.walDir, s.partDir} {

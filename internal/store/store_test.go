@@ -311,3 +311,61 @@ func TestAppendInterleavedStreams(t *testing.T) {
 		t.Fatalf("%d series, %v", len(series), err)
 	}
 }
+
+// TestFrozenHeadsAreBounded blocks the flusher and checks that appends are
+// held back once maxFrozenHeads heads wait for it, that queries go on
+// meanwhile, and that every entry is stored once the flusher runs again.
+func TestFrozenHeadsAreBounded(t *testing.T) {
+	cfg, _ := testConfig(t)
+	cfg.HeadMaxBytes = 4 << 10
+	s := openTest(t, cfg)
+	a := logmodel.FromPairs("app", "a")
+	const batches, perBatch = 20, 50
+	s.manifestMu.Lock() // the flusher cannot write a head
+	done := make(chan error, 1)
+	go func() {
+		for b := 0; b < batches; b++ {
+			es := make([]logmodel.Entry, perBatch)
+			for i := range es {
+				es[i] = ent(a, testBase.Add(time.Duration(b*perBatch+i)*time.Millisecond), fmt.Sprintf("batch %d line %d, long enough to fill a small head", b, i))
+			}
+			if _, err := s.Append(context.Background(), "t", es); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.writerStalled.Load() {
+		if time.Now().After(deadline) {
+			s.manifestMu.Unlock()
+			t.Fatal("the writer never waited for the flusher")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		s.manifestMu.Unlock()
+		t.Fatalf("all appends returned (%v) while the flusher was blocked", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	s.mu.RLock()
+	frozen := len(s.frozen)
+	s.mu.RUnlock()
+	res, err := s.Query(context.Background(), Query{Tenant: "t", Limit: 1})
+	s.manifestMu.Unlock()
+	if frozen != maxFrozenHeads {
+		t.Fatalf("%d heads frozen; want %d", frozen, maxFrozenHeads)
+	}
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("query while appends were held back: %v, %d entries", err, len(res.Entries))
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.Query(context.Background(), Query{Tenant: "t", Limit: batches * perBatch})
+	if err != nil || len(res.Entries) != batches*perBatch {
+		t.Fatalf("stored %d entries (%v); want %d", len(res.Entries), err, batches*perBatch)
+	}
+}
