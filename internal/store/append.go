@@ -800,7 +800,7 @@ func (s *Store) freeze() error {
 // flusher is writing included. When ingest outruns flushing, appends are
 // held back rather than heads piled up in memory, and the flusher encodes
 // on every core meanwhile (see encodePlans).
-const maxFrozenHeads = 2
+const maxFrozenHeads = 1
 
 // awaitFlusher waits, on the writer goroutine, until fewer than
 // maxFrozenHeads heads are frozen, or the store stops.
