@@ -219,14 +219,13 @@ func ingest(ctx context.Context, st *store.Store, replay *dataset.Replay, cfg Co
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var b []logmodel.Entry
+			var b dataset.Batch
 			for !failed.Load() {
 				mu.Lock()
-				var err error
-				b, err = replay.Next(b, cfg.BatchSize)
+				err := replay.Next(&b, cfg.BatchSize)
 				mu.Unlock()
-				if len(b) > 0 {
-					if _, aerr := st.Append(ctx, tenant, b); aerr != nil {
+				if len(b.Entries) > 0 {
+					if _, aerr := st.Append(ctx, tenant, b.Entries); aerr != nil {
 						failed.Store(true)
 						errs <- aerr
 						return

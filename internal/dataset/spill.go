@@ -64,22 +64,29 @@ const maxSpilledLine = 1 << 24
 // maxFrameHeader is the longest a frame's header can be: three varints.
 const maxFrameHeader = 3 * binary.MaxVarintLen64
 
-// Next fills dst (reusing its capacity and line buffers) with up to n
-// entries and returns it; at the end of the spill it returns what it has and
-// io.EOF.
-func (p *Replay) Next(dst []logmodel.Entry, n int) ([]logmodel.Entry, error) {
-	dst = dst[:0]
-	for len(dst) < n {
-		e, err := p.next(dst)
-		if err != nil {
-			return dst, err
-		}
-		dst = append(dst, e)
-	}
-	return dst, nil
+// Batch holds replayed entries. Their lines share one buffer, so that a
+// batch is filled by writing memory in sequence; filling the batch again
+// overwrites the lines of its previous entries.
+type Batch struct {
+	Entries []logmodel.Entry
+	lines   []byte
 }
 
-func (p *Replay) next(dst []logmodel.Entry) (logmodel.Entry, error) {
+// Next fills b with up to n entries; at the end of the spill it holds what
+// is left and Next returns io.EOF.
+func (p *Replay) Next(b *Batch, n int) error {
+	b.Entries, b.lines = b.Entries[:0], b.lines[:0]
+	for len(b.Entries) < n {
+		e, err := p.next(b)
+		if err != nil {
+			return err
+		}
+		b.Entries = append(b.Entries, e)
+	}
+	return nil
+}
+
+func (p *Replay) next(b *Batch) (logmodel.Entry, error) {
 	if p.end-p.pos < maxFrameHeader {
 		p.fill(maxFrameHeader)
 	}
@@ -89,10 +96,10 @@ func (p *Replay) next(dst []logmodel.Entry) (logmodel.Entry, error) {
 		}
 		return logmodel.Entry{}, p.err
 	}
-	b := p.buf[p.pos:p.end]
-	si, k1 := binary.Uvarint(b)
-	ts, k2 := binary.Varint(b[max(k1, 0):])
-	n, k3 := binary.Uvarint(b[max(k1, 0)+max(k2, 0):])
+	buf := p.buf[p.pos:p.end]
+	si, k1 := binary.Uvarint(buf)
+	ts, k2 := binary.Varint(buf[max(k1, 0):])
+	n, k3 := binary.Uvarint(buf[max(k1, 0)+max(k2, 0):])
 	if k1 <= 0 || k2 <= 0 || k3 <= 0 {
 		return logmodel.Entry{}, p.frameError(k1, k2, k3)
 	}
@@ -106,13 +113,11 @@ func (p *Replay) next(dst []logmodel.Entry) (logmodel.Entry, error) {
 			return logmodel.Entry{}, p.truncated()
 		}
 	}
-	var line []byte
-	if cap(dst) > len(dst) {
-		line = dst[:len(dst)+1][len(dst)].Line[:0]
-	}
-	line = append(line, p.buf[p.pos:p.pos+int(n)]...)
+	// When the buffer grows, earlier entries keep the old array.
+	start := len(b.lines)
+	b.lines = append(b.lines, p.buf[p.pos:p.pos+int(n)]...)
 	p.pos += int(n)
-	return logmodel.Entry{Labels: p.labels[si], Timestamp: ts, Line: line}, nil
+	return logmodel.Entry{Labels: p.labels[si], Timestamp: ts, Line: b.lines[start:len(b.lines):len(b.lines)]}, nil
 }
 
 // fill reads until at least want bytes are buffered, the reader ends or it
