@@ -15,6 +15,8 @@ func FuzzDecodeBlock(f *testing.F) {
 	data, _, _ := enc.encode(nil, rows, md, nil)
 	f.Add(data)
 	f.Add(data[:len(data)/2])
+	packed, _, _ := enc.encode(nil, fixturePackedRows(), md, nil)
+	f.Add(packed)
 	f.Add([]byte{blockFormatV1, 1, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var d blockDecoder
@@ -36,6 +38,11 @@ func FuzzOpenPart(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	v4, err := os.ReadFile(filepath.Join("testdata", "format-v4.part"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v4)
 	f.Add(seed)
 	f.Add(seed[:len(seed)-10])
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -89,6 +96,32 @@ func FuzzReplaySegment(f *testing.F) {
 		good, _, err := replaySegment(path, func(walRecord) error { return nil })
 		if err == nil && good > int64(len(b)) {
 			t.Fatalf("good offset %d past the end %d", good, len(b))
+		}
+	})
+}
+
+func FuzzUnpackDigits(f *testing.F) {
+	f.Add(appendPackedDigits(nil, []byte("0123456789")), 10)
+	f.Add([]byte{0xff, 0xff}, 1)
+	f.Add([]byte{}, 0)
+	f.Fuzz(func(t *testing.T, src []byte, n int) {
+		if n < 0 || n > 1<<16 {
+			return
+		}
+		out, err := unpackDigits(nil, src, n)
+		if err != nil {
+			return
+		}
+		if len(out) != n {
+			t.Fatalf("%d digits out; want %d", len(out), n)
+		}
+		for _, c := range out {
+			if c < '0' || c > '9' {
+				t.Fatalf("byte %#x is not a digit", c)
+			}
+		}
+		if again := appendPackedDigits(nil, out); len(again) != len(src) {
+			t.Fatalf("repacked to %d bytes from %d", len(again), len(src))
 		}
 	})
 }

@@ -37,9 +37,9 @@ const (
 	partHeader      = "KLPART01"
 	partFooterMagic = "KLPARTv1"
 	// partFormat 2 adds prefix and suffix grams to the blooms, format 3 the
-	// inner grams of tokens; older parts are still read, without the
-	// pruning their blooms cannot answer.
-	partFormat     = 3
+	// inner grams of tokens, format 4 packed digits (digits.go); older
+	// parts are still read, without the pruning their blooms cannot answer.
+	partFormat     = 4
 	partFooterSize = 48
 )
 
