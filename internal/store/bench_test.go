@@ -282,3 +282,25 @@ func BenchmarkWALEncode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBuildBloom builds the filter of one block's tokens and grams, with
+// probes mapped by multiply-shift (parts) and by modulo (archive).
+func BenchmarkBuildBloom(b *testing.B) {
+	rows, raw := benchRows(b)
+	var set hashSet
+	var recent [recentTokens]uint64
+	var text, digits []byte
+	for _, l := range rows.lines {
+		text, digits = splitLine(text, digits, l, &set, &recent)
+	}
+	for _, mulShift := range []bool{true, false} {
+		b.Run(fmt.Sprintf("mulShift=%v", mulShift), func(b *testing.B) {
+			var dst []byte
+			b.ReportAllocs()
+			b.SetBytes(raw)
+			for b.Loop() {
+				dst = buildBloom(dst[:0], &set, mulShift)
+			}
+		})
+	}
+}

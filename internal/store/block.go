@@ -249,7 +249,7 @@ func (e *blockEncoder) encode(dst []byte, rows *blockRows, mdDict []logmodel.Lab
 	m.length = uint32(len(dst) - start)
 	m.crc = crc32.Checksum(dst[start:], crcTable)
 	bloomStart := len(bloomDst)
-	bloomDst = buildBloom(bloomDst, &e.tokens)
+	bloomDst = buildBloom(bloomDst, &e.tokens, true)
 	m.bloomLen = uint32(len(bloomDst) - bloomStart)
 	return dst, m, bloomDst
 }

@@ -34,7 +34,7 @@ func (b *TokenBloom) Reset() {
 }
 
 // Bytes encodes the filter.
-func (b *TokenBloom) Bytes() []byte { return buildBloom(nil, &b.set) }
+func (b *TokenBloom) Bytes() []byte { return buildBloom(nil, &b.set, false) }
 
 // NewEntryFilter compiles q's filters.
 func NewEntryFilter(q Query) (*EntryFilter, error) {
@@ -77,17 +77,17 @@ func newFilterPlan(q Query) (*plan, error) {
 // match: false when a token or gram every match needs is missing.
 func (f *EntryFilter) MayMatchBloom(filter []byte) bool {
 	for _, h := range f.pl.tokens {
-		if !bloomMayContain(filter, h) {
+		if !bloomMayContain(filter, h, false) {
 			return false
 		}
 	}
 	for _, h := range f.pl.grams {
-		if !bloomMayContain(filter, h) {
+		if !bloomMayContain(filter, h, false) {
 			return false
 		}
 	}
 	for _, h := range f.pl.inner {
-		if !bloomMayContain(filter, h) {
+		if !bloomMayContain(filter, h, false) {
 			return false
 		}
 	}

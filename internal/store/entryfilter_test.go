@@ -52,7 +52,7 @@ func TestTokenBloomMatchesBlocks(t *testing.T) {
 			tb.Add([]byte(l))
 			text, digits = splitLine(text, digits, []byte(l), &set, &recent)
 		}
-		if got, want := tb.Bytes(), buildBloom(nil, &set); string(got) != string(want) {
+		if got, want := tb.Bytes(), buildBloom(nil, &set, false); string(got) != string(want) {
 			t.Errorf("TokenBloom of %q: %x; want %x", lines, got, want)
 		}
 	}
@@ -76,7 +76,7 @@ func FuzzTokenBloom(f *testing.F) {
 			tb.Add(l)
 			splitLine(nil, nil, l, &set, &recent)
 		}
-		if got, want := tb.Bytes(), buildBloom(nil, &set); string(got) != string(want) {
+		if got, want := tb.Bytes(), buildBloom(nil, &set, false); string(got) != string(want) {
 			t.Errorf("TokenBloom of %q: %x; want %x", line, got, want)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -143,7 +144,7 @@ func TestFormatFixture(t *testing.T) {
 			t.Fatalf("block 1 row %d: got %d %d %q", i, d.ts[i], d.seq[i], d.line(i))
 		}
 	}
-	if !bloomMayContain(p.bloom(0), tokenHash("status")) || p.format != 4 {
+	if !bloomMayContain(p.bloom(0), tokenHash("status"), true) || p.format != 4 {
 		t.Fatalf("bloom lacks a token of the block, or the part is of format %d", p.format)
 	}
 	toks, grams, _ := substringHashes("ne 07 stat") // "line" ends in "ne", "status" starts with "stat"
@@ -152,7 +153,7 @@ func TestFormatFixture(t *testing.T) {
 		t.Fatalf("inner grams of tatu: %v", inner)
 	}
 	for _, h := range slices.Concat(toks, grams, inner) {
-		if !bloomMayContain(p.bloom(0), h) {
+		if !bloomMayContain(p.bloom(0), h, true) {
 			t.Fatal("bloom lacks a gram of the block")
 		}
 	}
@@ -309,37 +310,59 @@ func TestHeadSearch(t *testing.T) {
 }
 
 // TestBloomEncoding checks that buildBloom's filters are the bit array of
-// the format, as little-endian words: bit p set for each probe p.
+// the format, as little-endian words, with bit p set for each probe p mapped
+// by modulo or by multiply-shift, and that their false-positive rate is
+// about 1.5% either way.
 func TestBloomEncoding(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{1, 7, 100, 5000} {
-		var set hashSet
-		for i := 0; i < n; i++ {
-			set.add(rng.Uint64())
-		}
-		got := buildBloom([]byte("prefix"), &set)
-		if string(got[:6]) != "prefix" {
-			t.Fatal("buildBloom changed what dst held")
-		}
-		words := make([]uint64, (set.len()*bloomBitsPerToken+63)/64)
-		m := uint64(len(words) * 64)
-		set.each(func(h uint64) {
-			for i := uint64(0); i < bloomProbes; i++ {
-				p := (h + i*((h>>32)|1)) % m
-				words[p/64] |= 1 << (p % 64)
+	for _, mulShift := range []bool{false, true} {
+		for _, n := range []int{1, 7, 100, 5000} {
+			var set hashSet
+			for i := 0; i < n; i++ {
+				set.add(rng.Uint64())
 			}
-		})
-		var want []byte
-		for _, w := range words {
-			want = binary.LittleEndian.AppendUint64(want, w)
-		}
-		if !bytes.Equal(got[6:], want) {
-			t.Fatalf("%d hashes: filter differs from the format's bit array", n)
-		}
-		set.each(func(h uint64) {
-			if !bloomMayContain(got[6:], h) {
-				t.Fatalf("%d hashes: filter lacks %x", n, h)
+			got := buildBloom([]byte("prefix"), &set, mulShift)
+			if string(got[:6]) != "prefix" {
+				t.Fatal("buildBloom changed what dst held")
 			}
-		})
+			words := make([]uint64, (set.len()*bloomBitsPerToken+63)/64)
+			m := uint64(len(words) * 64)
+			set.each(func(h uint64) {
+				for i := uint64(0); i < bloomProbes; i++ {
+					x := h + i*((h>>32)|1)
+					p := x % m
+					if mulShift {
+						x = h + i*(bits.RotateLeft64(h, 32)|1)
+						p, _ = bits.Mul64(x, m)
+					}
+					words[p/64] |= 1 << (p % 64)
+				}
+			})
+			var want []byte
+			for _, w := range words {
+				want = binary.LittleEndian.AppendUint64(want, w)
+			}
+			if !bytes.Equal(got[6:], want) {
+				t.Fatalf("%d hashes, multiply-shift %v: filter differs from the format's bit array", n, mulShift)
+			}
+			set.each(func(h uint64) {
+				if !bloomMayContain(got[6:], h, mulShift) {
+					t.Fatalf("%d hashes, multiply-shift %v: filter lacks %x", n, mulShift, h)
+				}
+			})
+			if n < 5000 {
+				continue
+			}
+			fp := 0
+			for i := 0; i < 100000; i++ {
+				if h := rng.Uint64(); !set.has(h) && bloomMayContain(got[6:], h, mulShift) {
+					fp++
+				}
+			}
+			t.Logf("multiply-shift %v: %.2f%% false positives", mulShift, float64(fp)/1000)
+			if fp > 2500 {
+				t.Fatalf("multiply-shift %v: %.2f%% false positives", mulShift, float64(fp)/1000)
+			}
+		}
 	}
 }

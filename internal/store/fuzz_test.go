@@ -64,7 +64,7 @@ func FuzzOpenPart(f *testing.F) {
 			if d.decodeHeader(raw) == nil {
 				_ = d.decodeText()
 			}
-			_ = bloomMayContain(p.bloom(i), 12345)
+			_ = bloomMayContain(p.bloom(i), 12345, p.format >= 4)
 		}
 	})
 }

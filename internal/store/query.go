@@ -328,22 +328,22 @@ func (pl *plan) bloomPass(p *part, bi int) bool {
 	if len(pl.tokens) == 0 && !grams && !inner {
 		return true
 	}
-	f := p.bloom(bi)
+	f, mulShift := p.bloom(bi), p.format >= 4
 	for _, h := range pl.tokens {
-		if !bloomMayContain(f, h) {
+		if !bloomMayContain(f, h, mulShift) {
 			return false
 		}
 	}
 	if grams {
 		for _, h := range pl.grams {
-			if !bloomMayContain(f, h) {
+			if !bloomMayContain(f, h, mulShift) {
 				return false
 			}
 		}
 	}
 	if inner {
 		for _, h := range pl.inner {
-			if !bloomMayContain(f, h) {
+			if !bloomMayContain(f, h, mulShift) {
 				return false
 			}
 		}
