@@ -24,7 +24,7 @@ func TestServeSettingsPrecedence(t *testing.T) {
 	o := &serveOptions{configFile: file}
 	defaults := map[string]string{"listen": "127.0.0.1:7070", "data-dir": "./kubelog-data", "bootstrap-token": "", "fsync": "always",
 		"retention": "30d", "disk-budget": "0", "max-body-bytes": "100", "public-metrics": "true", "no-rate-limits": "false",
-		"head-max-bytes": "33554432", "memory-limit": "150MiB", "kubeconfig": "", "context": ""}
+		"head-max-bytes": "16777216", "memory-limit": "150MiB", "kubeconfig": "", "context": ""}
 	cfg, err := o.resolve(cmd.Flags(), defaults)
 	if err != nil {
 		t.Fatal(err)

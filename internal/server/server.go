@@ -52,7 +52,11 @@ type Config struct {
 	// DiskBudget caps the store's part bytes; 0 is no cap.
 	DiskBudget int64 `yaml:"disk_budget_bytes"`
 	// HeadMaxBytes is the raw size of the store's in-memory head, the main
-	// term of the server's memory use.
+	// term of the server's memory use. The default, 16 MiB, leaves room under
+	// the default 150 MiB memory limit for the head being flushed and for
+	// pushes of 1 MiB, Promtail's and Alloy's batch: with 32 MiB heads such
+	// pushes kept the heap at the limit, and garbage collection and returning
+	// memory to the system took most of the server's CPU.
 	HeadMaxBytes int64 `yaml:"head_max_bytes"`
 	// NoRateLimits turns every rate limit off (kubelog bench uses it).
 	NoRateLimits bool `yaml:"no_rate_limits"`
@@ -88,7 +92,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes:    64 << 20,
 		Fsync:           string(store.FsyncAlways),
 		Retention:       30 * 24 * time.Hour,
-		HeadMaxBytes:    32 << 20,
+		HeadMaxBytes:    16 << 20,
 		ShutdownTimeout: 30 * time.Second,
 		ArchiveTick:     30 * time.Second,
 		AppsLinkTTL:     15 * time.Minute,
