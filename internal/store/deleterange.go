@@ -21,6 +21,18 @@ func (s *Store) DeleteRange(ctx context.Context, tenant string, matchers []*Matc
 	if err := s.Flush(ctx); err != nil {
 		return 0, fmt.Errorf("store: delete range: flush: %w", err)
 	}
+	total, err := s.deleteRangeFromParts(ctx, tenant, matchers, start, end, maxSeq)
+	if err != nil || total == 0 {
+		return total, err
+	}
+	s.log.Info("deleted a time range", "tenant", tenant, "entries", total)
+	// Outside manifestMu, as pruneStreams requires.
+	return total, s.pruneStreams()
+}
+
+// deleteRangeFromParts rewrites the parts of DeleteRange and returns the
+// number of entries removed.
+func (s *Store) deleteRangeFromParts(ctx context.Context, tenant string, matchers []*Matcher, start, end int64, maxSeq uint64) (int64, error) {
 	s.manifestMu.Lock()
 	defer s.manifestMu.Unlock()
 	s.mu.RLock()
@@ -72,11 +84,7 @@ func (s *Store) DeleteRange(ctx context.Context, tenant string, matchers []*Matc
 		p.unref()
 		total += n
 	}
-	if total > 0 {
-		s.log.Info("deleted a time range", "tenant", tenant, "entries", total)
-		return total, s.pruneStreams()
-	}
-	return 0, nil
+	return total, nil
 }
 
 // rewriteWithout writes a copy of p without the entries of streams in

@@ -51,8 +51,19 @@ func (s *Store) RunMaintenance(ctx context.Context) error {
 }
 
 // applyRetention deletes whole parts older than their tenant's retention,
-// then the oldest parts while the disk budget is exceeded.
+// then the oldest parts while the disk budget is exceeded, and then the
+// streams left without entries.
 func (s *Store) applyRetention() error {
+	dropped, err := s.dropExpiredParts()
+	if err != nil || dropped == 0 {
+		return err
+	}
+	return s.pruneStreams()
+}
+
+// dropExpiredParts deletes the parts that retention and the disk budget
+// reject and returns how many.
+func (s *Store) dropExpiredParts() (int, error) {
 	now := s.cfg.Now()
 	s.manifestMu.Lock()
 	defer s.manifestMu.Unlock()
@@ -97,7 +108,7 @@ func (s *Store) applyRetention() error {
 	}
 	s.mu.Unlock()
 	if len(drop) == 0 {
-		return nil
+		return 0, nil
 	}
 	if err := s.writeManifest(); err != nil {
 		// The parts are out of the list in memory but still on disk and in the
@@ -108,7 +119,7 @@ func (s *Store) applyRetention() error {
 			t.parts = append(t.parts, p)
 		}
 		s.mu.Unlock()
-		return fmt.Errorf("store: retention: %w", err)
+		return 0, fmt.Errorf("store: retention: %w", err)
 	}
 	for _, p := range drop {
 		s.stats.retentionParts.Add(1)
@@ -116,11 +127,14 @@ func (s *Store) applyRetention() error {
 		p.unref()
 	}
 	s.log.Info("retention deleted parts", "parts", len(drop))
-	return s.pruneStreams()
+	return len(drop), nil
 }
 
 // pruneStreams drops registry entries of streams that no part or head holds
 // any more. It runs on the writer goroutine, so no append is mid-flight.
+// Never call it, nor anything else that waits for the writer, with
+// manifestMu held: the writer may be waiting for the flusher
+// (awaitFlusher), which takes manifestMu.
 func (s *Store) pruneStreams() error {
 	done := make(chan struct{})
 	err := s.sendControl(context.Background(), func() {

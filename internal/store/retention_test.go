@@ -140,3 +140,59 @@ func TestQueryDuringRetentionSeesWholeParts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRetentionWhileAppendsWait runs retention, which prunes streams on the
+// writer goroutine, while the writer waits for a flush that retention's
+// manifest lock holds back: retention must let the lock go before it waits
+// for the writer, or the three wait for each other for ever (the test then
+// fails, and hangs in Close until go test's timeout).
+func TestRetentionWhileAppendsWait(t *testing.T) {
+	cfg, clk := testConfig(t)
+	cfg.HeadMaxBytes = 4 << 10
+	s := openTest(t, cfg)
+	ctx := context.Background()
+	s.SetRetention("old", time.Hour)
+	mustAppend(t, s, "old", ent(logmodel.FromPairs("app", "gone"), clk.Now().Add(-30*time.Minute), "soon expired"))
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+
+	s.manifestMu.Lock()
+	retained := make(chan error, 1)
+	go func() { retained <- s.applyRetention() }()
+	time.Sleep(20 * time.Millisecond) // retention queues for the manifest lock first
+	a := logmodel.FromPairs("app", "a")
+	appended := make(chan error, 1)
+	go func() {
+		for b := 0; b < 20; b++ {
+			es := make([]logmodel.Entry, 50)
+			for i := range es {
+				es[i] = ent(a, clk.Now().Add(-time.Minute), fmt.Sprintf("batch %d line %d, long enough to fill a small head", b, i))
+			}
+			if _, err := s.Append(ctx, "t", es); err != nil {
+				appended <- err
+				return
+			}
+		}
+		appended <- nil
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.writerStalled.Load() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	s.manifestMu.Unlock()
+	for _, ch := range []chan error{retained, appended} {
+		select {
+		case err := <-ch:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("retention and appends still wait for each other after 10s")
+		}
+	}
+	if st := s.Stats(""); st.RetentionParts != 1 {
+		t.Fatalf("retention deleted %d parts; want 1", st.RetentionParts)
+	}
+}
