@@ -799,17 +799,19 @@ func (s *Store) freeze() error {
 // maxFrozenHeads bounds the heads frozen and not yet written, the one the
 // flusher is writing included. When ingest outruns flushing, appends are
 // held back rather than heads piled up in memory, and the flusher encodes
-// on every core meanwhile (see encodePlans).
+// on every core meanwhile (see encodePlans). When flushing fails, appends
+// go on into the WAL and heads pile up, as they must to keep ingesting.
 const maxFrozenHeads = 1
 
 // awaitFlusher waits, on the writer goroutine, until fewer than
-// maxFrozenHeads heads are frozen, or the store stops.
+// maxFrozenHeads heads are frozen, the last flush failed, or the store
+// stops.
 func (s *Store) awaitFlusher() {
 	for {
 		s.mu.RLock()
 		n := len(s.frozen)
 		s.mu.RUnlock()
-		if n < maxFrozenHeads {
+		if n < maxFrozenHeads || s.flushFailing.Load() {
 			return
 		}
 		s.writerStalled.Store(true)
@@ -832,8 +834,13 @@ func (s *Store) flusher() {
 			s.manifestMu.Lock()
 			err := s.flushFrozen()
 			s.manifestMu.Unlock()
+			s.flushFailing.Store(err != nil)
 			if err != nil {
 				s.log.Error("flush failed; will retry", "err", err)
+				select {
+				case s.flushed <- struct{}{}: // a waiting writer goes on
+				default:
+				}
 				select {
 				case <-time.After(time.Second):
 					select {

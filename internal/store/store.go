@@ -47,8 +47,10 @@ type Store struct {
 	control  chan func()
 	flushReq chan struct{}
 	flushed  chan struct{} // the flusher wrote a head
-	// writerStalled is set while the writer waits for the flusher.
+	// writerStalled is set while the writer waits for the flusher, and
+	// flushFailing while the last flush failed.
 	writerStalled atomic.Bool
+	flushFailing  atomic.Bool
 	stop          chan struct{}
 	wg            sync.WaitGroup
 	closed        atomic.Bool

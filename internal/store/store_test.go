@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -365,6 +368,66 @@ func TestFrozenHeadsAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err = s.Query(context.Background(), Query{Tenant: "t", Limit: batches * perBatch})
+	if err != nil || len(res.Entries) != batches*perBatch {
+		t.Fatalf("stored %d entries (%v); want %d", len(res.Entries), err, batches*perBatch)
+	}
+}
+
+// TestFailingFlushDoesNotHoldAppendsBack makes every flush fail (the part
+// directory is a file) and checks that appends go on into the WAL rather
+// than wait for the flusher, and that everything is stored once flushes
+// work again.
+func TestFailingFlushDoesNotHoldAppendsBack(t *testing.T) {
+	cfg, _ := testConfig(t)
+	cfg.HeadMaxBytes = 4 << 10
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := openTest(t, cfg)
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The flusher reads partDir with manifestMu held.
+	s.manifestMu.Lock()
+	partDir := s.partDir
+	s.partDir = notDir
+	s.manifestMu.Unlock()
+	a := logmodel.FromPairs("app", "a")
+	const batches, perBatch = 20, 50
+	done := make(chan error, 1)
+	go func() {
+		for b := 0; b < batches; b++ {
+			es := make([]logmodel.Entry, perBatch)
+			for i := range es {
+				es[i] = ent(a, testBase.Add(time.Duration(b*perBatch+i)*time.Millisecond), fmt.Sprintf("batch %d line %d, long enough to fill a small head", b, i))
+			}
+			if _, err := s.Append(context.Background(), "t", es); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("appends waited for a flusher that keeps failing")
+	}
+	s.mu.RLock()
+	frozen := len(s.frozen)
+	s.mu.RUnlock()
+	if frozen < 2 {
+		t.Fatalf("%d heads frozen while flushes failed; want several", frozen)
+	}
+	s.manifestMu.Lock()
+	s.partDir = partDir
+	s.manifestMu.Unlock()
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Query(context.Background(), Query{Tenant: "t", Limit: batches * perBatch})
 	if err != nil || len(res.Entries) != batches*perBatch {
 		t.Fatalf("stored %d entries (%v); want %d", len(res.Entries), err, batches*perBatch)
 	}
