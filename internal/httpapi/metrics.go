@@ -72,6 +72,8 @@ var (
 		"torn":         prometheus.NewDesc("kubelog_store_wal_torn_tails_total", "Torn WAL tails cut at startup.", nil, nil),
 		"flushes":      prometheus.NewDesc("kubelog_store_flushes_total", "Heads flushed to parts.", nil, nil),
 		"merges":       prometheus.NewDesc("kubelog_store_merges_total", "Part merges.", nil, nil),
+		"flushwaits":   prometheus.NewDesc("kubelog_store_flush_waits_total", "Times appends were held back until a head was flushed.", nil, nil),
+		"flushwaited":  prometheus.NewDesc("kubelog_store_flush_wait_seconds_total", "Time appends were held back until a head was flushed.", nil, nil),
 		"retention":    prometheus.NewDesc("kubelog_store_retention_deleted_parts_total", "Parts deleted by retention.", nil, nil),
 		"appended":     prometheus.NewDesc("kubelog_store_appended_entries_total", "Entries appended since start.", nil, nil),
 		"appendedsize": prometheus.NewDesc("kubelog_store_appended_bytes_total", "Line bytes appended since start.", nil, nil),
@@ -104,6 +106,8 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	n("torn", float64(s.WALTornTails))
 	n("flushes", float64(s.Flushes))
 	n("merges", float64(s.Merges))
+	n("flushwaits", float64(s.FlushWaits))
+	n("flushwaited", s.FlushWaitSeconds)
 	n("retention", float64(s.RetentionParts))
 	n("appended", float64(s.AppendedEntries))
 	n("appendedsize", float64(s.AppendedBytes))

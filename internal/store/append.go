@@ -798,30 +798,35 @@ func (s *Store) freeze() error {
 
 // maxFrozenHeads bounds the heads frozen and not yet written, the one the
 // flusher is writing included. When ingest outruns flushing, appends are
-// held back rather than heads piled up in memory, and the flusher encodes
-// on every core meanwhile (see encodePlans). When flushing fails, appends
+// held back rather than heads piled up in memory. When flushing fails, appends
 // go on into the WAL and heads pile up, as they must to keep ingesting.
 const maxFrozenHeads = 1
 
 // awaitFlusher waits, on the writer goroutine, until fewer than
 // maxFrozenHeads heads are frozen, the last flush failed, or the store
-// stops.
+// stops. Stats count the waits and their time.
 func (s *Store) awaitFlusher() {
+	var start time.Time
 	for {
 		s.mu.RLock()
 		n := len(s.frozen)
 		s.mu.RUnlock()
 		if n < maxFrozenHeads || s.flushFailing.Load() {
-			return
+			break
 		}
-		s.writerStalled.Store(true)
+		if start.IsZero() {
+			start = time.Now()
+			s.stats.flushWaits.Add(1)
+		}
 		select {
 		case <-s.flushed:
-			s.writerStalled.Store(false)
+			continue
 		case <-s.stop:
-			s.writerStalled.Store(false)
-			return
 		}
+		break
+	}
+	if !start.IsZero() {
+		s.stats.flushWaitNanos.Add(int64(time.Since(start)))
 	}
 }
 

@@ -178,7 +178,7 @@ func TestRetentionWhileAppendsWait(t *testing.T) {
 		appended <- nil
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for !s.writerStalled.Load() && time.Now().Before(deadline) {
+	for s.Stats("").FlushWaits == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	s.manifestMu.Unlock()

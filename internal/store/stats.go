@@ -17,6 +17,8 @@ type storeCounters struct {
 	corruptParts    atomic.Int64
 	walTornTails    atomic.Int64
 	walErrors       atomic.Int64
+	flushWaits      atomic.Int64 // times appends were held back for the flusher
+	flushWaitNanos  atomic.Int64 // and for how long in all
 
 	mu         sync.Mutex // guards the two fields below
 	walErr     string
@@ -58,6 +60,8 @@ type Stats struct {
 	LastWALErrorAt   time.Time `json:"last_wal_error_at,omitzero"`
 	Flushes          int64     `json:"flushes"`
 	Merges           int64     `json:"merges"`
+	FlushWaits       int64     `json:"flush_waits"`
+	FlushWaitSeconds float64   `json:"flush_wait_seconds"`
 	RetentionParts   int64     `json:"retention_deleted_parts"`
 	AppendedEntries  int64     `json:"appended_entries"`
 	AppendedBytes    int64     `json:"appended_bytes"`
@@ -132,6 +136,8 @@ func (s *Store) Stats(tenantName string) Stats {
 	st.WALErrors = c.walErrors.Load()
 	st.Flushes = c.flushes.Load()
 	st.Merges = c.merges.Load()
+	st.FlushWaits = c.flushWaits.Load()
+	st.FlushWaitSeconds = time.Duration(c.flushWaitNanos.Load()).Seconds()
 	st.RetentionParts = c.retentionParts.Load()
 	st.AppendedEntries = c.appendedEntries.Load()
 	st.AppendedBytes = c.appendedBytes.Load()

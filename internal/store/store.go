@@ -43,18 +43,15 @@ type Store struct {
 	manifestMu sync.Mutex // serialises part-list changes that rewrite the manifest
 	nextPartID atomic.Uint64
 
-	reqs     chan *appendReq
-	control  chan func()
-	flushReq chan struct{}
-	flushed  chan struct{} // the flusher wrote a head
-	// writerStalled is set while the writer waits for the flusher, and
-	// flushFailing while the last flush failed.
-	writerStalled atomic.Bool
-	flushFailing  atomic.Bool
-	stop          chan struct{}
-	wg            sync.WaitGroup
-	closed        atomic.Bool
-	closeMu       sync.RWMutex // held for reading by Append while it enqueues
+	reqs         chan *appendReq
+	control      chan func()
+	flushReq     chan struct{}
+	flushed      chan struct{} // the flusher wrote a head
+	flushFailing atomic.Bool   // the last flush failed
+	stop         chan struct{}
+	wg           sync.WaitGroup
+	closed       atomic.Bool
+	closeMu      sync.RWMutex // held for reading by Append while it enqueues
 
 	// Owned by the writer goroutine, except that wal belongs to the syncer
 	// while a group is in flight.

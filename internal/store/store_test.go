@@ -340,7 +340,7 @@ func TestFrozenHeadsAreBounded(t *testing.T) {
 		done <- nil
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for !s.writerStalled.Load() {
+	for s.Stats("").FlushWaits == 0 {
 		if time.Now().After(deadline) {
 			s.manifestMu.Unlock()
 			t.Fatal("the writer never waited for the flusher")
@@ -370,6 +370,9 @@ func TestFrozenHeadsAreBounded(t *testing.T) {
 	res, err = s.Query(context.Background(), Query{Tenant: "t", Limit: batches * perBatch})
 	if err != nil || len(res.Entries) != batches*perBatch {
 		t.Fatalf("stored %d entries (%v); want %d", len(res.Entries), err, batches*perBatch)
+	}
+	if st := s.Stats(""); st.FlushWaitSeconds < 0.1 {
+		t.Fatalf("stats count %d waits for the flusher, %.3fs in all; want at least the 0.1s it was blocked", st.FlushWaits, st.FlushWaitSeconds)
 	}
 }
 
