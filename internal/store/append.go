@@ -807,12 +807,17 @@ const maxFrozenHeads = 1
 // stops. Stats count the waits and their time.
 func (s *Store) awaitFlusher() {
 	var start time.Time
+	defer func() {
+		if !start.IsZero() {
+			s.stats.flushWaitNanos.Add(int64(time.Since(start)))
+		}
+	}()
 	for {
 		s.mu.RLock()
 		n := len(s.frozen)
 		s.mu.RUnlock()
 		if n < maxFrozenHeads || s.flushFailing.Load() {
-			break
+			return
 		}
 		if start.IsZero() {
 			start = time.Now()
@@ -820,13 +825,9 @@ func (s *Store) awaitFlusher() {
 		}
 		select {
 		case <-s.flushed:
-			continue
 		case <-s.stop:
+			return
 		}
-		break
-	}
-	if !start.IsZero() {
-		s.stats.flushWaitNanos.Add(int64(time.Since(start)))
 	}
 }
 
