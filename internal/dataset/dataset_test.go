@@ -87,14 +87,21 @@ func TestSpillReplaysExactly(t *testing.T) {
 	}
 }
 
-func TestReplayRejectsTruncatedAndCorruptSpills(t *testing.T) {
-	g := newGen(t, 100)
+// spilled returns a generator of n lines and its spill.
+func spilled(tb testing.TB, n int) (*Generator, []byte) {
+	tb.Helper()
+	g := newGen(tb, n)
 	var buf bytes.Buffer
 	if _, err := g.Spill(&buf); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return g, buf.Bytes()
+}
+
+func TestReplayRejectsTruncatedAndCorruptSpills(t *testing.T) {
+	g, spill := spilled(t, 100)
 	labels := g.StreamLabels()
-	r := NewReplay(bytes.NewReader(buf.Bytes()[:buf.Len()-3]), labels)
+	r := NewReplay(bytes.NewReader(spill[:len(spill)-3]), labels)
 	var err error
 	var batch Batch
 	for err == nil {
@@ -150,12 +157,7 @@ func BenchmarkGeneratorNext(b *testing.B) {
 // BenchmarkReplayNext replays batches of 7,500 entries, as the bench's
 // senders take them.
 func BenchmarkReplayNext(b *testing.B) {
-	g := newGen(b, 200_000)
-	var buf bytes.Buffer
-	if _, err := g.Spill(&buf); err != nil {
-		b.Fatal(err)
-	}
-	spill := buf.Bytes()
+	g, spill := spilled(b, 200_000)
 	r := NewReplay(bytes.NewReader(spill), g.StreamLabels())
 	var batch Batch
 	var bytesDone int64

@@ -162,35 +162,11 @@ func TestRetentionWhileAppendsWait(t *testing.T) {
 	retained := make(chan error, 1)
 	go func() { retained <- s.applyRetention() }()
 	time.Sleep(20 * time.Millisecond) // retention queues for the manifest lock first
-	a := logmodel.FromPairs("app", "a")
-	appended := make(chan error, 1)
-	go func() {
-		for b := 0; b < 20; b++ {
-			es := make([]logmodel.Entry, 50)
-			for i := range es {
-				es[i] = ent(a, clk.Now().Add(-time.Minute), fmt.Sprintf("batch %d line %d, long enough to fill a small head", b, i))
-			}
-			if _, err := s.Append(ctx, "t", es); err != nil {
-				appended <- err
-				return
-			}
-		}
-		appended <- nil
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats("").FlushWaits == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	appended := appendInBackground(s, clk.Now().Add(-time.Minute), 20, 50)
+	waitForFlushWait(s)
 	s.manifestMu.Unlock()
-	for _, ch := range []chan error{retained, appended} {
-		select {
-		case err := <-ch:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("retention and appends still wait for each other after 10s")
-		}
+	for _, ch := range []<-chan error{retained, appended} {
+		awaitDone(t, ch, "retention and appends still wait for each other after 10s")
 	}
 	if st := s.Stats(""); st.RetentionParts != 1 {
 		t.Fatalf("retention deleted %d parts; want 1", st.RetentionParts)

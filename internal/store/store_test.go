@@ -322,30 +322,12 @@ func TestFrozenHeadsAreBounded(t *testing.T) {
 	cfg, _ := testConfig(t)
 	cfg.HeadMaxBytes = 4 << 10
 	s := openTest(t, cfg)
-	a := logmodel.FromPairs("app", "a")
 	const batches, perBatch = 20, 50
 	s.manifestMu.Lock() // the flusher cannot write a head
-	done := make(chan error, 1)
-	go func() {
-		for b := 0; b < batches; b++ {
-			es := make([]logmodel.Entry, perBatch)
-			for i := range es {
-				es[i] = ent(a, testBase.Add(time.Duration(b*perBatch+i)*time.Millisecond), fmt.Sprintf("batch %d line %d, long enough to fill a small head", b, i))
-			}
-			if _, err := s.Append(context.Background(), "t", es); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats("").FlushWaits == 0 {
-		if time.Now().After(deadline) {
-			s.manifestMu.Unlock()
-			t.Fatal("the writer never waited for the flusher")
-		}
-		time.Sleep(time.Millisecond)
+	done := appendInBackground(s, testBase, batches, perBatch)
+	if !waitForFlushWait(s) {
+		s.manifestMu.Unlock()
+		t.Fatal("the writer never waited for the flusher")
 	}
 	select {
 	case err := <-done:
@@ -394,30 +376,8 @@ func TestFailingFlushDoesNotHoldAppendsBack(t *testing.T) {
 	partDir := s.partDir
 	s.partDir = notDir
 	s.manifestMu.Unlock()
-	a := logmodel.FromPairs("app", "a")
 	const batches, perBatch = 20, 50
-	done := make(chan error, 1)
-	go func() {
-		for b := 0; b < batches; b++ {
-			es := make([]logmodel.Entry, perBatch)
-			for i := range es {
-				es[i] = ent(a, testBase.Add(time.Duration(b*perBatch+i)*time.Millisecond), fmt.Sprintf("batch %d line %d, long enough to fill a small head", b, i))
-			}
-			if _, err := s.Append(context.Background(), "t", es); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("appends waited for a flusher that keeps failing")
-	}
+	awaitDone(t, appendInBackground(s, testBase, batches, perBatch), "appends waited for a flusher that keeps failing")
 	s.mu.RLock()
 	frozen := len(s.frozen)
 	s.mu.RUnlock()
@@ -433,5 +393,54 @@ func TestFailingFlushDoesNotHoldAppendsBack(t *testing.T) {
 	res, err := s.Query(context.Background(), Query{Tenant: "t", Limit: batches * perBatch})
 	if err != nil || len(res.Entries) != batches*perBatch {
 		t.Fatalf("stored %d entries (%v); want %d", len(res.Entries), err, batches*perBatch)
+	}
+}
+
+// appendInBackground appends batches of perBatch entries of one stream to
+// tenant "t", from base on, a millisecond apart, with lines long enough that
+// a few batches fill a 4 KiB head, and reports the outcome on the channel.
+func appendInBackground(s *Store, base time.Time, batches, perBatch int) <-chan error {
+	a := logmodel.FromPairs("app", "a")
+	done := make(chan error, 1)
+	go func() {
+		for b := 0; b < batches; b++ {
+			es := make([]logmodel.Entry, perBatch)
+			for i := range es {
+				es[i] = ent(a, base.Add(time.Duration(b*perBatch+i)*time.Millisecond), fmt.Sprintf("batch %d line %d, long enough to fill a small head", b, i))
+			}
+			if _, err := s.Append(context.Background(), "t", es); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	return done
+}
+
+// waitForFlushWait reports whether the writer starts waiting for the
+// flusher within 10 seconds.
+func waitForFlushWait(s *Store) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats("").FlushWaits == 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
+// awaitDone fails the test with the error done reports, or with stuck when
+// it reports nothing within 10 seconds.
+func awaitDone(t *testing.T, done <-chan error, stuck string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal(stuck)
 	}
 }
