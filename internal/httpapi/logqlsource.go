@@ -73,7 +73,7 @@ func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn fu
 		var ent logql.Entry // reused, as Scan's below: fn keeps no pointer to it
 		for i := range res.Entries {
 			e := &res.Entries[i]
-			ent = logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}
+			ent = logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata, Cursor: e.Cursor}
 			if err := fn(0, &ent); err != nil {
 				return err
 			}
@@ -98,7 +98,7 @@ func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn fu
 			return nil
 		}
 		ent := &entries[w]
-		ent.Labels, ent.Timestamp, ent.Line, ent.Metadata = st.Labels, e.Timestamp, e.Line, e.Metadata
+		ent.Labels, ent.Timestamp, ent.Line, ent.Metadata, ent.Cursor = st.Labels, e.Timestamp, e.Line, e.Metadata, logmodel.Cursor{Seq: e.Seq}
 		return fn(w, ent)
 	})
 	if err != nil {
@@ -106,7 +106,7 @@ func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn fu
 	}
 	for i := range archived {
 		e := &archived[i]
-		if err := fn(0, &logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata}); err != nil {
+		if err := fn(0, &logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: e.Line, Metadata: e.Metadata, Cursor: e.Cursor}); err != nil {
 			return err
 		}
 	}

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,8 +74,8 @@ func (a *API) lokiRange(get func(string) string, def time.Duration) (int64, int6
 	}
 	back := def
 	if s := get("since"); s != "" {
-		if back, err = timeparse.ParseDuration(s); err != nil || back <= 0 {
-			return 0, 0, badRequest("invalid since: %q is not a positive duration", s)
+		if back, err = timeparse.ParsePositive(s); err != nil {
+			return 0, 0, badRequest("invalid since: %v", err)
 		}
 	}
 	start, err := lokiTime(get, "start", end-int64(back))
@@ -699,21 +701,25 @@ func (a *API) logqlSearch(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return queryError(err)
 		}
-		var logs []logmodel.EntryJSON
+		var ents []logmodel.Entry
 		for _, s := range v {
 			for _, e := range s.Entries {
-				ent := logmodel.Entry{Labels: s.Labels, Timestamp: e.Timestamp, Line: []byte(e.Line), Metadata: e.Metadata}
-				j := ent.ToJSON()
-				j.Cursor = ""
-				logs = append(logs, j)
+				ents = append(ents, logmodel.Entry{Labels: s.Labels, Timestamp: e.Timestamp, Line: []byte(e.Line), Metadata: e.Metadata, Cursor: e.Cursor})
 			}
 		}
-		sort.SliceStable(logs, func(i, j int) bool {
+		// In the query's direction by (timestamp, cursor), the order of
+		// every other entry listing.
+		slices.SortFunc(ents, func(x, y logmodel.Entry) int {
+			c := cmp.Or(cmp.Compare(x.Timestamp, y.Timestamp), cmp.Compare(x.Cursor.Seq, y.Cursor.Seq))
 			if dir == logmodel.Backward {
-				return logs[i].Timestamp > logs[j].Timestamp
+				return -c
 			}
-			return logs[i].Timestamp < logs[j].Timestamp
+			return c
 		})
+		logs := make([]logmodel.EntryJSON, len(ents))
+		for i := range ents {
+			logs[i] = ents[i].ToJSON()
+		}
 		out["result_type"], out["logs"] = "streams", logs
 	}
 	out["stats"] = map[string]any{"scanned_lines": st.EntriesProcessed, "scanned_bytes": st.BytesProcessed, "took_ms": float64(time.Since(began).Microseconds()) / 1000}

@@ -333,3 +333,39 @@ func BenchmarkLokiCountRange(b *testing.B) {
 		}
 	})
 }
+
+// TestLogQLSearchKeepsCursorsAndOrder checks that POST search/logql gives
+// each entry its cursor, the same as GET /api/v1/logs, and orders an entry
+// on a whole second before a later one in the same second (which sorting
+// RFC3339 strings gets wrong: "…:00Z" > "…:00.5Z").
+func TestLogQLSearchKeepsCursorsAndOrder(t *testing.T) {
+	e := newEnv(t, noLimits())
+	sec := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	labels := map[string]string{"app": "c", "namespace": "n"}
+	for _, at := range []time.Time{sec, sec.Add(500 * time.Millisecond), sec.Add(time.Second)} {
+		e.pushJSON("a-rw", labels, at, "line at "+at.Format(time.RFC3339Nano))
+	}
+	want := e.logs("a-read", "namespace=n&direction=forward&start_time="+sec.Add(-time.Minute).Format(time.RFC3339))
+	if len(want.Logs) != 3 {
+		t.Fatalf("GET /api/v1/logs: %+v", want)
+	}
+	for _, dir := range []string{"forward", "backward"} {
+		code, b, _ := e.do("a-read", "POST", "/api/v1/logs/search/logql", map[string]any{"query": `{app="c"}`,
+			"start_time": sec.Add(-time.Minute).Format(time.RFC3339), "end_time": sec.Add(time.Minute).Format(time.RFC3339), "direction": dir})
+		var got struct {
+			Logs []struct{ Timestamp, Message, Cursor string } `json:"logs"`
+		}
+		if code != 200 || json.Unmarshal(b, &got) != nil || len(got.Logs) != 3 {
+			t.Fatalf("%s: %d %s", dir, code, b)
+		}
+		for i, l := range got.Logs {
+			w := want.Logs[i]
+			if dir == "backward" {
+				w = want.Logs[2-i]
+			}
+			if l.Cursor == "" || l.Cursor != w.Cursor || l.Message != w.Message {
+				t.Errorf("%s entry %d: %+v; want %+v", dir, i, l, w)
+			}
+		}
+	}
+}

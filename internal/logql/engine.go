@@ -24,6 +24,9 @@ type Entry struct {
 	// Metadata is the entry's structured metadata, sorted by name. Like
 	// Labels, the engine may keep it, so it must never be modified.
 	Metadata logmodel.Labels
+	// Cursor is the entry's ingest position; zero when the source has
+	// none.
+	Cursor logmodel.Cursor
 }
 
 // LineFilterType is the comparison of a pushed-down line filter.
@@ -171,10 +174,11 @@ type internedLabels struct {
 
 // hit is one entry of a log query result.
 type hit struct {
-	ts   int64
-	lbls *internedLabels
-	line string
-	meta logmodel.Labels
+	ts     int64
+	lbls   *internedLabels
+	line   string
+	meta   logmodel.Labels
+	cursor logmodel.Cursor
 }
 
 // hitHeap keeps the best hits, the worst on top.
@@ -297,7 +301,7 @@ func (e *Engine) QueryLogs(ctx context.Context, expr Expr, start, end int64, dir
 				return nil
 			}
 		}
-		h := hit{ts: ent.Timestamp, lbls: w.intern(ls, limit), line: string(line)}
+		h := hit{ts: ent.Timestamp, lbls: w.intern(ls, limit), line: string(line), cursor: ent.Cursor}
 		if len(ent.Metadata) > 0 {
 			h.meta = ent.Metadata
 		}
@@ -342,7 +346,7 @@ func groupHits(hits []hit) Streams {
 			out = append(out, Stream{Labels: h.lbls.labels})
 			keys = append(keys, h.lbls.key)
 		}
-		out[i].Entries = append(out[i].Entries, StreamEntry{Timestamp: h.ts, Line: h.line, Metadata: h.meta})
+		out[i].Entries = append(out[i].Entries, StreamEntry{Timestamp: h.ts, Line: h.line, Metadata: h.meta, Cursor: h.cursor})
 	}
 	sort.Sort(streamsByKey{out, keys})
 	return out

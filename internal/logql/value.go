@@ -71,6 +71,9 @@ type StreamEntry struct {
 	// Metadata is the entry's structured metadata as stored (the pipeline
 	// also exposes it as labels).
 	Metadata logmodel.Labels
+	// Cursor is the entry's ingest position (zero when the source has
+	// none).
+	Cursor logmodel.Cursor
 }
 
 // Stream is the entries of a log query that share a final label set, in
