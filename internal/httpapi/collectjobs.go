@@ -87,9 +87,9 @@ func (a *API) jobInput(kind string, req jobRequest) (clusters.JobInput, error) {
 		}
 		in.Request.SinceTime = t.UTC()
 	case req.Since != "":
-		d, err := timeparse.ParseDuration(req.Since)
-		if err != nil || d <= 0 {
-			return in, badRequest("since: %q is not a positive duration such as 15m, 6h or 7d", req.Since)
+		d, err := timeparse.ParsePositive(req.Since)
+		if err != nil {
+			return in, badRequest("since: %v", err)
 		}
 		in.Request.SinceTime = a.now().Add(-d).UTC()
 	}
@@ -126,7 +126,7 @@ func (a *API) listCollectJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := r.URL.Query()
+	v := queryOf(r)
 	status := v.Get("status")
 	switch status {
 	case "", clusters.StatusPending, clusters.StatusRunning, clusters.StatusSucceeded, clusters.StatusFailed, clusters.StatusCancelled:

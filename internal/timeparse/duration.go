@@ -4,6 +4,7 @@
 package timeparse
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -37,6 +38,26 @@ var durationUnits = map[string]uint64{
 // later digits are worth less than a nanosecond even for weeks, and are
 // checked but ignored.
 const maxFracDigits = 18
+
+// ErrOutOfRange is returned, wrapped, for a duration beyond
+// time.Duration's range (about 292 years).
+var ErrOutOfRange = errors.New("out of range")
+
+// ParsePositive parses a duration as ParseDuration does and refuses zero
+// and negative ones. Its errors say which of the three is wrong, to follow
+// the name of the field.
+func ParsePositive(s string) (time.Duration, error) {
+	d, err := ParseDuration(s)
+	switch {
+	case errors.Is(err, ErrOutOfRange):
+		return 0, fmt.Errorf("%q is too long: the longest duration is 106751d (about 292 years)", s)
+	case err != nil:
+		return 0, fmt.Errorf("%q is not a duration such as 15m, 6h or 7d", s)
+	case d <= 0:
+		return 0, fmt.Errorf("%q is not positive", s)
+	}
+	return d, nil
+}
 
 // ParseDuration parses a Go duration ("1h30m", "1.5s", "-90m") that may also
 // use d (24h) and w (7d) units, alone or mixed: "7d", "2w", "1d12h". A bare
@@ -92,18 +113,18 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 		v, ok := segmentNanos(intDigits, fracDigits, unit)
 		if !ok {
-			return 0, fmt.Errorf("invalid duration %q: out of range", orig)
+			return 0, fmt.Errorf("invalid duration %q: %w", orig, ErrOutOfRange)
 		}
 		total += v
 		if total < v || total > 1<<63 {
-			return 0, fmt.Errorf("invalid duration %q: out of range", orig)
+			return 0, fmt.Errorf("invalid duration %q: %w", orig, ErrOutOfRange)
 		}
 	}
 	if neg {
 		return -time.Duration(total), nil
 	}
 	if total > math.MaxInt64 {
-		return 0, fmt.Errorf("invalid duration %q: out of range", orig)
+		return 0, fmt.Errorf("invalid duration %q: %w", orig, ErrOutOfRange)
 	}
 	return time.Duration(total), nil
 }

@@ -154,3 +154,20 @@ func TestDurationJSON(t *testing.T) {
 		t.Fatalf("got error %v; want one naming the unit", err)
 	}
 }
+
+func TestParsePositive(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"99999999d", "too long"},
+		{"-99999999d", "too long"},
+		{"0", "not positive"},
+		{"-5m", "not positive"},
+		{"soon", "not a duration"},
+	} {
+		if _, err := ParsePositive(c.in); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParsePositive(%q): %v, want %q", c.in, err, c.want)
+		}
+	}
+	if d, err := ParsePositive("1d12h"); err != nil || d != 36*time.Hour {
+		t.Errorf("ParsePositive(1d12h) = %v, %v", d, err)
+	}
+}

@@ -16,11 +16,10 @@ const maxUnixSeconds = math.MaxInt64 / int64(time.Second)
 // returns it in UTC:
 //
 //   - RFC3339, with or without fractional seconds: "2026-11-21T12:00:00.123Z".
-//   - A Unix integer, read by its digit count: 10 digits are seconds, 13
-//     milliseconds, 16 microseconds, 19 nanoseconds. Shorter numbers take the
-//     unit of the next of those lengths, so "0" and "86400" are seconds and
-//     "17000000000000" (14 digits) is microseconds; more than 19 digits is an
-//     error.
+//   - A Unix integer, read by its digit count: up to 10 digits are seconds
+//     (so "0" and "86400" are seconds), 13 milliseconds, 16 microseconds, 19
+//     nanoseconds. Any other length is an error: an 11-digit number is as
+//     likely seconds with a stray digit as milliseconds with one missing.
 //   - Loki's float seconds: "1700000000.123" (up to nanosecond precision;
 //     further digits are truncated).
 //
@@ -43,8 +42,10 @@ func ParseTime(s string) (time.Time, error) {
 }
 
 func parseUnixInteger(s string) (time.Time, error) {
-	if len(s) > 19 {
-		return time.Time{}, fmt.Errorf("invalid time %q: more than 19 digits", s)
+	switch len(s) {
+	case 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 16, 19:
+	default:
+		return time.Time{}, fmt.Errorf("invalid time %q: %d digits; a Unix time has up to 10 digits (seconds), 13 (milliseconds), 16 (microseconds) or 19 (nanoseconds)", s, len(s))
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -56,9 +57,9 @@ func parseUnixInteger(s string) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("invalid time %q: out of range", s)
 		}
 		return time.Unix(n, 0).UTC(), nil
-	case len(s) <= 13:
+	case len(s) == 13:
 		return time.UnixMilli(n).UTC(), nil
-	case len(s) <= 16:
+	case len(s) == 16:
 		return time.UnixMicro(n).UTC(), nil
 	default:
 		return time.Unix(0, n).UTC(), nil
