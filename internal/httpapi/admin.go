@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -37,7 +36,7 @@ func toTokenJSON(t meta.Token) tokenJSON {
 // tokens, or every tenant's with all=true.
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	tenant := tenantOf(r)
-	if r.URL.Query().Get("all") == "true" {
+	if queryOf(r).Get("all") == "true" {
 		tenant = ""
 	}
 	ts, err := a.meta.ListTokens(r.Context(), tenant)
@@ -112,7 +111,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tenant := tenantOf(r)
-	if r.URL.Query().Get("all") == "true" {
+	if queryOf(r).Get("all") == "true" {
 		ts, err := a.meta.ListTokens(r.Context(), "")
 		if err != nil {
 			return err
@@ -152,10 +151,8 @@ func (a *API) putLimits(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("tenant: %v", err)
 	}
 	l := a.limits.For(tenant)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
-		return badRequest("limits: %v", err)
+	if err := decodeBody(r, &l); err != nil {
+		return err
 	}
 	if err := l.Validate(); err != nil {
 		return badRequest("limits: %v", err)

@@ -101,6 +101,9 @@ type API struct {
 	apps     *apps.Service
 	kube     KubeAPI
 	mux      *http.ServeMux
+	// table lists the registered routes in order, for the checks that
+	// every route declares what it reads.
+	table    []route
 	clusters *clusters.Service
 	metrics  *apiMetrics
 	ingest   *ingestMeter
@@ -182,6 +185,11 @@ type route struct {
 	class   auth.Class
 	limited bool // counts against a request rate limit
 	surface surface
+	// strict refuses query parameters other than params (kubelog's own
+	// surfaces); the Loki and Kubernetes surfaces ignore unknown ones, as
+	// the originals do.
+	strict bool
+	params []string
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -189,6 +197,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // handle registers h behind authentication, scope, tenant and rate-limit
 // checks.
 func (a *API) handle(rt route, h handlerFunc) {
+	a.table = append(a.table, rt)
 	a.mux.Handle(rt.pattern, a.wrap(rt, h))
 }
 
@@ -218,7 +227,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt route, h handlerF
 		r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
 	}
 	if rt.scope == 0 {
-		return h(w, r)
+		return a.serveParsed(w, r, rt, h, info)
 	}
 	p, err := a.auth.Authenticate(r.Context(), bearerToken(r))
 	if err != nil {
@@ -244,6 +253,16 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt route, h handlerF
 			return err
 		}
 	}
+	return a.serveParsed(w, r, rt, h, info)
+}
+
+// serveParsed parses the query string for the route and calls h.
+func (a *API) serveParsed(w http.ResponseWriter, r *http.Request, rt route, h handlerFunc, info *reqInfo) error {
+	q, err := parseParams(r, rt)
+	if err != nil {
+		return err
+	}
+	info.query = q
 	return h(w, r)
 }
 
@@ -283,6 +302,7 @@ type reqInfo struct {
 	id        string
 	principal *auth.Principal
 	tenant    string
+	query     params
 }
 
 func info(r *http.Request) *reqInfo {

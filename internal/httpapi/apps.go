@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/kubelog/kubelog/internal/apps"
 	"github.com/kubelog/kubelog/internal/timeparse"
@@ -17,8 +20,9 @@ import (
 // maxPodConnectionTimeout bounds pod_connection_timeout.
 const maxPodConnectionTimeout = 10 * time.Minute
 
-// appsError maps the apps package's errors to the surface's ids.
-func appsError(err error) error {
+// appsError maps the apps package's errors to the surface's ids; a failed
+// call to the cluster is a 502 without its details.
+func (a *API) appsError(r *http.Request, err error) error {
 	switch {
 	case errors.Is(err, apps.ErrBadType):
 		return badRequest("%v", err)
@@ -26,6 +30,11 @@ func appsError(err error) error {
 		return notFound("%v", err)
 	case errors.Is(err, apps.ErrBadLink), errors.Is(err, apps.ErrExpiredLink):
 		return unauthorized("%v", err)
+	}
+	var ue *url.Error
+	var st apierrors.APIStatus
+	if errors.As(err, &ue) || errors.As(err, &st) {
+		return a.upstream(r, "list the app's workloads", err)
 	}
 	return err
 }
@@ -46,7 +55,7 @@ func (a *API) listApps(w http.ResponseWriter, r *http.Request) error {
 	}
 	as, err := svc.Apps(r.Context(), tenantOf(r))
 	if err != nil {
-		return appsError(err)
+		return a.appsError(r, err)
 	}
 	if as == nil {
 		as = []*apps.App{}
@@ -63,7 +72,7 @@ func (a *API) app(r *http.Request) (*apps.Service, *apps.App, error) {
 	}
 	app, err := svc.App(r.Context(), tenantOf(r), r.PathValue("app_id"))
 	if err != nil {
-		return nil, nil, appsError(err)
+		return nil, nil, a.appsError(r, err)
 	}
 	return svc, app, nil
 }
@@ -86,7 +95,7 @@ func (a *API) listAppDeployments(w http.ResponseWriter, r *http.Request) error {
 	}
 	ds, err := svc.Deployments(r.Context(), app)
 	if err != nil {
-		return appsError(err)
+		return a.appsError(r, err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deployments": ds, "meta": map[string]int{"total": len(ds)}})
 	return nil
@@ -100,7 +109,7 @@ func (a *API) getAppDeployment(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := svc.Deployment(r.Context(), app, r.PathValue("deployment_id"))
 	if err != nil {
-		return appsError(err)
+		return a.appsError(r, err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deployment": d})
 	return nil
@@ -109,7 +118,7 @@ func (a *API) getAppDeployment(w http.ResponseWriter, r *http.Request) error {
 // getAppLogs serves the three logs endpoints: of a component, of a
 // deployment, and of the app's active deployment.
 func (a *API) getAppLogs(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	q := queryOf(r)
 	typ, err := apps.ParseType(q.Get("type"))
 	if err != nil {
 		return badRequest("%v", err)
@@ -137,7 +146,7 @@ func (a *API) getAppLogs(w http.ResponseWriter, r *http.Request) error {
 	if req.DeploymentID == "" {
 		d, err := app.Active()
 		if err != nil {
-			return appsError(err)
+			return a.appsError(r, err)
 		}
 		req.DeploymentID = d.ID
 	}
@@ -146,7 +155,7 @@ func (a *API) getAppLogs(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	resp, err := svc.Logs(ctx, req, follow, timeout, baseURL(r))
 	if err != nil {
-		return appsError(err)
+		return a.appsError(r, err)
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -170,20 +179,20 @@ func (a *API) linkSelection(r *http.Request, live bool) (*apps.Service, *apps.Se
 	if err != nil {
 		return nil, nil, err
 	}
-	token := r.URL.Query().Get("token")
+	token := queryOf(r).Get("token")
 	if token == "" {
 		return nil, nil, unauthorized("token: the signed link's token is missing")
 	}
 	l, err := svc.Verify(token)
 	if err != nil {
-		return nil, nil, appsError(err)
+		return nil, nil, a.appsError(r, err)
 	}
 	if l.Live != live {
 		return nil, nil, unauthorized("%v", apps.ErrBadLink)
 	}
 	sel, err := svc.Resolve(r.Context(), l.Request)
 	if err != nil {
-		return nil, nil, appsError(err)
+		return nil, nil, a.appsError(r, err)
 	}
 	return svc, sel, nil
 }

@@ -73,7 +73,7 @@ func (a *API) listCollectionConfigs(w http.ResponseWriter, r *http.Request) erro
 		writeJSON(w, http.StatusOK, toCollectionJSON(c))
 		return nil
 	}
-	v := r.URL.Query()
+	v := queryOf(r)
 	cs, err := svc.ListCollections(r.Context(), clusters.CollectionFilter{Tenant: tenantOf(r), ClusterID: v.Get("cluster_id"), Namespace: v.Get("namespace")})
 	if err != nil {
 		return err

@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/meta"
@@ -43,6 +46,45 @@ func forbidden(format string, args ...any) *Error {
 
 func unauthorized(format string, args ...any) *Error {
 	return errorf(http.StatusUnauthorized, "unauthorized", format, args...)
+}
+
+// upstream maps a failed call to a cluster's API server to what a tenant
+// may see: the API server's own status, or endpoint_unreachable without
+// the dial's details, which only the server log keeps.
+func (a *API) upstream(r *http.Request, call string, err error) error {
+	if r.Context().Err() != nil {
+		return err
+	}
+	a.log.Warn("call to a cluster failed", "request_id", requestID(r), "call", call, "err", err)
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		s := st.Status()
+		return errorf(http.StatusBadGateway, "unavailable", "%s: the cluster's API server answered %d %s", call, s.Code, s.Reason)
+	}
+	return errorf(http.StatusBadGateway, "endpoint_unreachable", "%s: the cluster's API server could not be reached; GET /api/v1/logs/clusters/status shows each cluster's condition", call)
+}
+
+// probedMethods are the methods a 405's Allow header may name.
+var probedMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// unmatched answers what only the catch-all pattern matched: a 405 with
+// Allow when another method has a route for the path, else a 404.
+func (a *API) unmatched(catchAll, message string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var allow []string
+		for _, m := range probedMethods {
+			probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+			if _, p := a.mux.Handler(probe); p != "" && p != catchAll {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			return notFound("%s", message)
+		}
+		list := strings.Join(allow, ", ")
+		w.Header().Set("Allow", list)
+		return errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s; it takes %s", r.Method, r.URL.Path, list)
+	}
 }
 
 func conflict(format string, args ...any) *Error {

@@ -124,7 +124,7 @@ func (a *API) liveNamespaces(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	list, err := ls.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return errorf(http.StatusBadGateway, "unavailable", "cluster %s: list namespaces: %v", ls.cluster.Name, err)
+		return a.upstream(r, "cluster "+ls.cluster.Name+": list namespaces", err)
 	}
 	stored, err := a.storeCounts(r, ls.cluster.Name, nil, func(l logmodel.Labels) (countBy, bool) {
 		ns := l.Get("namespace")
@@ -169,7 +169,7 @@ func (ls *liveSource) pods(ctx context.Context, ns, name string) ([]corev1.Pod, 
 func (a *API) livePods(w http.ResponseWriter, r *http.Request, id string) error {
 	ctx, cancel := context.WithTimeout(r.Context(), liveTimeout)
 	defer cancel()
-	ns := r.URL.Query().Get("namespace")
+	ns := queryOf(r).Get("namespace")
 	m, err := listMatcher("namespace", ns)
 	if err != nil {
 		return err
@@ -180,7 +180,7 @@ func (a *API) livePods(w http.ResponseWriter, r *http.Request, id string) error 
 	}
 	pods, err := ls.pods(ctx, ns, "")
 	if err != nil {
-		return errorf(http.StatusBadGateway, "unavailable", "cluster %s: list pods: %v", ls.cluster.Name, err)
+		return a.upstream(r, "cluster "+ls.cluster.Name+": list pods", err)
 	}
 	var ms []*store.Matcher
 	if m != nil {
@@ -214,7 +214,7 @@ func (a *API) livePods(w http.ResponseWriter, r *http.Request, id string) error 
 func (a *API) liveContainers(w http.ResponseWriter, r *http.Request, id string) error {
 	ctx, cancel := context.WithTimeout(r.Context(), liveTimeout)
 	defer cancel()
-	v := r.URL.Query()
+	v := queryOf(r)
 	ns, podName := v.Get("namespace"), v.Get("pod")
 	var ms []*store.Matcher
 	for _, p := range []struct{ name, value string }{{"namespace", ns}, {"pod", podName}} {
@@ -232,7 +232,7 @@ func (a *API) liveContainers(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	pods, err := ls.pods(ctx, ns, podName)
 	if err != nil {
-		return errorf(http.StatusBadGateway, "unavailable", "cluster %s: list pods: %v", ls.cluster.Name, err)
+		return a.upstream(r, "cluster "+ls.cluster.Name+": list pods", err)
 	}
 	stored, err := a.storeCounts(r, ls.cluster.Name, ms, func(l logmodel.Labels) (countBy, bool) {
 		c := l.Get("container")

@@ -1,9 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
 	"math"
 	"net/http"
 	"regexp"
@@ -187,9 +184,9 @@ func (a *API) parseRange(startS, endS, sinceS string) (int64, int64, error) {
 		if startS != "" {
 			return 0, 0, badRequest("since: give since or start_time, not both")
 		}
-		d, err := timeparse.ParseDuration(sinceS)
-		if err != nil || d <= 0 {
-			return 0, 0, badRequest("since: %q is not a positive duration such as 15m, 6h or 7d", sinceS)
+		d, err := timeparse.ParsePositive(sinceS)
+		if err != nil {
+			return 0, 0, badRequest("since: %v", err)
 		}
 		ref := end
 		if ref == 0 {
@@ -208,7 +205,7 @@ func (a *API) parseRange(startS, endS, sinceS string) (int64, int64, error) {
 
 // getLogs serves GET /api/v1/logs (and /api/v1/logs/).
 func (a *API) getLogs(w http.ResponseWriter, r *http.Request) error {
-	v := r.URL.Query()
+	v := queryOf(r)
 	f := filterParams{
 		Cluster: v.Get("cluster"), Namespace: v.Get("namespace"), Pod: v.Get("pod"), Container: v.Get("container"),
 		Level: v.Get("level"), Search: v.Get("search"), Regex: v.Get("regex"),
@@ -324,34 +321,6 @@ func (s searchRecord) Field(name string) (string, bool) {
 	return "", false
 }
 
-// decodeBody decodes a JSON request body strictly, naming what is wrong.
-func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &mbe):
-			return err
-		case errors.Is(err, io.EOF):
-			return badRequest("request body is empty; a JSON object is required")
-		case errors.As(err, &se):
-			return badRequest("request body is not valid JSON at byte %d: %v", se.Offset, err)
-		case errors.As(err, &te):
-			return badRequest("%s: must be %s, not %s", te.Field, te.Type, te.Value)
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return badRequest("%s", strings.TrimPrefix(err.Error(), "json: "))
-		}
-		return badRequest("request body: %v", err)
-	}
-	if dec.More() {
-		return badRequest("request body has data after the JSON object")
-	}
-	return nil
-}
-
 // countBy is one group of a listing.
 type countBy struct {
 	Name      string `json:"name"`
@@ -364,7 +333,7 @@ type countBy struct {
 
 // listing groups the tenant's streams in a range by the key function.
 func (a *API) listing(r *http.Request, matchers []*store.Matcher, key func(ls logmodel.Labels) (countBy, bool)) ([]countBy, error) {
-	v := r.URL.Query()
+	v := queryOf(r)
 	start, end, err := a.parseRange(v.Get("start_time"), v.Get("end_time"), v.Get("since"))
 	if err != nil {
 		return nil, err
@@ -405,7 +374,7 @@ func (a *API) listing(r *http.Request, matchers []*store.Matcher, key func(ls lo
 
 // getNamespaces serves GET /api/v1/logs/namespaces.
 func (a *API) getNamespaces(w http.ResponseWriter, r *http.Request) error {
-	if id := r.URL.Query().Get("cluster_id"); id != "" {
+	if id := queryOf(r).Get("cluster_id"); id != "" {
 		return a.liveNamespaces(w, r, id)
 	}
 	out, err := a.listing(r, nil, func(ls logmodel.Labels) (countBy, bool) {
@@ -421,10 +390,10 @@ func (a *API) getNamespaces(w http.ResponseWriter, r *http.Request) error {
 
 // getPods serves GET /api/v1/logs/pods?namespace=.
 func (a *API) getPods(w http.ResponseWriter, r *http.Request) error {
-	if id := r.URL.Query().Get("cluster_id"); id != "" {
+	if id := queryOf(r).Get("cluster_id"); id != "" {
 		return a.livePods(w, r, id)
 	}
-	m, err := listMatcher("namespace", r.URL.Query().Get("namespace"))
+	m, err := listMatcher("namespace", queryOf(r).Get("namespace"))
 	if err != nil {
 		return err
 	}
@@ -445,12 +414,12 @@ func (a *API) getPods(w http.ResponseWriter, r *http.Request) error {
 
 // getContainers serves GET /api/v1/logs/containers?namespace=&pod=.
 func (a *API) getContainers(w http.ResponseWriter, r *http.Request) error {
-	if id := r.URL.Query().Get("cluster_id"); id != "" {
+	if id := queryOf(r).Get("cluster_id"); id != "" {
 		return a.liveContainers(w, r, id)
 	}
 	var ms []*store.Matcher
 	for _, name := range []string{"namespace", "pod"} {
-		m, err := listMatcher(name, r.URL.Query().Get(name))
+		m, err := listMatcher(name, queryOf(r).Get(name))
 		if err != nil {
 			return err
 		}
@@ -496,7 +465,7 @@ type histogramBucket struct {
 // getStats serves GET /api/v1/logs/stats: counts by level, namespace and the
 // top pods over a range, with an optional histogram (interval=1m).
 func (a *API) getStats(w http.ResponseWriter, r *http.Request) error {
-	v := r.URL.Query()
+	v := queryOf(r)
 	q, err := a.buildQuery(tenantOf(r), filterParams{Cluster: v.Get("cluster"), Namespace: v.Get("namespace"), Pod: v.Get("pod"), Container: v.Get("container"), Level: v.Get("level")},
 		pageParams{StartTime: v.Get("start_time"), EndTime: v.Get("end_time"), Since: v.Get("since")})
 	if err != nil {
@@ -625,14 +594,14 @@ func sortPods(p []podCount) {
 // getLogMetrics serves GET /api/v1/logs/metrics: the seed's JSON metrics for
 // the acting tenant (admins see every tenant with all=true).
 func (a *API) getLogMetrics(w http.ResponseWriter, r *http.Request) error {
-	v := r.URL.Query()
+	v := queryOf(r)
 	sinceS := v.Get("since")
 	if sinceS == "" {
 		sinceS = "5m"
 	}
-	since, err := timeparse.ParseDuration(sinceS)
-	if err != nil || since <= 0 {
-		return badRequest("since: %q is not a positive duration", sinceS)
+	since, err := timeparse.ParsePositive(sinceS)
+	if err != nil {
+		return badRequest("since: %v", err)
 	}
 	var ms []*store.Matcher
 	for _, f := range []struct{ param, label string }{{"cluster_id", "cluster"}, {"namespace", "namespace"}} {
