@@ -122,7 +122,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 
 // listSessions serves GET /api/v1/logs/tail/sessions?userUuid=&active=.
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
-	v := r.URL.Query()
+	v := queryOf(r)
 	var active *bool
 	if s := v.Get("active"); s != "" {
 		b, err := strconv.ParseBool(s)
@@ -215,7 +215,7 @@ func (a *API) streamSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !s.Active {
+	if s.Ended {
 		return conflict("tail session %q has ended", s.ID)
 	}
 	flt, err := tail.ParseFilter(s.Filter)
@@ -229,13 +229,14 @@ func (a *API) streamSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for _, from := range []struct{ field, value string }{{"Last-Event-ID", r.Header.Get("Last-Event-ID")}, {"cursor", r.URL.Query().Get("cursor")}} {
+	for _, from := range []struct{ field, value string }{{"Last-Event-ID", r.Header.Get("Last-Event-ID")}, {"cursor", queryOf(r).Get("cursor")}} {
 		if from.value != "" {
 			if cursor, err = a.parseResumeCursor(s.Tenant, from.field, from.value); err != nil {
 				return err
 			}
 		}
 	}
+	defer a.sessions.Attach(s.ID)()
 	sink, err := openSink(w, r)
 	if err != nil {
 		return err

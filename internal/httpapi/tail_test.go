@@ -306,3 +306,45 @@ func TestStreamGetsHeartbeatsAndLimits(t *testing.T) {
 		t.Fatalf("bad Last-Event-ID: %d %s", code, b)
 	}
 }
+
+// TestSessionActiveFollowsItsClient checks that a session is active while a
+// client reads its stream, and not once the client has gone, until another
+// connects; the quota counts active sessions only.
+func TestSessionActiveFollowsItsClient(t *testing.T) {
+	e := newEnv(t, noLimits())
+	_, s, _ := e.createSession("a-read", map[string]any{"tenantId": "team-a", "userUuid": "u", "filter": "", "service": "*"})
+	active := func() bool {
+		t.Helper()
+		code, b, _ := e.do("a-read", "GET", "/api/v1/logs/tail/sessions/"+s.ID, nil)
+		if code != 200 {
+			t.Fatalf("get: %d %s", code, b)
+		}
+		var got sessionJSON
+		_ = json.Unmarshal(b, &got)
+		return got.Active
+	}
+	if !active() {
+		t.Fatal("a new session is not active")
+	}
+	resp := e.openStream("a-read", s.ID, "")
+	if !active() {
+		t.Fatal("not active while a client reads it")
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for active() {
+		if time.Now().After(deadline) {
+			t.Fatal("still active after its client went away")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, lb, _ := e.do("a-read", "GET", "/api/v1/logs/tail/sessions?active=false", nil)
+	if code != 200 || !strings.Contains(string(lb), s.ID) {
+		t.Fatalf("list active=false: %d %s", code, lb)
+	}
+	resp = e.openStream("a-read", s.ID, "")
+	defer resp.Body.Close()
+	if !active() {
+		t.Fatal("not active again after a client reconnected")
+	}
+}

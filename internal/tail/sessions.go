@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/kubelog/kubelog/internal/meta"
@@ -20,10 +21,20 @@ type Session struct {
 	Filter     string
 	Service    string
 	LastCursor string
-	Active     bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Ended is set once the session is deleted; it never streams again.
+	Ended bool
+	// Active says the session is receiving entries: it has not ended and a
+	// client is connected to its stream, or it is new (ConnectGrace) and
+	// its first client has not come yet. A session whose client has gone
+	// is not active until a client connects again.
+	Active    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// ConnectGrace is how long a new session counts as active before its first
+// client connects.
+const ConnectGrace = time.Minute
 
 // QuotaError says which session quota a create would exceed.
 type QuotaError struct {
@@ -35,11 +46,18 @@ func (e *QuotaError) Error() string {
 	return fmt.Sprintf("quota exceeded: at most %d active tail sessions %s", e.Limit, e.What)
 }
 
-// Sessions stores tail sessions in the metadata database. It is safe for
-// concurrent use, also by several processes sharing the database.
+// Sessions stores tail sessions in the metadata database, and knows which
+// have a client connected to this process. It is safe for concurrent use;
+// several processes may share the database.
 type Sessions struct {
 	db  *sql.DB
 	now func() time.Time
+
+	mu sync.Mutex
+	// clients counts the connected clients by session ID; left holds the
+	// sessions whose clients have all gone (guarded by mu).
+	clients map[string]int
+	left    map[string]bool
 }
 
 // NewSessions returns the session store of db.
@@ -47,12 +65,39 @@ func NewSessions(db *meta.DB, now func() time.Time) *Sessions {
 	if now == nil {
 		now = time.Now
 	}
-	return &Sessions{db: db.SQL(), now: now}
+	return &Sessions{db: db.SQL(), now: now, clients: map[string]int{}, left: map[string]bool{}}
+}
+
+// Attach records a client connected to the session's stream until the
+// returned function is called.
+func (ss *Sessions) Attach(id string) (detach func()) {
+	ss.mu.Lock()
+	ss.clients[id]++
+	delete(ss.left, id)
+	ss.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ss.mu.Lock()
+			if ss.clients[id]--; ss.clients[id] <= 0 {
+				delete(ss.clients, id)
+				ss.left[id] = true
+			}
+			ss.mu.Unlock()
+		})
+	}
+}
+
+// activate sets s.Active from the stored state and the connected clients.
+func (ss *Sessions) activate(s *Session, now time.Time) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s.Active = !s.Ended && (ss.clients[s.ID] > 0 || (!ss.left[s.ID] && now.Sub(s.CreatedAt) < ConnectGrace))
 }
 
 const sessionColumns = `id, tenant, user_uuid, filter, service, last_cursor, active, created_at, updated_at`
 
-func scanSession(row interface{ Scan(...any) error }) (Session, error) {
+func (ss *Sessions) scan(row interface{ Scan(...any) error }) (Session, error) {
 	var s Session
 	var active int
 	var created, updated int64
@@ -62,31 +107,38 @@ func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 		}
 		return s, err
 	}
-	s.Active = active != 0
+	s.Ended = active == 0
 	s.CreatedAt, s.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	ss.activate(&s, ss.now())
 	return s, nil
 }
 
-// Create stores a new active session, unless the tenant already has
-// maxTenant active sessions or the user maxUser (0 means no limit), which is
-// a *QuotaError. The tenant must exist.
+// Create stores a new session, unless the tenant already has maxTenant
+// active sessions or the user maxUser (0 means no limit), which is a
+// *QuotaError. The tenant must exist.
 func (ss *Sessions) Create(ctx context.Context, s Session, maxTenant, maxUser int) (Session, error) {
 	var id [12]byte
 	_, _ = rand.Read(id[:])
 	s.ID = "ts_" + hex.EncodeToString(id[:])
 	now := ss.now().UTC()
-	s.CreatedAt, s.UpdatedAt, s.Active = now, now, true
+	s.CreatedAt, s.UpdatedAt, s.Active, s.Ended = now, now, true, false
 	tx, err := ss.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	var nTenant, nUser int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tail_sessions WHERE tenant = ? AND active = 1`, s.Tenant).Scan(&nTenant); err != nil {
+	open, err := ss.query(ctx, tx, `SELECT `+sessionColumns+` FROM tail_sessions WHERE tenant = ? AND active = 1`, s.Tenant)
+	if err != nil {
 		return s, err
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tail_sessions WHERE tenant = ? AND user_uuid = ? AND active = 1`, s.Tenant, s.UserUUID).Scan(&nUser); err != nil {
-		return s, err
+	var nTenant, nUser int
+	for _, o := range open {
+		if o.Active {
+			nTenant++
+			if o.UserUUID == s.UserUUID {
+				nUser++
+			}
+		}
 	}
 	if maxTenant > 0 && nTenant >= maxTenant {
 		return s, &QuotaError{What: "per tenant", Limit: maxTenant}
@@ -101,32 +153,18 @@ func (ss *Sessions) Create(ctx context.Context, s Session, maxTenant, maxUser in
 	return s, tx.Commit()
 }
 
-// Get returns a session of the tenant; another tenant's is meta.ErrNotFound.
-func (ss *Sessions) Get(ctx context.Context, tenant, id string) (Session, error) {
-	return scanSession(ss.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM tail_sessions WHERE tenant = ? AND id = ?`, tenant, id))
-}
-
-// List returns the tenant's sessions, optionally of one user and by state,
-// newest first.
-func (ss *Sessions) List(ctx context.Context, tenant, userUUID string, active *bool) ([]Session, error) {
-	q := `SELECT ` + sessionColumns + ` FROM tail_sessions WHERE tenant = ?`
-	args := []any{tenant}
-	if userUUID != "" {
-		q += ` AND user_uuid = ?`
-		args = append(args, userUUID)
-	}
-	if active != nil {
-		q += ` AND active = ?`
-		args = append(args, boolInt(*active))
-	}
-	rows, err := ss.db.QueryContext(ctx, q+` ORDER BY created_at DESC, id`, args...)
+// query returns the sessions a query selects.
+func (ss *Sessions) query(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]Session, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := []Session{}
 	for rows.Next() {
-		s, err := scanSession(rows)
+		s, err := ss.scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -135,11 +173,34 @@ func (ss *Sessions) List(ctx context.Context, tenant, userUUID string, active *b
 	return out, rows.Err()
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
+// Get returns a session of the tenant; another tenant's is meta.ErrNotFound.
+func (ss *Sessions) Get(ctx context.Context, tenant, id string) (Session, error) {
+	return ss.scan(ss.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM tail_sessions WHERE tenant = ? AND id = ?`, tenant, id))
+}
+
+// List returns the tenant's sessions, optionally of one user and by
+// whether they are active, newest first.
+func (ss *Sessions) List(ctx context.Context, tenant, userUUID string, active *bool) ([]Session, error) {
+	q := `SELECT ` + sessionColumns + ` FROM tail_sessions WHERE tenant = ?`
+	args := []any{tenant}
+	if userUUID != "" {
+		q += ` AND user_uuid = ?`
+		args = append(args, userUUID)
 	}
-	return 0
+	if active != nil && *active {
+		q += ` AND active = 1`
+	}
+	all, err := ss.query(ctx, ss.db, q+` ORDER BY created_at DESC, id`, args...)
+	if err != nil || active == nil {
+		return all, err
+	}
+	out := all[:0]
+	for _, s := range all {
+		if s.Active == *active {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // Update changes a session's filter and/or service (nil leaves a field).
@@ -160,13 +221,13 @@ func (ss *Sessions) Update(ctx context.Context, tenant, id string, filter, servi
 	return s, err
 }
 
-// End marks a session inactive.
+// End ends a session: it is no longer active and never streams again.
 func (ss *Sessions) End(ctx context.Context, tenant, id string) (Session, error) {
 	s, err := ss.Get(ctx, tenant, id)
 	if err != nil {
 		return s, err
 	}
-	s.Active, s.UpdatedAt = false, ss.now().UTC()
+	s.Active, s.Ended, s.UpdatedAt = false, true, ss.now().UTC()
 	_, err = ss.db.ExecContext(ctx, `UPDATE tail_sessions SET active = 0, updated_at = ? WHERE tenant = ? AND id = ?`, s.UpdatedAt.UnixNano(), tenant, id)
 	return s, err
 }
