@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/secrets"
 	"github.com/kubelog/kubelog/internal/store"
 )
 
@@ -21,7 +22,11 @@ func TestFindAndLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	m, err := NewManager(DefaultConfig(), nil, db)
+	cfg := DefaultConfig()
+	if cfg.Keys, err = secrets.NewKeyring(make([]byte, secrets.KeySize)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(cfg, nil, db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,10 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kubelog/kubelog/internal/egress"
 	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/secrets"
 	"github.com/kubelog/kubelog/internal/store"
 )
 
@@ -42,11 +44,15 @@ type Config struct {
 	Uploads int
 	// Registerer receives the archive's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Keys seal the policies' secret access keys in the database; required.
+	Keys *secrets.Keyring
+	// Egress decides which S3 endpoints a tenant's policy may reach.
+	Egress egress.Policy
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{TickInterval: 30 * time.Second, MaxJobs: 2, Uploads: 8}
+	return Config{TickInterval: 30 * time.Second, MaxJobs: 2, Uploads: 8, Egress: egress.DefaultPolicy()}
 }
 
 // Validate checks the config.
@@ -54,7 +60,10 @@ func (c Config) Validate() error {
 	if c.TickInterval <= 0 || c.MaxJobs <= 0 || c.Uploads <= 0 {
 		return errors.New("archive: TickInterval, MaxJobs and Uploads must be positive")
 	}
-	return nil
+	if c.Keys == nil {
+		return errors.New("archive: Keys is required to seal the policies' secret access keys")
+	}
+	return c.Egress.Validate()
 }
 
 // Manager runs archive jobs, on demand and on their policies' schedules,
@@ -101,7 +110,7 @@ func NewManager(cfg Config, st *store.Store, db *meta.DB) (*Manager, error) {
 		return nil, err
 	}
 	return &Manager{
-		cfg: cfg, log: cfg.Logger, st: st, policies: NewPolicies(db), jobs: NewJobs(db), index: NewIndex(db), metrics: mx,
+		cfg: cfg, log: cfg.Logger, st: st, policies: NewPolicies(db, cfg.Keys), jobs: NewJobs(db), index: NewIndex(db), metrics: mx,
 		sem: make(chan struct{}, cfg.MaxJobs), stop: make(chan struct{}), running: map[string]context.CancelFunc{},
 	}, nil
 }
@@ -195,7 +204,7 @@ func (m *Manager) probeAll(ctx context.Context) {
 		if !p.Enabled {
 			continue
 		}
-		if r := Probe(ctx, p.Destination); !r.Reachable {
+		if r := m.Probe(ctx, p.Destination); !r.Reachable {
 			bad[p.ID] = fmt.Sprintf("policy %s (%s), bucket %s at %s: %s", p.ID, p.Name, p.Destination.Bucket, p.Destination.Endpoint, r.Error)
 		}
 	}
@@ -415,7 +424,7 @@ func (m *Manager) run(ctx context.Context, j *Job) error {
 	if err != nil {
 		return err
 	}
-	bc, err := newClient(p.Destination)
+	bc, err := newClient(p.Destination, m.cfg.Egress)
 	if err != nil {
 		return err
 	}

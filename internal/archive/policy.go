@@ -19,6 +19,7 @@ import (
 
 	"github.com/kubelog/kubelog/internal/logql"
 	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/secrets"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/timeparse"
 )
@@ -72,6 +73,11 @@ func (p Policy) Redact() Policy {
 type FieldError struct {
 	Field   string
 	Message string
+	// ID is the API's error id when it is more specific than bad_request
+	// (endpoint_unreachable, endpoint_refused_by_policy).
+	ID string
+	// Cause is what went wrong underneath, for the server log only.
+	Cause error
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
@@ -161,13 +167,33 @@ func (p *Policy) Age() (time.Duration, error) {
 	return d, nil
 }
 
-// Policies stores policies in the metadata database.
+// Policies stores policies in the metadata database, with each secret
+// access key sealed by the keyring.
 type Policies struct {
-	db *sql.DB
+	db   *sql.DB
+	keys *secrets.Keyring
 }
 
-// NewPolicies uses db.
-func NewPolicies(db *meta.DB) *Policies { return &Policies{db: db.SQL()} }
+// NewPolicies uses db, sealing secrets with keys.
+func NewPolicies(db *meta.DB, keys *secrets.Keyring) *Policies {
+	return &Policies{db: db.SQL(), keys: keys}
+}
+
+// secretPlace is the additional data that binds a sealed secret access key
+// to its policy.
+func secretPlace(id string) string { return "archive_policies.secret_access_key:" + id }
+
+// spec returns the stored form of p: its JSON, with the secret sealed.
+func (s *Policies) spec(p *Policy) (string, error) {
+	q := *p
+	sealed, err := s.keys.Seal([]byte(p.Destination.SecretAccessKey), secretPlace(p.ID))
+	if err != nil {
+		return "", fmt.Errorf("archive policy %s: seal the secret access key: %w", p.ID, err)
+	}
+	q.Destination.SecretAccessKey = sealed
+	b, err := json.Marshal(q)
+	return string(b), err
+}
 
 func newID(prefix string) string {
 	var b [8]byte
@@ -179,12 +205,12 @@ func newID(prefix string) string {
 func (s *Policies) Create(ctx context.Context, p *Policy, now time.Time) error {
 	p.ID = newID("ap_")
 	p.CreatedAt, p.UpdatedAt = now.UTC(), now.UTC()
-	spec, err := json.Marshal(p)
+	spec, err := s.spec(p)
 	if err != nil {
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO archive_policies (id, tenant, name, spec, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		p.ID, p.Tenant, p.Name, string(spec), now.UnixNano(), now.UnixNano())
+		p.ID, p.Tenant, p.Name, spec, now.UnixNano(), now.UnixNano())
 	if errors.Is(meta.ConstraintKind(err), meta.ErrConflict) {
 		return fmt.Errorf("archive policy %q already exists: %w", p.Name, meta.ErrConflict)
 	}
@@ -195,12 +221,12 @@ func (s *Policies) Create(ctx context.Context, p *Policy, now time.Time) error {
 // progress.
 func (s *Policies) Update(ctx context.Context, p *Policy, now time.Time) error {
 	p.UpdatedAt = now.UTC()
-	spec, err := json.Marshal(p)
+	spec, err := s.spec(p)
 	if err != nil {
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE archive_policies SET name = ?, spec = ?, updated_at = ? WHERE id = ? AND tenant = ?`,
-		p.Name, string(spec), now.UnixNano(), p.ID, p.Tenant)
+		p.Name, spec, now.UnixNano(), p.ID, p.Tenant)
 	if err != nil {
 		if errors.Is(meta.ConstraintKind(err), meta.ErrConflict) {
 			return fmt.Errorf("archive policy %q already exists: %w", p.Name, meta.ErrConflict)
@@ -227,7 +253,8 @@ func (s *Policies) Delete(ctx context.Context, tenant, id string) error {
 
 const policyCols = `spec, archived_until, last_run_at`
 
-func scanPolicy(sc interface{ Scan(...any) error }) (Policy, error) {
+// scan reads a policy row and opens its secret.
+func (s *Policies) scan(sc interface{ Scan(...any) error }) (Policy, error) {
 	var p Policy
 	var spec string
 	var until, last int64
@@ -236,6 +263,13 @@ func scanPolicy(sc interface{ Scan(...any) error }) (Policy, error) {
 	}
 	if err := json.Unmarshal([]byte(spec), &p); err != nil {
 		return p, fmt.Errorf("archive policy spec: %w", err)
+	}
+	if secrets.IsSealed(p.Destination.SecretAccessKey) {
+		plain, err := s.keys.Open(p.Destination.SecretAccessKey, secretPlace(p.ID))
+		if err != nil {
+			return p, fmt.Errorf("archive policy %s: open the secret access key: %w", p.ID, err)
+		}
+		p.Destination.SecretAccessKey = string(plain)
 	}
 	if until > 0 {
 		p.ArchivedUntil = time.Unix(0, until).UTC()
@@ -246,10 +280,66 @@ func scanPolicy(sc interface{ Scan(...any) error }) (Policy, error) {
 	return p, nil
 }
 
+// Reseal seals every stored secret access key with the keyring's current
+// key: the plain-text ones of earlier versions, and those sealed with an
+// older key. It returns how many rows changed.
+func (s *Policies) Reseal(ctx context.Context) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, spec FROM archive_policies`)
+	if err != nil {
+		return 0, err
+	}
+	type row struct{ id, spec string }
+	var stale []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.spec); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		stale = append(stale, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range stale {
+		var spec map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r.spec), &spec); err != nil {
+			return n, fmt.Errorf("archive policy %s spec: %w", r.id, err)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(spec["destination"], &d); err != nil {
+			return n, fmt.Errorf("archive policy %s destination: %w", r.id, err)
+		}
+		old, _ := d["secret_access_key"].(string)
+		sealed, changed, err := s.keys.Reseal(old, secretPlace(r.id))
+		if err != nil {
+			return n, fmt.Errorf("archive policy %s: %w", r.id, err)
+		}
+		if !changed {
+			continue
+		}
+		d["secret_access_key"] = sealed
+		if spec["destination"], err = json.Marshal(d); err != nil {
+			return n, err
+		}
+		b, err := json.Marshal(spec)
+		if err != nil {
+			return n, err
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE archive_policies SET spec = ? WHERE id = ?`, string(b), r.id); err != nil {
+			return n, fmt.Errorf("archive policy %s: %w", r.id, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
 // Get returns one policy of tenant; tenant "" means any.
 func (s *Policies) Get(ctx context.Context, tenant, id string) (Policy, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT `+policyCols+` FROM archive_policies WHERE id = ? AND (tenant = ? OR ? = '')`, id, tenant, tenant)
-	p, err := scanPolicy(row)
+	p, err := s.scan(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("archive policy %q: %w", id, meta.ErrNotFound)
 	}
@@ -265,7 +355,7 @@ func (s *Policies) List(ctx context.Context, tenant string) ([]Policy, error) {
 	defer rows.Close()
 	out := []Policy{}
 	for rows.Next() {
-		p, err := scanPolicy(rows)
+		p, err := s.scan(rows)
 		if err != nil {
 			return nil, err
 		}

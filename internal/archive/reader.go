@@ -43,7 +43,7 @@ func (m *Manager) client(ctx context.Context, policyID string) (*bucketClient, e
 	if c := m.clients[key]; c != nil {
 		return c, nil
 	}
-	c, err := newClient(p.Destination)
+	c, err := newClient(p.Destination, m.cfg.Egress)
 	if err != nil {
 		return nil, err
 	}

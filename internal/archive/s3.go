@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"github.com/kubelog/kubelog/internal/egress"
 )
 
 // bucketClient is a destination's S3 client and bucket.
@@ -23,8 +24,9 @@ type bucketClient struct {
 	dest   Destination
 }
 
-// newClient builds an S3 client for d. It does no I/O.
-func newClient(d Destination) (*bucketClient, error) {
+// newClient builds an S3 client for d whose connections go through the
+// egress policy. It does no I/O.
+func newClient(d Destination, policy egress.Policy) (*bucketClient, error) {
 	host, secure := d.Endpoint, d.TLS
 	if strings.Contains(host, "://") {
 		u, err := url.Parse(host)
@@ -40,14 +42,12 @@ func newClient(d Destination) (*bucketClient, error) {
 	if d.PathStyle {
 		lookup = minio.BucketLookupPath
 	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	tr := policy.Transport(&http.Transport{
 		MaxIdleConnsPerHost:   32,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
-	}
+	})
 	c, err := minio.New(host, &minio.Options{
 		Creds:        credentials.NewStaticV4(d.AccessKeyID, d.SecretAccessKey, ""),
 		Secure:       secure,
@@ -63,7 +63,7 @@ func newClient(d Destination) (*bucketClient, error) {
 }
 
 // classify turns an S3 error into a FieldError naming what is wrong.
-func classify(err error) error {
+func classify(err error, endpoint string) error {
 	var resp minio.ErrorResponse
 	if errors.As(err, &resp) {
 		switch resp.Code {
@@ -76,20 +76,18 @@ func classify(err error) error {
 		}
 		return fieldErr("destination", "the S3 server answered %s: %s", resp.Code, resp.Message)
 	}
-	var ne net.Error
-	var ue *url.Error
-	if errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) {
-		return fieldErr("destination.endpoint", "unreachable: %v", err)
-	}
-	return fieldErr("destination", "%v", err)
+	// Anything else failed on the way: the tenant learns that, and the
+	// policy's verdict, never the dial's details.
+	e := egress.Public(endpoint, err)
+	return &FieldError{Field: "destination.endpoint", Message: e.Error(), ID: e.ID(), Cause: err}
 }
 
 // CheckDestination checks that d's bucket is reachable and writable,
 // creating it when it does not exist and the credentials allow. Its errors
 // are FieldErrors naming the culprit: the bucket name, the endpoint, the
 // credentials.
-func CheckDestination(ctx context.Context, d Destination) error {
-	bc, err := newClient(d)
+func (m *Manager) CheckDestination(ctx context.Context, d Destination) error {
+	bc, err := newClient(d, m.cfg.Egress)
 	if err != nil {
 		return err
 	}
@@ -97,7 +95,7 @@ func CheckDestination(ctx context.Context, d Destination) error {
 	defer cancel()
 	ok, err := bc.c.BucketExists(ctx, d.Bucket)
 	if err != nil {
-		return classify(err)
+		return classify(err, d.Endpoint)
 	}
 	if !ok {
 		if err := bc.c.MakeBucket(ctx, d.Bucket, minio.MakeBucketOptions{Region: d.Region}); err != nil {
@@ -105,12 +103,12 @@ func CheckDestination(ctx context.Context, d Destination) error {
 			if errors.As(err, &resp) && (resp.Code == "BucketAlreadyOwnedByYou" || resp.Code == "BucketAlreadyExists") {
 				return nil
 			}
-			return fmt.Errorf("bucket %q does not exist and cannot be created: %w", d.Bucket, classify(err))
+			return fmt.Errorf("bucket %q does not exist and cannot be created: %w", d.Bucket, classify(err, d.Endpoint))
 		}
 	}
 	probe := probeKey(d.Prefix)
 	if _, err := bc.c.PutObject(ctx, d.Bucket, probe, bytes.NewReader([]byte("ok")), 2, minio.PutObjectOptions{}); err != nil {
-		e := classify(err)
+		e := classify(err, d.Endpoint)
 		var fe *FieldError
 		if errors.As(e, &fe) {
 			fe.Message = "the bucket is not writable: " + fe.Message
@@ -137,8 +135,8 @@ type Reachability struct {
 }
 
 // Probe checks that d's bucket answers.
-func Probe(ctx context.Context, d Destination) Reachability {
-	bc, err := newClient(d)
+func (m *Manager) Probe(ctx context.Context, d Destination) Reachability {
+	bc, err := newClient(d, m.cfg.Egress)
 	if err != nil {
 		return Reachability{Error: err.Error()}
 	}
@@ -149,7 +147,7 @@ func Probe(ctx context.Context, d Destination) Reachability {
 	r := Reachability{LatencyMs: time.Since(start).Milliseconds()}
 	switch {
 	case err != nil:
-		r.Error = classify(err).Error()
+		r.Error = classify(err, d.Endpoint).Error()
 	case !ok:
 		r.Error = fmt.Sprintf("bucket %q does not exist", d.Bucket)
 	default:

@@ -52,7 +52,7 @@ func startServer(dir, fsync string, progress io.Writer) (*serverProc, error) {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--fsync", fsync, "--no-rate-limits", "true", "--kubeconfig", "none"}
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--fsync", fsync, "--no-rate-limits", "--kubeconfig", "none"}
 	if p := os.Getenv("KUBELOG_BENCH_SERVER_CPUPROFILE"); p != "" {
 		args = append(args, "--cpuprofile", p)
 	}

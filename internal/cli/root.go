@@ -38,7 +38,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCmd(), newBenchCmd(), newServeCmd(stderr), newTokenCmd(), newTailCmd(), newQueryCmd(), newArchiveCmd(), newAppsCmd())
+	root.AddCommand(newVersionCmd(), newBenchCmd(), newServeCmd(stderr), newTokenCmd(), newTailCmd(), newQueryCmd(), newArchiveCmd(), newAppsCmd(), newSecretsCmd(stderr))
 	return root
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
+	"github.com/kubelog/kubelog/internal/egress"
+	"github.com/kubelog/kubelog/internal/secrets"
 	"github.com/kubelog/kubelog/internal/server"
 	"github.com/kubelog/kubelog/internal/timeparse"
 )
@@ -52,7 +54,15 @@ var serveSettings = []struct{ flag, env, key, help string }{
 	{"archive-tick", "KUBELOG_ARCHIVE_TICK", "archive_tick", "how often the archive scheduler looks for due policies"},
 	{"apps-link-ttl", "KUBELOG_APPS_LINK_TTL", "apps_link_ttl", "how long the signed log links of /v2/apps stay valid, e.g. 15m"},
 	{"max-streams", "KUBELOG_MAX_STREAMS", "max_streams", "log streams open at once per cluster; more containers wait for a slot"},
+	{"secret-key-file", "KUBELOG_SECRET_KEY_FILE", "secret_key_file", "file with the key that seals stored credentials, new key first (default: $KUBELOG_SECRET_KEY, else <data-dir>/secret.key, generated)"},
+	{"egress-allow-private", "KUBELOG_EGRESS_ALLOW_PRIVATE", "egress_allow_private", "let tenants' clusters and S3 endpoints be at private addresses (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10)"},
+	{"egress-allow", "KUBELOG_EGRESS_ALLOW", "egress_allow", "comma-separated CIDRs tenants' endpoints may reach even when refused otherwise (loopback, link-local)"},
+	{"egress-deny", "KUBELOG_EGRESS_DENY", "egress_deny", "comma-separated CIDRs tenants' endpoints may never reach"},
 }
+
+// booleanSettings are boolean flags, so that --no-rate-limits alone turns
+// the setting on.
+var booleanSettings = map[string]bool{"public-metrics": true, "no-rate-limits": true, "egress-allow-private": true}
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
 	o := &serveOptions{values: map[string]string{}}
@@ -65,6 +75,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		"kubeconfig": defaultKubeconfig(), "context": "", "apps-link-ttl": def.AppsLinkTTL.String(),
 		"max-streams":   strconv.Itoa(def.MaxStreams),
 		"tls-cert-file": "", "tls-key-file": "",
+		"secret-key-file": "", "egress-allow-private": strconv.FormatBool(def.Egress.AllowPrivate), "egress-allow": "", "egress-deny": "",
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -116,6 +127,10 @@ file given with --config, then the defaults.`,
 	}
 	f := cmd.Flags()
 	for _, s := range serveSettings {
+		if booleanSettings[s.flag] {
+			f.Bool(s.flag, defaults[s.flag] == "true", s.help+" (env "+s.env+")")
+			continue
+		}
 		f.String(s.flag, defaults[s.flag], s.help+" (env "+s.env+")")
 	}
 	f.StringVar(&o.configFile, "config", "", "YAML config file")
@@ -156,7 +171,12 @@ func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string)
 			v = ev
 		}
 		if flags.Changed(s.flag) {
-			v, _ = flags.GetString(s.flag)
+			if booleanSettings[s.flag] {
+				b, _ := flags.GetBool(s.flag)
+				v = strconv.FormatBool(b)
+			} else {
+				v, _ = flags.GetString(s.flag)
+			}
 		}
 		get[s.flag] = strings.TrimSpace(v)
 	}
@@ -180,6 +200,18 @@ func (o *serveOptions) resolve(flags *pflag.FlagSet, defaults map[string]string)
 	}
 	if cfg.NoRateLimits, err = strconv.ParseBool(get["no-rate-limits"]); err != nil {
 		return cfg, fmt.Errorf("no-rate-limits: %w", err)
+	}
+	cfg.SecretKeyFile, cfg.SecretKey = get["secret-key-file"], os.Getenv(secrets.EnvVar)
+	if v := get["egress-allow-private"]; v != "" {
+		if cfg.Egress.AllowPrivate, err = strconv.ParseBool(v); err != nil {
+			return cfg, fmt.Errorf("egress-allow-private: %w", err)
+		}
+	}
+	if cfg.Egress.Allow, err = egress.ParsePrefixes(get["egress-allow"]); err != nil {
+		return cfg, fmt.Errorf("egress-allow: %w", err)
+	}
+	if cfg.Egress.Deny, err = egress.ParsePrefixes(get["egress-deny"]); err != nil {
+		return cfg, fmt.Errorf("egress-deny: %w", err)
 	}
 	cfg.Kubeconfig, cfg.Context = get["kubeconfig"], get["context"]
 	cfg.TLSCertFile, cfg.TLSKeyFile = get["tls-cert-file"], get["tls-key-file"]

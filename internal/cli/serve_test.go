@@ -61,3 +61,35 @@ func TestParseBytes(t *testing.T) {
 	f("12XB", 0, false)
 	f("-1MiB", 0, false)
 }
+
+// TestServeBooleanFlags checks that a boolean setting alone turns it on,
+// and that =false and the environment still work.
+func TestServeBooleanFlags(t *testing.T) {
+	def := map[string]string{"listen": "127.0.0.1:7070", "data-dir": "d", "fsync": "always", "retention": "30d", "disk-budget": "0",
+		"max-body-bytes": "100", "public-metrics": "true", "no-rate-limits": "false", "head-max-bytes": "16777216", "memory-limit": "0"}
+	for _, c := range []struct {
+		args          []string
+		env           string
+		noLimits, pub bool
+	}{
+		{nil, "", false, true},
+		{[]string{"--no-rate-limits"}, "", true, true},
+		{[]string{"--no-rate-limits=false", "--public-metrics=false"}, "true", false, false},
+		{nil, "true", true, true},
+	} {
+		if c.env != "" {
+			t.Setenv("KUBELOG_NO_RATE_LIMITS", c.env)
+		}
+		cmd := newServeCmd(os.Stderr)
+		if err := cmd.ParseFlags(c.args); err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		cfg, err := (&serveOptions{}).resolve(cmd.Flags(), def)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if cfg.NoRateLimits != c.noLimits || cfg.PublicMetrics != c.pub {
+			t.Errorf("%v env %q: no-rate-limits %v public-metrics %v", c.args, c.env, cfg.NoRateLimits, cfg.PublicMetrics)
+		}
+	}
+}

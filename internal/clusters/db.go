@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/secrets"
 )
 
 // ClusterConfig is a registered cluster.
@@ -24,7 +25,9 @@ type ClusterConfig struct {
 	Kubeconfig string
 	InCluster  bool
 	// Context is the kubeconfig context; empty means its current one.
-	Context   string
+	Context string
+	// Origin is who registered the cluster: OriginAPI or OriginOperator.
+	Origin    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -45,9 +48,38 @@ type CollectionConfig struct {
 	UpdatedAt        time.Time
 }
 
-// db reads and writes the package's tables.
+// Origins of a cluster config.
+const (
+	// OriginAPI is a cluster a tenant registered through the API: only
+	// inline credentials are honoured, and its API server is reached
+	// through the egress policy.
+	OriginAPI = "api"
+	// OriginOperator is the cluster of kubelog serve --kubeconfig, which
+	// keeps client-go's full kubeconfig behaviour.
+	OriginOperator = "operator"
+)
+
+// db reads and writes the package's tables, with kubeconfigs sealed by
+// keys.
 type db struct {
-	sql *sql.DB
+	sql  *sql.DB
+	keys *secrets.Keyring
+}
+
+// kubeconfigPlace is the additional data that binds a sealed kubeconfig
+// to its cluster.
+func kubeconfigPlace(id string) string { return "cluster_configs.kubeconfig:" + id }
+
+// seal returns the stored form of a kubeconfig ("" stays "").
+func (d *db) seal(c ClusterConfig) (string, error) {
+	if c.Kubeconfig == "" {
+		return "", nil
+	}
+	v, err := d.keys.Seal([]byte(c.Kubeconfig), kubeconfigPlace(c.ID))
+	if err != nil {
+		return "", fmt.Errorf("cluster %s: seal the kubeconfig: %w", c.ID, err)
+	}
+	return v, nil
 }
 
 // newID returns a random 16-hex-digit ID.
@@ -64,27 +96,77 @@ func boolInt(b bool) int {
 	return 0
 }
 
-const clusterColumns = `id, tenant, name, kubeconfig, in_cluster, context, created_at, updated_at`
+const clusterColumns = `id, tenant, name, kubeconfig, in_cluster, context, origin, created_at, updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanCluster(s scanner) (ClusterConfig, error) {
+// scanCluster reads a cluster row and opens its kubeconfig.
+func (d *db) scanCluster(s scanner) (ClusterConfig, error) {
 	var c ClusterConfig
 	var inCluster int
 	var created, updated sql.NullInt64
-	if err := s.Scan(&c.ID, &c.Tenant, &c.Name, &c.Kubeconfig, &inCluster, &c.Context, &created, &updated); err != nil {
+	if err := s.Scan(&c.ID, &c.Tenant, &c.Name, &c.Kubeconfig, &inCluster, &c.Context, &c.Origin, &created, &updated); err != nil {
 		return c, err
 	}
 	c.InCluster = inCluster != 0
 	c.CreatedAt, c.UpdatedAt = meta.FromNanos(created), meta.FromNanos(updated)
+	if secrets.IsSealed(c.Kubeconfig) {
+		plain, err := d.keys.Open(c.Kubeconfig, kubeconfigPlace(c.ID))
+		if err != nil {
+			return c, fmt.Errorf("cluster %s: open the kubeconfig: %w", c.ID, err)
+		}
+		c.Kubeconfig = string(plain)
+	}
 	return c, nil
+}
+
+// reseal seals every stored kubeconfig with the current key: the plain
+// ones of earlier versions and those sealed with an older key. It returns
+// how many rows changed.
+func (d *db) reseal(ctx context.Context) (int, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT id, kubeconfig FROM cluster_configs`)
+	if err != nil {
+		return 0, fmt.Errorf("reseal kubeconfigs: %w", err)
+	}
+	stored := map[string]string{}
+	for rows.Next() {
+		var id, v string
+		if err := rows.Scan(&id, &v); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("reseal kubeconfigs: %w", err)
+		}
+		stored[id] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reseal kubeconfigs: %w", err)
+	}
+	n := 0
+	for id, v := range stored {
+		sealed, changed, err := d.keys.Reseal(v, kubeconfigPlace(id))
+		if err != nil {
+			return n, fmt.Errorf("cluster %s: %w", id, err)
+		}
+		if !changed {
+			continue
+		}
+		if _, err := d.sql.ExecContext(ctx, `UPDATE cluster_configs SET kubeconfig = ? WHERE id = ?`, sealed, id); err != nil {
+			return n, fmt.Errorf("cluster %s: reseal the kubeconfig: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // insertCluster inserts c; a name already used in the tenant is
 // meta.ErrConflict.
 func (d *db) insertCluster(ctx context.Context, c ClusterConfig) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO cluster_configs (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Tenant, c.Name, c.Kubeconfig, boolInt(c.InCluster), c.Context, c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano())
+	kc, err := d.seal(c)
+	if err != nil {
+		return err
+	}
+	_, err = d.sql.ExecContext(ctx, `INSERT INTO cluster_configs (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Tenant, c.Name, kc, boolInt(c.InCluster), c.Context, c.Origin, c.CreatedAt.UnixNano(), c.UpdatedAt.UnixNano())
 	if errors.Is(meta.ConstraintKind(err), meta.ErrConflict) {
 		return fmt.Errorf("cluster name %q already exists in tenant %q: %w", c.Name, c.Tenant, meta.ErrConflict)
 	}
@@ -96,8 +178,12 @@ func (d *db) insertCluster(ctx context.Context, c ClusterConfig) error {
 
 // updateCluster replaces the row of c.ID.
 func (d *db) updateCluster(ctx context.Context, c ClusterConfig) error {
-	res, err := d.sql.ExecContext(ctx, `UPDATE cluster_configs SET name = ?, kubeconfig = ?, in_cluster = ?, context = ?, updated_at = ? WHERE id = ? AND tenant = ?`,
-		c.Name, c.Kubeconfig, boolInt(c.InCluster), c.Context, c.UpdatedAt.UnixNano(), c.ID, c.Tenant)
+	kc, err := d.seal(c)
+	if err != nil {
+		return err
+	}
+	res, err := d.sql.ExecContext(ctx, `UPDATE cluster_configs SET name = ?, kubeconfig = ?, in_cluster = ?, context = ?, origin = ?, updated_at = ? WHERE id = ? AND tenant = ?`,
+		c.Name, kc, boolInt(c.InCluster), c.Context, c.Origin, c.UpdatedAt.UnixNano(), c.ID, c.Tenant)
 	if errors.Is(meta.ConstraintKind(err), meta.ErrConflict) {
 		return fmt.Errorf("cluster name %q already exists in tenant %q: %w", c.Name, c.Tenant, meta.ErrConflict)
 	}
@@ -129,7 +215,7 @@ func (d *db) getCluster(ctx context.Context, tenant, id string) (ClusterConfig, 
 	if tenant != "" {
 		q, args = q+` AND tenant = ?`, append(args, tenant)
 	}
-	c, err := scanCluster(d.sql.QueryRowContext(ctx, q, args...))
+	c, err := d.scanCluster(d.sql.QueryRowContext(ctx, q, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("cluster %s: %w", id, meta.ErrNotFound)
 	}
@@ -152,7 +238,7 @@ func (d *db) listClusters(ctx context.Context, tenant string) ([]ClusterConfig, 
 	defer rows.Close()
 	var out []ClusterConfig
 	for rows.Next() {
-		c, err := scanCluster(rows)
+		c, err := d.scanCluster(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list cluster configs: %w", err)
 		}

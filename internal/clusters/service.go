@@ -21,7 +21,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubelog/kubelog/internal/collector"
+	"github.com/kubelog/kubelog/internal/egress"
 	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/secrets"
 	"github.com/kubelog/kubelog/internal/store"
 )
 
@@ -54,11 +56,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Keys seal the stored kubeconfigs; required.
+	Keys *secrets.Keyring
+	// Egress decides which API servers the clusters that tenants register
+	// may point at.
+	Egress egress.Policy
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{CheckTimeout: 10 * time.Second, ReachTimeout: 30 * time.Second}
+	return Config{CheckTimeout: 10 * time.Second, ReachTimeout: 30 * time.Second, Egress: egress.DefaultPolicy()}
 }
 
 // Service manages clusters, collection configs and jobs. Its methods may be
@@ -83,7 +90,14 @@ type Service struct {
 	// running holds the cancel functions of the running one-time and bulk
 	// jobs, by job ID (guarded by mu).
 	running map[string]*runningJob
+	// disabled says, by cluster ID, why a stored cluster is not collected
+	// (guarded by mu).
+	disabled map[string]string
 }
+
+// ErrInClusterForbidden refuses in_cluster from a token that is not an
+// admin's: the cluster kubelog runs in is the operator's, not a tenant's.
+var ErrInClusterForbidden = errors.New("in_cluster: only an admin token may register the cluster kubelog runs in")
 
 // errCancelled is the cause of a job cancelled through the API.
 var errCancelled = errors.New("cancelled")
@@ -91,8 +105,8 @@ var errCancelled = errors.New("cancelled")
 // New returns a Service over the metadata database, driving coll and reading
 // job progress from st. Start adds the stored clusters to coll.
 func New(cfg Config, d *meta.DB, coll *collector.Manager, st *store.Store) *Service {
-	s := &Service{cfg: cfg, db: db{sql: d.SQL()}, coll: coll, st: st, log: cfg.Logger, now: cfg.Now,
-		running: make(map[string]*runningJob)}
+	s := &Service{cfg: cfg, db: db{sql: d.SQL(), keys: cfg.Keys}, coll: coll, st: st, log: cfg.Logger, now: cfg.Now,
+		running: make(map[string]*runningJob), disabled: make(map[string]string)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -128,13 +142,13 @@ func (s *Service) EnsureDefault(ctx context.Context, path, contextName string) e
 		if c.Name != DefaultClusterName {
 			continue
 		}
-		if c.Kubeconfig == yaml && c.Context == "" && !c.InCluster {
+		if c.Kubeconfig == yaml && c.Context == "" && !c.InCluster && c.Origin == OriginOperator {
 			return nil
 		}
-		c.Kubeconfig, c.Context, c.InCluster, c.UpdatedAt = yaml, "", false, now
+		c.Kubeconfig, c.Context, c.InCluster, c.Origin, c.UpdatedAt = yaml, "", false, OriginOperator, now
 		return s.db.updateCluster(ctx, c)
 	}
-	c := ClusterConfig{ID: DefaultClusterID, Tenant: meta.DefaultTenant, Name: DefaultClusterName, Kubeconfig: yaml, CreatedAt: now, UpdatedAt: now}
+	c := ClusterConfig{ID: DefaultClusterID, Tenant: meta.DefaultTenant, Name: DefaultClusterName, Kubeconfig: yaml, Origin: OriginOperator, CreatedAt: now, UpdatedAt: now}
 	if err := s.db.insertCluster(ctx, c); err != nil {
 		return err
 	}
@@ -154,6 +168,9 @@ func (s *Service) Start(ctx context.Context) error {
 	for _, c := range clusters {
 		if err := s.addToManager(ctx, c); err != nil {
 			s.log.Warn("cluster not collected: fix its config with PUT /api/v1/logs/clusters/configs", "cluster", c.Name, "tenant", c.Tenant, "err", err)
+			s.mu.Lock()
+			s.disabled[c.ID] = publicReason(err)
+			s.mu.Unlock()
 		}
 	}
 	s.reconf.Unlock()
@@ -180,7 +197,7 @@ func (s *Service) Close() {
 // addToManager adds cluster c to the Manager with its selections. The
 // caller holds reconf.
 func (s *Service) addToManager(ctx context.Context, c ClusterConfig) error {
-	rc, err := restConfig(c)
+	rc, err := s.restConfig(c)
 	if err != nil {
 		return err
 	}
@@ -188,7 +205,21 @@ func (s *Service) addToManager(ctx context.Context, c ClusterConfig) error {
 	if err != nil {
 		return err
 	}
-	return s.coll.AddCluster(ctx, collector.Cluster{ID: c.ID, Name: c.Name, Tenant: c.Tenant, RESTConfig: rc}, sels)
+	if err := s.coll.AddCluster(ctx, collector.Cluster{ID: c.ID, Name: c.Name, Tenant: c.Tenant, RESTConfig: rc}, sels); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.disabled, c.ID)
+	s.mu.Unlock()
+	return nil
+}
+
+// Reseal seals every stored kubeconfig with the keyring's current key and
+// returns how many changed; kubelog serve runs it at start (to seal the
+// plain kubeconfigs of earlier versions) and kubelog secrets rotate-key
+// after a new key.
+func Reseal(ctx context.Context, d *meta.DB, keys *secrets.Keyring) (int, error) {
+	return (&db{sql: d.SQL(), keys: keys}).reseal(ctx)
 }
 
 // selections returns what the Manager collects of a cluster: its collection
@@ -242,6 +273,9 @@ type ClusterInput struct {
 	Kubeconfig *string
 	InCluster  *bool
 	Context    *string
+	// Admin says the request comes from an admin token, which alone may
+	// set InCluster.
+	Admin bool
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62})$`)
@@ -267,6 +301,8 @@ func (in ClusterInput) build(c ClusterConfig) (ClusterConfig, error) {
 		c.Context = *in.Context
 	}
 	switch {
+	case in.InCluster != nil && *in.InCluster && !in.Admin:
+		return c, ErrInClusterForbidden
 	case c.Name == "":
 		return c, invalid("name", "is required")
 	case !nameRE.MatchString(c.Name):
@@ -294,18 +330,22 @@ func (s *Service) GetCluster(ctx context.Context, tenant, id string) (ClusterCon
 // checkConnection builds c's REST config and checks the cluster answers
 // within CheckTimeout; a failure is a *ConnectError.
 func (s *Service) checkConnection(ctx context.Context, c ClusterConfig) error {
-	rc, err := restConfig(c)
+	rc, err := s.restConfig(c)
 	if err != nil {
 		return err
 	}
-	return check(ctx, rc, s.cfg.CheckTimeout)
+	if err := check(ctx, rc, s.cfg.CheckTimeout); err != nil {
+		s.log.Warn("cluster connection check failed", "cluster", c.Name, "tenant", c.Tenant, "err", connectDetail(err))
+		return err
+	}
+	return nil
 }
 
 // CreateCluster checks the connection, saves the config and starts
 // collecting from the cluster. A failed check is a *ConnectError.
 func (s *Service) CreateCluster(ctx context.Context, tenant string, in ClusterInput) (ClusterConfig, error) {
 	now := s.now().UTC()
-	c, err := in.build(ClusterConfig{ID: newID(), Tenant: tenant, CreatedAt: now, UpdatedAt: now})
+	c, err := in.build(ClusterConfig{ID: newID(), Tenant: tenant, Origin: OriginAPI, CreatedAt: now, UpdatedAt: now})
 	if err != nil {
 		return c, err
 	}
@@ -334,7 +374,8 @@ func (s *Service) UpdateCluster(ctx context.Context, tenant, id string, in Clust
 	if err != nil {
 		return c, err
 	}
-	c.UpdatedAt = s.now().UTC()
+	// A config changed through the API is the tenant's from now on.
+	c.Origin, c.UpdatedAt = OriginAPI, s.now().UTC()
 	if err := s.checkConnection(ctx, c); err != nil {
 		return c, err
 	}
@@ -389,10 +430,20 @@ func (s *Service) Status(ctx context.Context, tenant string) ([]collector.Cluste
 	for _, c := range clusters {
 		i := slices.IndexFunc(all, func(st collector.ClusterStatus) bool { return st.ID == c.ID })
 		if i < 0 {
-			out = append(out, collector.ClusterStatus{ID: c.ID, Name: c.Name, LastError: "not collected: the cluster config cannot be used"})
+			s.mu.Lock()
+			why := s.disabled[c.ID]
+			s.mu.Unlock()
+			if why == "" {
+				why = "the cluster config cannot be used"
+			}
+			out = append(out, collector.ClusterStatus{ID: c.ID, Name: c.Name, LastError: "disabled, not collected: " + why + "; fix it with PUT /api/v1/logs/clusters/configs/" + c.ID})
 			continue
 		}
-		out = append(out, all[i])
+		st := all[i]
+		if c.Origin == OriginAPI && st.LastError != "" {
+			st.LastError = publicReason(&ConnectError{Reason: ReasonUnreachable, Err: errors.New(st.LastError)})
+		}
+		out = append(out, st)
 	}
 	return out, nil
 }

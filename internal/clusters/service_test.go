@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/secrets"
 	"github.com/kubelog/kubelog/internal/store"
 )
 
@@ -52,6 +53,9 @@ func newService(t *testing.T) (*Service, *meta.DB, *collector.Manager) {
 	t.Cleanup(func() { m.Close() })
 	cfg := DefaultConfig()
 	cfg.CheckTimeout = 2 * time.Second
+	if cfg.Keys, err = secrets.NewKeyring(make([]byte, secrets.KeySize)); err != nil {
+		t.Fatal(err)
+	}
 	s := New(cfg, d, m, st)
 	t.Cleanup(s.Close)
 	return s, d, m
@@ -122,14 +126,17 @@ func TestCreateClusterChecksConnection(t *testing.T) {
 			t.Errorf("%+v: got %v; want invalid %s", in, err, wantField)
 		}
 	}
-	f(ClusterInput{Name: ptr("a"), Kubeconfig: ptr(unreachableKubeconfig)}, ReasonUnreachable, "")
+	f(ClusterInput{Name: ptr("a"), Kubeconfig: ptr(unreachableKubeconfig)}, ReasonRefused, "")
 	f(ClusterInput{Name: ptr("a"), Kubeconfig: ptr("{")}, ReasonInvalidKubeconfig, "")
 	f(ClusterInput{Name: ptr("a"), Kubeconfig: ptr(unreachableKubeconfig), Context: ptr("other")}, ReasonInvalidKubeconfig, "")
 	f(ClusterInput{Kubeconfig: ptr(unreachableKubeconfig)}, "", "name")
 	f(ClusterInput{Name: ptr("Upper")}, "", "name")
 	f(ClusterInput{Name: ptr("a")}, "", "kubeconfig")
-	f(ClusterInput{Name: ptr("a"), Kubeconfig: ptr("x"), InCluster: ptr(true)}, "", "kubeconfig")
-	f(ClusterInput{Name: ptr("a"), InCluster: ptr(true)}, ReasonInvalidKubeconfig, "")
+	f(ClusterInput{Name: ptr("a"), Kubeconfig: ptr("x"), InCluster: ptr(true), Admin: true}, "", "kubeconfig")
+	f(ClusterInput{Name: ptr("a"), InCluster: ptr(true), Admin: true}, ReasonInvalidKubeconfig, "")
+	if _, err := s.CreateCluster(ctx, meta.DefaultTenant, ClusterInput{Name: ptr("a"), InCluster: ptr(true)}); !errors.Is(err, ErrInClusterForbidden) {
+		t.Errorf("in_cluster without admin: %v", err)
+	}
 }
 
 func TestCollectionConfigs(t *testing.T) {

@@ -79,13 +79,21 @@ func (req *policyRequest) apply(p *archive.Policy) {
 	}
 }
 
-// archiveError maps the archive package's errors to API errors.
-func archiveError(err error) error {
+// archiveError maps the archive package's errors to API errors; what went
+// wrong underneath an unreachable or refused endpoint goes to the server log
+// only.
+func (a *API) archiveError(r *http.Request, err error) error {
 	var fe *archive.FieldError
-	if errors.As(err, &fe) {
-		return badRequest("%s", fe.Error())
+	if !errors.As(err, &fe) {
+		return err
 	}
-	return err
+	if fe.Cause != nil {
+		a.log.Warn("archive destination failed", "request_id", requestID(r), "field", fe.Field, "err", fe.Cause)
+	}
+	if fe.ID != "" {
+		return errorf(http.StatusBadRequest, fe.ID, "%s", fe.Error())
+	}
+	return badRequest("%s", fe.Error())
 }
 
 func (a *API) archiveManager() (*archive.Manager, error) {
@@ -104,11 +112,11 @@ func checkTenant(r *http.Request, named string) error {
 }
 
 // validatePolicy normalises p and checks its bucket.
-func validatePolicy(r *http.Request, p *archive.Policy) error {
+func (a *API) validatePolicy(r *http.Request, m *archive.Manager, p *archive.Policy) error {
 	if err := p.Normalize(); err != nil {
-		return archiveError(err)
+		return a.archiveError(r, err)
 	}
-	return archiveError(archive.CheckDestination(r.Context(), p.Destination))
+	return a.archiveError(r, m.CheckDestination(r.Context(), p.Destination))
 }
 
 // readPolicyRequest decodes a policy body and checks its tenant.
@@ -122,9 +130,9 @@ func readPolicyRequest(r *http.Request) (policyRequest, error) {
 
 // savePolicy applies req to p, validates p, stores it with save and answers
 // it with status.
-func (a *API) savePolicy(w http.ResponseWriter, r *http.Request, req policyRequest, p *archive.Policy, status int, save func(context.Context, *archive.Policy, time.Time) error) error {
+func (a *API) savePolicy(w http.ResponseWriter, r *http.Request, m *archive.Manager, req policyRequest, p *archive.Policy, status int, save func(context.Context, *archive.Policy, time.Time) error) error {
 	req.apply(p)
-	if err := validatePolicy(r, p); err != nil {
+	if err := a.validatePolicy(r, m, p); err != nil {
 		return err
 	}
 	if err := save(r.Context(), p, a.now()); err != nil {
@@ -145,7 +153,7 @@ func (a *API) createArchivePolicy(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	p := archive.Policy{Tenant: tenantOf(r), Enabled: true}
-	return a.savePolicy(w, r, req, &p, http.StatusCreated, m.Policies().Create)
+	return a.savePolicy(w, r, m, req, &p, http.StatusCreated, m.Policies().Create)
 }
 
 // policyID reads an id from the path ({id}), the query (?id=) or a body.
@@ -201,7 +209,7 @@ func (a *API) updateArchivePolicy(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return a.savePolicy(w, r, req, &p, http.StatusOK, m.Policies().Update)
+	return a.savePolicy(w, r, m, req, &p, http.StatusOK, m.Policies().Update)
 }
 
 // deleteArchivePolicy serves DELETE /api/v1/logs/archive/policies?id= and
@@ -264,7 +272,7 @@ func (a *API) startArchive(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("start_time: %v (give start_time and end_time, or wait until data is older than the policy's older_than)", err)
 	}
 	if err != nil {
-		return archiveError(err)
+		return a.archiveError(r, err)
 	}
 	writeJSON(w, http.StatusCreated, j)
 	return nil
@@ -276,7 +284,7 @@ func (a *API) listArchiveJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := r.URL.Query()
+	v := queryOf(r)
 	f := archive.JobFilter{Tenant: tenantOf(r), PolicyID: v.Get("policy_id"), Limit: 100}
 	if s := v.Get("status"); s != "" {
 		for _, st := range strings.Split(s, ",") {

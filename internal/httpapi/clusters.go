@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/collector"
 )
@@ -42,8 +43,16 @@ type clusterRequest struct {
 	Context    *string `json:"context"`
 }
 
-func (r clusterRequest) input() clusters.ClusterInput {
-	return clusters.ClusterInput{Name: r.Name, Kubeconfig: r.Kubeconfig, InCluster: r.InCluster, Context: r.Context}
+// input is the request's cluster input; admin says whether the token is
+// an admin's, which alone may set in_cluster.
+func (r clusterRequest) input(admin bool) clusters.ClusterInput {
+	return clusters.ClusterInput{Name: r.Name, Kubeconfig: r.Kubeconfig, InCluster: r.InCluster, Context: r.Context, Admin: admin}
+}
+
+// isAdmin reports whether the request's token holds the admin scope.
+func isAdmin(r *http.Request) bool {
+	p := info(r).principal
+	return p != nil && p.Require(auth.ScopeAdmin) == nil
 }
 
 // clusterService returns the clusters service or a 503 when the server runs
@@ -66,6 +75,8 @@ func clusterErr(err error) error {
 		return badRequest("%s", inv.Error())
 	case errors.As(err, &ce):
 		return errorf(http.StatusBadRequest, ce.Reason, "%s", ce.Error())
+	case errors.Is(err, clusters.ErrInClusterForbidden):
+		return forbidden("%v", err)
 	case errors.Is(err, clusters.ErrFinished):
 		return conflict("%v", err)
 	case errors.Is(err, collector.ErrUnknownCluster):
@@ -80,7 +91,7 @@ func requestObjectID(r *http.Request) string {
 	if id := r.PathValue("id"); id != "" {
 		return id
 	}
-	return r.URL.Query().Get("id")
+	return queryOf(r).Get("id")
 }
 
 // idParam returns the id from the path or ?id=, which must be there.
@@ -143,7 +154,7 @@ func (a *API) createClusterConfig(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	c, err := svc.CreateCluster(r.Context(), tenantOf(r), req.input())
+	c, err := svc.CreateCluster(r.Context(), tenantOf(r), req.input(isAdmin(r)))
 	if err != nil {
 		return clusterErr(err)
 	}
@@ -162,7 +173,7 @@ func (a *API) updateClusterConfig(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	c, err := svc.UpdateCluster(r.Context(), tenantOf(r), id, req.input())
+	c, err := svc.UpdateCluster(r.Context(), tenantOf(r), id, req.input(isAdmin(r)))
 	if err != nil {
 		return clusterErr(err)
 	}
@@ -242,7 +253,7 @@ func (a *API) refreshClusters(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if q := r.URL.Query().Get("cluster_id"); q != "" {
+	if q := queryOf(r).Get("cluster_id"); q != "" {
 		req.ClusterID = q
 	}
 	ids, err := svc.Refresh(r.Context(), tenantOf(r), req.ClusterID)

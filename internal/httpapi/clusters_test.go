@@ -9,6 +9,7 @@ import (
 
 	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/collector"
+	"github.com/kubelog/kubelog/internal/secrets"
 )
 
 const unreachableKubeconfig = `apiVersion: v1
@@ -39,16 +40,28 @@ func TestClusterRoutesWithoutService(t *testing.T) {
 	}
 }
 
+// testKeys returns a keyring for sealing test secrets.
+func testKeys(t *testing.T) *secrets.Keyring {
+	t.Helper()
+	k, err := secrets.NewKeyring(make([]byte, secrets.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // withClusters wires a clusters service with an unreachable cluster
-// "default" in tenant default.
-func withClusters(t *testing.T, e *env) {
+// "default" in tenant default, and returns its collector.
+func withClusters(t *testing.T, e *env) *collector.Manager {
 	t.Helper()
 	m, err := collector.NewManager(collector.DefaultConfig(), e.st, &collector.MemoryCheckpoints{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	svc := clusters.New(clusters.DefaultConfig(), e.db, m, e.st)
+	cfg := clusters.DefaultConfig()
+	cfg.Keys = testKeys(t)
+	svc := clusters.New(cfg, e.db, m, e.st)
 	t.Cleanup(svc.Close)
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(path, []byte(unreachableKubeconfig), 0o600); err != nil {
@@ -61,6 +74,7 @@ func withClusters(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	e.api.clusters = svc
+	return m
 }
 
 func TestClusterRoutesBadInput(t *testing.T) {
@@ -76,7 +90,7 @@ func TestClusterRoutesBadInput(t *testing.T) {
 	f("GET", "/clusters/configs", nil, 200, `"kubeconfig":"<redacted>"`)
 	f("GET", "/clusters/configs?id=default", nil, 200, `"name":"default"`)
 	f("POST", "/clusters/configs", map[string]any{"name": "x"}, 400, "kubeconfig")
-	f("POST", "/clusters/configs", map[string]any{"name": "x", "kubeconfig": unreachableKubeconfig}, 400, "cluster_unreachable")
+	f("POST", "/clusters/configs", map[string]any{"name": "x", "kubeconfig": unreachableKubeconfig}, 400, "endpoint_refused_by_policy")
 	f("POST", "/clusters/configs", map[string]any{"name": 5}, 400, "name")
 	f("PUT", "/clusters/configs", map[string]any{"name": "x"}, 400, "id")
 	f("DELETE", "/clusters/configs?id=nope", nil, 404, "not_found")

@@ -654,13 +654,12 @@ func (a *API) getLogMetrics(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// getStorageInfo serves GET /api/v1/logs/storage/info.
+// getStorageInfo serves GET /api/v1/logs/storage/info. The server's path
+// and the totals of every tenant are for admin tokens only.
 func (a *API) getStorageInfo(w http.ResponseWriter, r *http.Request) error {
 	tenant := tenantOf(r)
 	s := a.store.Stats(tenant)
-	all := a.store.Stats("")
 	out := map[string]any{
-		"path":              all.Dir,
 		"tenant":            tenant,
 		"bytes":             s.PartBytes,
 		"raw_bytes":         s.RawBytes,
@@ -671,12 +670,16 @@ func (a *API) getStorageInfo(w http.ResponseWriter, r *http.Request) error {
 		"retention":         a.store.Retention(tenant).String(),
 		"oldest_time":       timeOrEmpty(s.OldestTime),
 		"newest_time":       timeOrEmpty(s.NewestTime),
-		"disk": map[string]any{
+	}
+	if isAdmin(r) {
+		all := a.store.Stats("")
+		out["path"] = all.Dir
+		out["disk"] = map[string]any{
 			"part_bytes":    all.PartBytes,
 			"wal_bytes":     all.WALBytes,
 			"total_bytes":   all.DiskBytes,
 			"corrupt_parts": all.CorruptParts,
-		},
+		}
 	}
 	if a.archive != nil {
 		dests, err := a.archiveStorageInfo(r)

@@ -162,3 +162,18 @@ func TestHandlersReadParsedParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestStorageInfoHidesTheServerFromTenants checks that the data dir's path
+// and the totals of every tenant are shown to admin tokens only.
+func TestStorageInfoHidesTheServerFromTenants(t *testing.T) {
+	e := newEnv(t, noLimits())
+	for _, c := range []struct {
+		token string
+		shown bool
+	}{{"admin", true}, {"a-read", false}} {
+		code, b, _ := e.do(c.token, http.MethodGet, "/api/v1/logs/storage/info", nil)
+		if code != http.StatusOK || strings.Contains(string(b), `"path"`) != c.shown || strings.Contains(string(b), `"disk"`) != c.shown {
+			t.Errorf("%s: %d %s", c.token, code, b)
+		}
+	}
+}

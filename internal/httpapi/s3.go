@@ -25,7 +25,7 @@ func (a *API) getS3Metadata(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := r.URL.Query()
+	v := queryOf(r)
 	start, end, err := a.parseRange(v.Get("start_time"), v.Get("end_time"), v.Get("since"))
 	if err != nil {
 		return err
@@ -80,7 +80,7 @@ func (a *API) getS3Content(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := r.URL.Query()
+	v := queryOf(r)
 	key := v.Get("key")
 	if key == "" {
 		return badRequest("key: required")
@@ -206,7 +206,7 @@ func (a *API) archiveStorageInfo(r *http.Request) ([]map[string]any, error) {
 		out = append(out, map[string]any{
 			"policy_id": p.ID, "policy_name": p.Name,
 			"endpoint": d.Endpoint, "bucket": d.Bucket, "prefix": d.Prefix, "region": d.Region,
-			"reachability": archive.Probe(r.Context(), p.Destination),
+			"reachability": m.Probe(r.Context(), p.Destination),
 			"usage":        usage[p.ID],
 		})
 	}

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -70,11 +71,23 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// loss can lose the last commits.
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// Deleted and overwritten content is zeroed, so that a secret replaced
+	// by its sealed form does not linger in free pages.
+	q.Add("_pragma", "secure_delete(1)")
 	// Read-write transactions take the write lock at BEGIN, so two of them
 	// queue under busy_timeout instead of one failing when it upgrades from
 	// reading to writing. Read-only transactions (sql.TxOptions{ReadOnly:
 	// true}) and plain queries do not take it.
 	q.Set("_txlock", "immediate")
+	// SQLite gives its -wal and -shm files the mode of the database file,
+	// so creating that 0600 keeps all three private whatever the umask.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open metadata database: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("open metadata database: %w", err)
+	}
 	sqlDB, err := sql.Open("sqlite", path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open metadata database %s: %w", path, err)
@@ -100,6 +113,23 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open metadata database %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// Scrub rewrites the database file and empties its write-ahead log, so
+// that no copy of a value since replaced (a secret before it was sealed)
+// remains in free pages or old log frames.
+func (d *DB) Scrub(ctx context.Context) error {
+	if _, err := d.db.ExecContext(ctx, "VACUUM"); err != nil {
+		return fmt.Errorf("scrub metadata database: %w", err)
+	}
+	var busy, frames, done int
+	if err := d.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
+		return fmt.Errorf("scrub metadata database: %w", err)
+	}
+	if busy != 0 {
+		return errors.New("scrub metadata database: another connection kept the write-ahead log from being emptied")
+	}
+	return nil
 }
 
 // Close closes the database. Calls in flight may fail.

@@ -24,10 +24,13 @@ import (
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/collector"
+	"github.com/kubelog/kubelog/internal/datadir"
+	"github.com/kubelog/kubelog/internal/egress"
 	"github.com/kubelog/kubelog/internal/events"
 	"github.com/kubelog/kubelog/internal/httpapi"
 	"github.com/kubelog/kubelog/internal/kapi"
 	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/secrets"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/tail"
 )
@@ -77,6 +80,15 @@ type Config struct {
 	// (kubectl sends bearer tokens only over HTTPS).
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// SecretKeyFile holds the key that seals the secrets in the metadata
+	// database (one key per line, the current one first); SecretKey gives
+	// the same as a value (from KUBELOG_SECRET_KEY). With neither, the key
+	// is <data-dir>/secret.key, generated on first start.
+	SecretKeyFile string `yaml:"secret_key_file"`
+	SecretKey     string `yaml:"-"`
+	// Egress decides where the endpoints that tenants give (clusters' API
+	// servers, S3 endpoints) may point.
+	Egress egress.Policy `yaml:"-"`
 	// ShutdownTimeout bounds how long in-flight requests may take at stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Version is reported by /health.
@@ -97,6 +109,7 @@ func DefaultConfig() Config {
 		ArchiveTick:     30 * time.Second,
 		AppsLinkTTL:     15 * time.Minute,
 		MaxStreams:      collector.DefaultConfig().MaxStreams,
+		Egress:          egress.DefaultPolicy(),
 		Version:         "dev",
 	}
 }
@@ -125,8 +138,11 @@ func (c Config) Validate() error {
 	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
 		return errors.New("tls cert file and tls key file go together: set both or neither")
 	}
-	return nil
+	return c.Egress.Validate()
 }
+
+// maxHeaderBytes bounds a request's header (net/http's default is 1 MiB).
+const maxHeaderBytes = 128 << 10
 
 // Server is a running kubelog. Create it with Start; Stop must be called.
 type Server struct {
@@ -144,6 +160,8 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 	limits   *auth.LimitTable
+	keys     *secrets.Keyring
+	unlock   func() error
 	served   chan error
 	stopLoop chan struct{}
 	loopDone chan struct{}
@@ -159,19 +177,44 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+	// The listener and the certificate come first: a port in use or a bad
+	// certificate fails before anything is written to the data dir.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, served: make(chan error, 1), stopLoop: make(chan struct{}), loopDone: make(chan struct{})}
+	var tlsCfg *tls.Config
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	s := &Server{cfg: cfg, log: log, ln: ln, served: make(chan error, 1), stopLoop: make(chan struct{}), loopDone: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
 			s.closeStorage()
+			ln.Close()
 		}
 	}()
-	var err error
+	if err := datadir.Prepare(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if s.unlock, err = datadir.Lock(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if s.keys, err = secrets.Load(secrets.LoadOptions{KeyFile: cfg.SecretKeyFile, EnvValue: cfg.SecretKey, DataDir: cfg.DataDir}); err != nil {
+		return nil, err
+	}
+	log.Info("secret key loaded", "source", s.keys.Source(), "key_id", s.keys.CurrentID())
 	if s.db, err = meta.Open(ctx, MetaPath(cfg.DataDir)); err != nil {
 		return nil, fmt.Errorf("metadata db: %w", err)
+	}
+	if err := Reseal(ctx, s.db, s.keys, log); err != nil {
+		return nil, err
 	}
 	if err := s.bootstrap(ctx, adminOut); err != nil {
 		return nil, err
@@ -215,6 +258,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	archCfg.Logger = log.With("component", "archive")
 	archCfg.TickInterval = cfg.ArchiveTick
 	archCfg.Registerer = reg
+	archCfg.Keys = s.keys
+	archCfg.Egress = cfg.Egress
 	if s.arch, err = archive.NewManager(archCfg, s.st, s.db); err != nil {
 		return nil, err
 	}
@@ -240,17 +285,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	if err != nil {
 		return nil, err
 	}
-	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
-	s.http = &http.Server{Handler: s.api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	if cfg.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
-		if err != nil {
-			s.ln.Close()
-			return nil, fmt.Errorf("tls: %w", err)
-		}
-		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s.http = &http.Server{Handler: s.api.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), TLSConfig: tlsCfg}
+	if tlsCfg != nil {
 		go func() { s.served <- s.http.ServeTLS(s.ln, "", "") }()
 	} else {
 		go func() { s.served <- s.http.Serve(s.ln) }()
@@ -328,6 +365,8 @@ func (s *Server) startCollector(ctx context.Context, reg prometheus.Registerer) 
 	}
 	kcfg := clusters.DefaultConfig()
 	kcfg.Logger = s.log.With("component", "clusters")
+	kcfg.Keys = s.keys
+	kcfg.Egress = s.cfg.Egress
 	s.clusters = clusters.New(kcfg, s.db, s.coll, s.st)
 	if s.cfg.Kubeconfig != "" {
 		if err := s.clusters.EnsureDefault(ctx, s.cfg.Kubeconfig, s.cfg.Context); err != nil {
@@ -436,6 +475,10 @@ func (s *Server) closeStorage() error {
 	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
+	}
+	if s.unlock != nil {
+		errs = append(errs, s.unlock())
+		s.unlock = nil
 	}
 	return errors.Join(errs...)
 }

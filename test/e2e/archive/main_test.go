@@ -74,7 +74,7 @@ type server struct {
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
 	k, err := testenv.StartKubelog(kubelogBin, dataDir, nil, append([]string{"--bootstrap-token", adminToken,
-		"--kubeconfig", "none", "--no-rate-limits", "true", "--archive-tick", "1s"}, extra...)...)
+		"--kubeconfig", "none", "--no-rate-limits", "--archive-tick", "1s"}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -204,7 +204,7 @@ func testClusterConfigs(t *testing.T, p *serveProc) {
 	msg := p.errorID(t, "POST", "/clusters/configs", map[string]any{"name": "x", "kubeconfig": badToken}, 400, "bad_credentials")
 	t.Logf("bad credentials: %s", msg)
 	unreachable := strings.Replace(kc, cluster.RESTConfig().Host, "https://127.0.0.1:1", 1)
-	msg = p.errorID(t, "POST", "/clusters/configs", map[string]any{"name": "x", "kubeconfig": unreachable}, 400, "cluster_unreachable")
+	msg = p.errorID(t, "POST", "/clusters/configs", map[string]any{"name": "x", "kubeconfig": unreachable}, 400, "endpoint_unreachable")
 	t.Logf("unreachable: %s", msg)
 
 	// Create, read, update and delete; the kubeconfig is never shown.

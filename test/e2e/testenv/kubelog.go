@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -63,11 +64,18 @@ var servingRE = regexp.MustCompile(`msg="kubelog serving" addr=(\S+)`)
 
 // StartKubelog runs `bin serve --listen 127.0.0.1:0 --data-dir dataDir` with
 // the extra args (a later --listen wins) and waits up to a minute for the
-// address it logs. Its stderr is kept (Log) and also copied to logTo when
+// address it logs. Unless args set --egress-allow, tenants' endpoints may be
+// on loopback, where the tests' clusters and S3 servers listen. Its stderr is kept (Log) and also copied to logTo when
 // logTo is not nil. On error the process is gone.
 func StartKubelog(bin, dataDir string, logTo io.Writer, args ...string) (*Kubelog, error) {
 	k := &Kubelog{DataDir: dataDir, done: make(chan struct{})}
-	k.Cmd = exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
+	base := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}
+	if !slices.ContainsFunc(args, func(a string) bool {
+		return strings.HasPrefix(a, "--egress-allow") && !strings.HasPrefix(a, "--egress-allow-private")
+	}) {
+		base = append(base, "--egress-allow", "127.0.0.0/8")
+	}
+	k.Cmd = exec.Command(bin, append(base, args...)...)
 	k.Cmd.Stderr = &k.stderr
 	if logTo != nil {
 		k.Cmd.Stderr = io.MultiWriter(&k.stderr, logTo)
