@@ -97,8 +97,8 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	case req.Service == "":
 		return badRequest(`service: required; "*" means every service`)
 	}
-	if _, err := tail.ParseFilter(req.Filter); err != nil {
-		return filterError(err)
+	if err := checkSessionFields(&req.Filter, &req.Service); err != nil {
+		return err
 	}
 	cursor := a.store.LastCursor(tenant)
 	if req.LastCursor != "" {
@@ -161,6 +161,30 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// Bounds on a tail session's fields.
+const (
+	maxFilterBytes  = 8 << 10
+	maxServiceBytes = 253
+)
+
+// checkSessionFields checks a session's filter and service, each when
+// given.
+func checkSessionFields(filter, service *string) error {
+	if service != nil && len(*service) > maxServiceBytes {
+		return badRequest("service: %d bytes, over the limit of %d", len(*service), maxServiceBytes)
+	}
+	if filter == nil {
+		return nil
+	}
+	if len(*filter) > maxFilterBytes {
+		return badRequest("filter: %d bytes, over the limit of %d", len(*filter), maxFilterBytes)
+	}
+	if _, err := tail.ParseFilter(*filter); err != nil {
+		return filterError(err)
+	}
+	return nil
+}
+
 // patchSession serves PATCH /api/v1/logs/tail/sessions/{id}: a new filter
 // and/or service. Streams already open keep their old ones.
 func (a *API) patchSession(w http.ResponseWriter, r *http.Request) error {
@@ -171,13 +195,11 @@ func (a *API) patchSession(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	if req.Filter != nil {
-		if _, err := tail.ParseFilter(*req.Filter); err != nil {
-			return filterError(err)
-		}
-	}
 	if req.Service != nil && *req.Service == "" {
 		return badRequest(`service: must not be empty; "*" means every service`)
+	}
+	if err := checkSessionFields(req.Filter, req.Service); err != nil {
+		return err
 	}
 	if _, err := a.session(r); err != nil {
 		return err

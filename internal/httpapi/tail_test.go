@@ -348,3 +348,18 @@ func TestSessionActiveFollowsItsClient(t *testing.T) {
 		t.Fatal("not active again after a client reconnected")
 	}
 }
+
+func TestSessionFieldBounds(t *testing.T) {
+	e := newEnv(t, noLimits())
+	for _, c := range []struct {
+		body map[string]any
+		want string
+	}{
+		{map[string]any{"tenantId": "team-a", "userUuid": "u", "filter": strings.Repeat("a ", maxFilterBytes), "service": "*"}, "filter: 16384 bytes"},
+		{map[string]any{"tenantId": "team-a", "userUuid": "u", "filter": "", "service": strings.Repeat("s", 254)}, "service: 254 bytes"},
+	} {
+		if code, _, b := e.createSession("a-read", c.body); code != 400 || !strings.Contains(b, c.want) {
+			t.Errorf("got %d %.200s; want 400 with %q", code, b, c.want)
+		}
+	}
+}
