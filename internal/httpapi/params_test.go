@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +178,28 @@ func TestStorageInfoHidesTheServerFromTenants(t *testing.T) {
 			t.Errorf("%s: %d %s", c.token, code, b)
 		}
 	}
+}
+
+func FuzzParseParams(f *testing.F) {
+	for _, s := range []string{"", "namespace=a", "namespace=a;x", "a=1&a=2", "%zz", "pod=%ff", "limit=5&cursor=", "&&&", "=x"} {
+		f.Add(s)
+	}
+	rt := route{pattern: "GET /x", strict: true, params: []string{"namespace", "pod", "limit", "cursor"}}
+	f.Fuzz(func(t *testing.T, raw string) {
+		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		r.URL.RawQuery = raw
+		p, err := parseParams(r, rt)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Status != http.StatusBadRequest {
+				t.Fatalf("%q: %v is not a 400", raw, err)
+			}
+			return
+		}
+		for name, vs := range p.vals {
+			if !slices.Contains(rt.params, name) || len(vs) != 1 || len(vs[0]) > maxParamBytes {
+				t.Fatalf("%q: accepted %s=%q", raw, name, vs)
+			}
+		}
+	})
 }
