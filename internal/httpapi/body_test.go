@@ -2,10 +2,13 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -63,4 +66,20 @@ func FuzzCheckJSONShape(f *testing.F) {
 			t.Fatalf("depth %d, checkJSONShape: %v", jsonDepth(b), err)
 		}
 	})
+}
+
+// TestCancelledRequestIsNoServerError checks that a request whose client
+// went away is recorded as 499, not logged as a 500.
+func TestCancelledRequestIsNoServerError(t *testing.T) {
+	e := newEnv(t, noLimits())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/logs", nil)
+	if got := e.api.mapError(r, fmt.Errorf("query: %w", context.Canceled)); got.Status != statusClientClosed {
+		t.Fatalf("got %+v", got)
+	}
+	live := httptest.NewRequest(http.MethodGet, "/api/v1/logs", nil)
+	if got := e.api.mapError(live, context.Canceled); got.Status != http.StatusInternalServerError {
+		t.Fatalf("a cancellation not of the request: %+v", got)
+	}
 }

@@ -144,8 +144,17 @@ func (a *API) writeTextError(w http.ResponseWriter, r *http.Request, err error) 
 	_, _ = fmt.Fprintln(w, e.Message)
 }
 
+// statusClientClosed is the status recorded for a request whose client went
+// away before the answer (nginx's 499); the client never sees it.
+const statusClientClosed = 499
+
 // mapError turns err into an *Error, logging 5xx errors with the request id.
+// A request that failed because its client went away is no server error.
 func (a *API) mapError(r *http.Request, err error) *Error {
+	if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+		a.log.Debug("client went away", "request_id", requestID(r), "err", err)
+		return &Error{Status: statusClientClosed, ID: "client_closed_request", Message: "the client closed the request"}
+	}
 	e := asError(err)
 	if e.Status >= 500 {
 		if e.ID == "server_error" {
