@@ -54,17 +54,35 @@ func (c Cursor) String() string {
 // IsZero reports whether c is the zero cursor.
 func (c Cursor) IsZero() bool { return c.Seq == 0 }
 
-// ParseCursor decodes a cursor produced by Cursor.String.
+// ParseCursor decodes a cursor produced by Cursor.String; any other
+// spelling of the same position (an overlong varint, base64 padding bits) is
+// refused, so that one position has one cursor.
 func ParseCursor(s string) (Cursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(raw) < 2 || raw[0] != cursorVersion1 {
+	raw, err := strictBase64.DecodeString(s)
+	if err != nil || len(raw) < 2 || raw[0] != cursorVersion1 || len(s) != strictBase64.EncodedLen(len(raw)) {
 		return Cursor{}, ErrBadCursor
 	}
 	seq, n := binary.Uvarint(raw[1:])
-	if n <= 0 || n != len(raw)-1 {
+	if n <= 0 || n != len(raw)-1 || n != uvarintLen(seq) {
 		return Cursor{}, ErrBadCursor
 	}
 	return Cursor{Seq: seq}, nil
+}
+
+// strictBase64 refuses non-zero padding bits; with a length check against
+// the decoded bytes (the decoder skips newlines), bytes have one spelling.
+var strictBase64 = base64.RawURLEncoding.Strict()
+
+// uvarintLen is the length of the shortest varint of v.
+func uvarintLen(v uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], v)
+}
+
+// varintLen is the length of the shortest signed varint of v.
+func varintLen(v int64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutVarint(b[:], v)
 }
 
 // Direction is the order of a query's results.
@@ -116,19 +134,20 @@ func (p PageToken) String() string {
 	return base64.RawURLEncoding.EncodeToString(b[:n])
 }
 
-// ParsePageToken decodes a token produced by PageToken.String.
+// ParsePageToken decodes a token produced by PageToken.String, and only
+// its canonical spelling.
 func ParsePageToken(s string) (PageToken, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(raw) < 4 || raw[0] != pageTokenVersion1 || raw[1] > byte(Backward) {
+	raw, err := strictBase64.DecodeString(s)
+	if err != nil || len(raw) < 4 || raw[0] != pageTokenVersion1 || raw[1] > byte(Backward) || len(s) != strictBase64.EncodedLen(len(raw)) {
 		return PageToken{}, ErrBadCursor
 	}
 	p := PageToken{Direction: Direction(raw[1])}
 	ts, n := binary.Varint(raw[2:])
-	if n <= 0 {
+	if n <= 0 || n != varintLen(ts) {
 		return PageToken{}, ErrBadCursor
 	}
 	seq, m := binary.Uvarint(raw[2+n:])
-	if m <= 0 || 2+n+m != len(raw) {
+	if m <= 0 || 2+n+m != len(raw) || m != uvarintLen(seq) {
 		return PageToken{}, ErrBadCursor
 	}
 	p.Timestamp, p.Seq = ts, seq
