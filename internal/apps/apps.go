@@ -140,10 +140,14 @@ type Service struct {
 	now      func() time.Time
 
 	mu sync.Mutex
-	// where remembers the cluster and namespace of app IDs seen, so that a
+	// where remembers the cluster and namespace of the apps seen, by tenant
+	// and app ID (tenants sharing a cluster see the same IDs), so that a
 	// request about one app lists one namespace (guarded by mu).
-	where map[string]location
+	where map[appKey]location
 }
+
+// appKey names an app of a tenant.
+type appKey struct{ tenant, id string }
 
 // location is where an app lives.
 type location struct{ clusterID, namespace string }
@@ -168,7 +172,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, errors.New("apps: Clusters, Store, Hub and Signer are required")
 	}
 	s := &Service{cfg: cfg, clusters: d.Clusters, store: d.Store, hub: d.Hub, archive: d.Archive, signer: d.Signer, now: d.Now,
-		where: map[string]location{}}
+		where: map[appKey]location{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -207,7 +211,7 @@ func (s *Service) list(ctx context.Context, clusterID, namespace string) ([]*App
 	}
 	s.mu.Lock()
 	for _, a := range as {
-		s.where[a.ID] = location{clusterID: clusterID, namespace: a.Namespace}
+		s.where[appKey{a.tenant, a.ID}] = location{clusterID: clusterID, namespace: a.Namespace}
 	}
 	s.mu.Unlock()
 	return as, nil
@@ -216,8 +220,9 @@ func (s *Service) list(ctx context.Context, clusterID, namespace string) ([]*App
 // App returns one app of the tenant. An app seen before is looked for in
 // its namespace only.
 func (s *Service) App(ctx context.Context, tenant, id string) (*App, error) {
+	key := appKey{tenant, id}
 	s.mu.Lock()
-	loc, ok := s.where[id]
+	loc, ok := s.where[key]
 	s.mu.Unlock()
 	if ok {
 		as, err := s.list(ctx, loc.clusterID, loc.namespace)
@@ -225,15 +230,12 @@ func (s *Service) App(ctx context.Context, tenant, id string) (*App, error) {
 			return nil, err
 		}
 		for _, a := range as {
-			if a.ID == id {
-				if a.tenant != tenant {
-					return nil, fmt.Errorf("app %q: %w", id, ErrNotFound)
-				}
+			if a.ID == id && a.tenant == tenant {
 				return a, nil
 			}
 		}
 		s.mu.Lock()
-		delete(s.where, id)
+		delete(s.where, key)
 		s.mu.Unlock()
 	}
 	as, err := s.Apps(ctx, tenant)
