@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the binaries that kubelog's end-to-end tests run (test/e2e/testenv), from
-# source through the Go module proxy, at the versions pinned by the modules beside
-# this script:
+# Builds the binaries that kubelog's end-to-end tests run (test/e2e/testenv) and the
+# linters that make lint runs, from source through the Go module proxy, at the
+# versions pinned by the modules beside this script:
 #
 #   k8s/    k8s.io/kubernetes: kube-apiserver, kube-controller-manager,
 #           kube-scheduler, kubectl
@@ -9,6 +9,8 @@
 #   kwok/   sigs.k8s.io/kwok: kwok, plus the Logs/ClusterLogs CRDs and the node and
 #           pod stages it needs (kwok-crds.yaml, kwok-stages.yaml)
 #   minio/  github.com/minio/minio: minio
+#   staticcheck/  honnef.co/go/tools: staticcheck
+#   gosec/  github.com/securego/gosec/v2: gosec
 #
 # Each is its own module so that each binary is built with the dependency graph its
 # authors tested: in one module, minimal version selection would build etcd v3.6.5
@@ -19,10 +21,13 @@
 #
 # Binaries go to $KUBELOG_TESTENV_BIN (default ~/.cache/kubelog-testenv/bin). A binary
 # is skipped when it is there and its stamp file (.NAME.stamp) names the same
-# module version and go.sum. Builds run one after another (each already uses every
-# core). From cold on 2 cores: about 2 minutes to download 2.2 GB of modules, then
-# 14 minutes and 4.5 GB of build cache (kube-apiserver alone 7 minutes) for 510 MB
-# of binaries. Needs only Go, coreutils and flock (util-linux); prints the bin dir
+# module version and go.sum and, for the linters, the same Go version: they load the
+# project's packages with the go/types and standard library they were compiled
+# with, so one built by an older Go rejects a newer Go's syntax. Builds run one
+# after another (each already uses every core). From cold on 2 cores: about 2
+# minutes to download 2.2 GB of modules, then 14 minutes and 4.5 GB of build cache
+# (kube-apiserver alone 7 minutes) for 510 MB of binaries, and 3 minutes more for
+# the two linters. Needs only Go, coreutils and flock (util-linux); prints the bin dir
 # on stdout, progress on stderr.
 set -euo pipefail
 
@@ -48,6 +53,8 @@ targets=(
   "kubectl k8s k8s.io/kubernetes k8s.io/kubernetes/cmd/kubectl"
   "kwok kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok"
   "minio minio github.com/minio/minio github.com/minio/minio"
+  "staticcheck staticcheck honnef.co/go/tools honnef.co/go/tools/cmd/staticcheck"
+  "gosec gosec github.com/securego/gosec/v2 github.com/securego/gosec/v2/cmd/gosec"
 )
 
 log() { echo "build.sh: $*" >&2; }
@@ -100,6 +107,7 @@ for t in "${targets[@]}"; do
   version=$(cd "$tools/$dir" && go list -m -f '{{.Version}}' "$mod")
   sum=$(sha256sum "$tools/$dir/go.sum" | cut -d' ' -f1)
   stamp="$pkg@$version go.sum:$sum"
+  case $name in staticcheck | gosec) stamp+=" $(go env GOVERSION)" ;; esac
   if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.stamp" 2>/dev/null)" = "$stamp" ] &&
     { [ "$name" != kwok ] || [ -f "$bin/kwok-stages.yaml" ]; }; then
     current=$((current + 1))

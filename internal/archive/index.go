@@ -187,7 +187,7 @@ func (x *Index) List(ctx context.Context, f Filter) ([]Object, string, error) {
 		where = append(where, "(first_ts > ? OR (first_ts = ? AND (policy_id > ? OR (policy_id = ? AND object_key > ?))))")
 		args = append(args, ts, ts, pol, pol, key)
 	}
-	q := `SELECT ` + objectCols + ` FROM archive_objects WHERE ` + strings.Join(where, " AND ") + ` ORDER BY first_ts, policy_id, object_key`
+	q := `SELECT ` + objectCols + ` FROM archive_objects WHERE ` + strings.Join(where, " AND ") + ` ORDER BY first_ts, policy_id, object_key` // #nosec G202 -- the clauses are constants with ? placeholders; values are bound
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit+1)

@@ -157,7 +157,7 @@ func (s *Jobs) List(ctx context.Context, f JobFilter) ([]Job, error) {
 			args = append(args, st)
 		}
 	}
-	q := `SELECT ` + jobCols + ` FROM archive_jobs WHERE ` + strings.Join(where, " AND ") + ` ORDER BY created_at DESC, id`
+	q := `SELECT ` + jobCols + ` FROM archive_jobs WHERE ` + strings.Join(where, " AND ") + ` ORDER BY created_at DESC, id` // #nosec G202 -- the clauses are constants with ? placeholders; values are bound
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)

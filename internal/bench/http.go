@@ -56,7 +56,7 @@ func startServer(dir, fsync string, progress io.Writer) (*serverProc, error) {
 	if p := os.Getenv("KUBELOG_BENCH_SERVER_CPUPROFILE"); p != "" {
 		args = append(args, "--cpuprofile", p)
 	}
-	cmd := exec.Command(exe, args...)
+	cmd := exec.Command(exe, args...) // #nosec G204 G702 -- runs this very binary (os.Executable) as the server under test
 	cmd.Env = append(os.Environ(), "KUBELOG_BOOTSTRAP_TOKEN="+token)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -247,7 +247,9 @@ func followLive(ctx context.Context, live string, out io.Writer) error {
 	for {
 		_, msg, err := c.Read(ctx)
 		if err != nil {
-			w.Flush()
+			if ferr := w.Flush(); ferr != nil {
+				return ferr
+			}
 			if ctx.Err() != nil {
 				return nil
 			}

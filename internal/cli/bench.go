@@ -44,7 +44,7 @@ and the queries q1 to q5 (median of --runs runs after a warm-up).`,
 				return err
 			}
 			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
+				f, err := os.Create(cpuProfile) // #nosec G304 -- a file the user names on the command line
 				if err != nil {
 					return err
 				}

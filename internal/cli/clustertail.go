@@ -280,7 +280,7 @@ func (t *clusterTail) follow(ctx context.Context, ns, pod string, uid types.UID,
 		if gerr == nil && cur.UID != uid || apierrors.IsNotFound(gerr) {
 			return
 		}
-		time.Sleep(backoff/2 + rand.N(backoff/2+1))
+		time.Sleep(backoff/2 + rand.N(backoff/2+1)) // #nosec G404 -- backoff jitter, not a secret
 		backoff = min(2*backoff, 5*time.Second)
 		if last != "" {
 			if ts, perr := time.Parse(time.RFC3339Nano, last); perr == nil {

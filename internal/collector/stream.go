@@ -497,5 +497,5 @@ func entryLabels(cluster string, pod *corev1.Pod, container string) logmodel.Lab
 
 // jitter returns a random duration in [d/2, d).
 func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) // #nosec G404 -- backoff jitter, not a secret
 }

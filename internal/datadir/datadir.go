@@ -106,7 +106,7 @@ func tighten(root string) error {
 		if info.Mode().Perm()&groupOther == 0 {
 			return nil
 		}
-		if err := os.Chmod(path, info.Mode()&^groupOther); err != nil {
+		if err := os.Chmod(path, info.Mode()&^groupOther); err != nil { // #nosec G122 -- only the owner can write the directory (Prepare refuses others), so no one else can swap a path for a symlink
 			return fmt.Errorf("tighten permissions: %w", err)
 		}
 		return nil

@@ -23,7 +23,7 @@ var ErrInUse = errors.New("in use by another kubelog process")
 // same process too.
 func Lock(dir string) (unlock func() error, err error) {
 	path := filepath.Join(dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode) // #nosec G304 -- the lock file of the operator's data directory
 	if err != nil {
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}

@@ -83,8 +83,8 @@ func (p Policy) Transport(base *http.Transport) *http.Transport {
 	t.DialContext = p.DialContext
 	// Deprecated Dial is ignored once DialContext is set, but DialTLS is
 	// used whenever DialTLSContext is nil, so both TLS dialers go.
-	t.Dial = nil
-	t.DialTLS = nil
+	t.Dial = nil    //lint:ignore SA1019 cleared so that no dialer of the base transport bypasses the policy
+	t.DialTLS = nil //lint:ignore SA1019 cleared so that no dialer of the base transport bypasses the policy
 	t.DialTLSContext = nil
 	return t
 }

@@ -189,6 +189,7 @@ func checkPreconditions(obj, cur *PodLogStream) error {
 		return apierrors.NewConflict(groupResource, cur.Name, errors.New(registryOptimisticLockMsg))
 	}
 	if obj.UID != "" && obj.UID != cur.UID {
+		//lint:ignore ST1005 kube-apiserver's own wording, which clients match
 		return apierrors.NewConflict(groupResource, cur.Name, fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", obj.UID, cur.UID))
 	}
 	return nil
@@ -632,7 +633,7 @@ func (h *Handler) track(obj *PodLogStream, r *http.Request, wo *writeOptions, su
 	fields := managedFieldSet(obj, subresource == "status")
 	now := metav1.NewTime(h.now().Truncate(time.Second))
 	entry := metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate,
-		APIVersion: APIVersion, Time: &now, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: fields}, Subresource: subresource}
+		APIVersion: APIVersion, Time: &now, FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(string(fields)), Subresource: subresource}
 	out := obj.ManagedFields[:0:0]
 	for _, e := range obj.ManagedFields {
 		if e.Manager != manager || e.Operation != entry.Operation || e.Subresource != subresource {

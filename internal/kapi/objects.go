@@ -331,9 +331,11 @@ func (o *Objects) Delete(tenant, name string, pre Preconditions, grace *int64, d
 		return nil, false, apierrors.NewNotFound(groupResource, name)
 	}
 	if pre.UID != "" && pre.UID != string(cur.UID) {
+		//lint:ignore ST1005 kube-apiserver's own wording, which clients match
 		return nil, false, apierrors.NewConflict(groupResource, name, fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", pre.UID, cur.UID))
 	}
 	if pre.ResourceVersion != "" && pre.ResourceVersion != cur.ResourceVersion {
+		//lint:ignore ST1005 kube-apiserver's own wording, which clients match
 		return nil, false, apierrors.NewConflict(groupResource, name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", pre.ResourceVersion, cur.ResourceVersion))
 	}
 	if len(cur.Finalizers) == 0 && (grace == nil || *grace <= 0) {

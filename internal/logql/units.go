@@ -195,7 +195,7 @@ func formatBytes(n uint64) string {
 		}
 	}
 	if best >= 0 {
-		return strconv.FormatUint(n/pow1000(best+1), 10) + dec[best]
+		return strconv.FormatUint(n/pow1000(best+1), 10) + dec[best] // #nosec G602 -- best indexes dec in the loop above
 	}
 	return strconv.FormatUint(n, 10) + "B"
 }

@@ -28,7 +28,7 @@ type Token struct {
 	LastUsedAt time.Time
 }
 
-const tokenColumns = `id, tenant, name, hash, scopes, created_at, expires_at, revoked_at, last_used_at`
+const tokenColumns = `id, tenant, name, hash, scopes, created_at, expires_at, revoked_at, last_used_at` // #nosec G101 -- column names, not a credential
 
 // CreateToken inserts t. ID, Tenant, Name, Hash, Scopes and CreatedAt are
 // required. A duplicate ID or hash, or a name already used by a live

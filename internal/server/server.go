@@ -292,7 +292,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	} else {
 		go func() { s.served <- s.http.Serve(s.ln) }()
 	}
-	go s.reloadLoop()
+	go s.reloadLoop() // #nosec G118 -- the reload loop lives as long as the server, which Stop ends
 	ok = true
 	log.Info("kubelog serving", "addr", s.Addr(), "data_dir", cfg.DataDir, "tls", cfg.TLSCertFile != "")
 	return s, nil
