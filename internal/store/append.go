@@ -229,7 +229,7 @@ func newLabelCache(n int) labelCache {
 func (c *labelCache) slot(ls logmodel.Labels) *labelCacheSlot {
 	var p uint64
 	if len(ls) > 0 {
-		p = uint64(uintptr(unsafe.Pointer(&ls[0])))
+		p = uint64(uintptr(unsafe.Pointer(&ls[0]))) // #nosec G103 -- the address is only hashed, never turned back into a pointer
 	}
 	return &c.slots[(p*0x9e3779b97f4a7c15)>>c.shift&uint64(len(c.slots)-1)]
 }

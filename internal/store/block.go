@@ -377,6 +377,8 @@ type blockDecoder struct {
 
 var decoderPool = sync.Pool{New: func() any { return new(blockDecoder) }}
 
+// maxBlockEntries is the most entries a block holds: decoders reject more, and
+// the flush and merge planners cut blocks there.
 const maxBlockEntries = 1 << 20
 
 // decodeHeader decodes everything but the lines.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,7 +29,7 @@ type Config struct {
 	Fsync         FsyncPolicy
 	FsyncInterval time.Duration
 	// MaxLineBytes caps a line; longer lines are truncated and get the
-	// metadata truncated=true.
+	// metadata truncated=true. At most maxBlockBytes.
 	MaxLineBytes int
 	// MaxLabels, MaxLabelNameLen and MaxLabelValueLen limit a stream's labels.
 	MaxLabels        int
@@ -51,7 +52,7 @@ type Config struct {
 	// PartWindow is the time window of a part: a flush writes one part per
 	// tenant and window, and merges only join parts of the same window.
 	PartWindow time.Duration
-	// BlockTargetBytes is the raw size of a block.
+	// BlockTargetBytes is the raw size of a block. At most maxBlockBytes.
 	BlockTargetBytes int
 	// MergeMinParts is how many parts of one tenant and window trigger a merge.
 	MergeMinParts int
@@ -96,6 +97,20 @@ func DefaultConfig(dir string) Config {
 	}
 }
 
+// maxBlockBytes bounds BlockTargetBytes and MaxLineBytes. A block holds at most
+// about twice the larger of the two (a merge adds a whole small block to rows
+// just under the target), which keeps its sizes within the uint32 fields of the
+// part index and the line (2 GiB) and digit (1 GiB) limits of the decoder.
+const maxBlockBytes = 64 << 20
+
+// maxEntryWALBytes is walEntryBound of the largest entry c accepts: metadata
+// names are not empty, so there are at most MaxMetadataBytes of them.
+func (c *Config) maxEntryWALBytes() int64 {
+	v := int64(binary.MaxVarintLen64)
+	return 5*v + 8 + int64(c.MaxLineBytes) + (2*v+1)*int64(c.MaxMetadataBytes) +
+		int64(c.MaxLabels)*(2*v+int64(c.MaxLabelNameLen)+int64(c.MaxLabelValueLen))
+}
+
 // Validate reports the first invalid setting.
 func (c *Config) Validate() error {
 	switch {
@@ -115,6 +130,10 @@ func (c *Config) Validate() error {
 		return errors.New("store: PartWindow must be at least a minute")
 	case c.BlockTargetBytes < 1024:
 		return errors.New("store: BlockTargetBytes must be at least 1 KiB")
+	case c.BlockTargetBytes > maxBlockBytes || c.MaxLineBytes > maxBlockBytes:
+		return fmt.Errorf("store: BlockTargetBytes and MaxLineBytes must be at most %d MiB", maxBlockBytes>>20)
+	case c.maxEntryWALBytes() > maxWALRecord/2:
+		return fmt.Errorf("store: an entry at the line, label and metadata limits must fit in half a WAL record (%d MiB)", maxWALRecord>>21)
 	case c.MergeMinParts < 2:
 		return errors.New("store: MergeMinParts must be at least 2")
 	case c.MaintenanceInterval <= 0:

@@ -85,7 +85,9 @@ func (s *Store) planHead(h *head) []*partPlan {
 				rows = nil
 			}
 			line := v.line(int(i))
-			if rows == nil || rowBytes+len(line) > s.cfg.BlockTargetBytes && rows.Len() > 0 {
+			// A block ends at its target size, or at the entry count a decoder
+			// accepts: empty lines add no bytes.
+			if rows == nil || (rowBytes+len(line) > s.cfg.BlockTargetBytes || rows.Len() >= maxBlockEntries) && rows.Len() > 0 {
 				cur.blocks = append(cur.blocks, newBlockRows(min(len(order)-k, s.cfg.BlockTargetBytes/100)))
 				rows = &cur.blocks[len(cur.blocks)-1]
 				rowBytes = 0

@@ -345,6 +345,12 @@ func (s *Store) mergeParts(tenantName string, inputs []*part) (*part, error) {
 				return nil, err
 			}
 			for i := 0; i < d.count; i++ {
+				if pending.Len() >= maxBlockEntries { // as in planHead: empty lines add no bytes
+					if err := flushPending(); err != nil {
+						pw.abort()
+						return nil, err
+					}
+				}
 				pending.appendDecoded(d, i, mdIdx, &mdDict)
 				pendingBytes += d.lineLen(i)
 			}

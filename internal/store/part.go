@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,7 +132,7 @@ type partWriter struct {
 
 func newPartWriter(path, tenant string) (*partWriter, error) {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) // #nosec G304 -- a generated part name in the operator's data directory
 	if err != nil {
 		return nil, fmt.Errorf("create part: %w", err)
 	}
@@ -250,7 +251,7 @@ func (pw *partWriter) abort() {
 
 // openPart opens and validates a part file, loading its index and blooms.
 func openPart(path string) (*part, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) // #nosec G304 -- a part named in the manifest of the operator's data directory
 	if err != nil {
 		return nil, err
 	}
@@ -345,26 +346,31 @@ func (p *part) parseIndex(idx []byte, dataEnd, bloomLen uint64) error {
 	p.minTs, p.maxTs = int64(1<<63-1), int64(-1<<63)
 	for i := range p.blocks {
 		b := &p.blocks[i]
-		st := r.uvarint()
-		b.count = uint32(r.uvarint())
+		st, count := r.uvarint(), r.uvarint()
 		b.minTs = r.varint()
-		b.maxTs = b.minTs + int64(r.uvarint())
+		tsSpan := r.uvarint()
 		b.minSeq = r.uvarint()
-		b.maxSeq = b.minSeq + r.uvarint()
+		seqSpan := r.uvarint()
 		b.rawBytes = r.uvarint()
 		b.off = r.uvarint()
-		b.length = uint32(r.uvarint())
+		length := r.uvarint()
 		b.crc = r.u32()
 		b.bloomOff = r.uvarint()
-		b.bloomLen = uint32(r.uvarint())
+		blen := r.uvarint()
 		if r.err != nil {
 			return r.err
 		}
-		if st >= ns || b.off < uint64(len(partHeader)) || b.off+uint64(b.length) > dataEnd ||
-			b.bloomOff+uint64(b.bloomLen) > bloomLen || b.count == 0 {
+		// Each field is checked before it is narrowed or added to, so that a
+		// corrupt index cannot wrap into a range that passes.
+		if st >= ns || st > math.MaxUint32 || count == 0 || count > maxBlockEntries ||
+			tsSpan > math.MaxInt64-uint64(max(b.minTs, 0)) || seqSpan > math.MaxUint64-b.minSeq ||
+			b.off < uint64(len(partHeader)) || b.off > dataEnd || length > dataEnd-b.off || length > math.MaxUint32 ||
+			b.bloomOff > bloomLen || blen > bloomLen-b.bloomOff || blen > math.MaxUint32 {
 			return corruptf("index: block %d out of range", i)
 		}
-		b.stream = uint32(st)
+		b.stream, b.count, b.length, b.bloomLen = uint32(st), uint32(count), uint32(length), uint32(blen)
+		b.maxTs = b.minTs + int64(tsSpan)
+		b.maxSeq = b.minSeq + seqSpan
 		s := &p.streams[st]
 		if s.n == 0 {
 			s.first = i
@@ -394,7 +400,7 @@ func (p *part) parseIndex(idx []byte, dataEnd, bloomLen uint64) error {
 
 // syncDir fsyncs a directory so that a rename or create in it is durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := os.Open(dir) // #nosec G304 -- a directory of the operator's data directory, opened only to fsync it
 	if err != nil {
 		return err
 	}

@@ -147,8 +147,9 @@ func Open(cfg Config) (*Store, error) {
 		flushed:   make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
+	// The data directory holds every tenant's logs: private to kubelog's user.
 	for _, d := range []string{s.walDir, s.partDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
@@ -237,7 +238,7 @@ func (s *Store) openParts(m manifest) error {
 // quarantine moves a corrupt part out of the way and counts it.
 func (s *Store) quarantine(name string, cause error) {
 	dir := filepath.Join(s.cfg.Dir, "corrupt")
-	_ = os.MkdirAll(dir, 0o755)
+	_ = os.MkdirAll(dir, 0o700)
 	if err := os.Rename(filepath.Join(s.partDir, name), filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.log.Warn("cannot set corrupt part aside", "part", name, "err", err)
 	}
@@ -370,7 +371,7 @@ func (s *Store) writeManifest() error {
 
 func writeFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) // #nosec G304 -- path is a fixed name in the operator's data directory
 	if err != nil {
 		return err
 	}

@@ -86,8 +86,12 @@ type walEntry struct {
 // walEncoder appends records to a buffer. It is owned by the writer
 // goroutine.
 type walEncoder struct {
-	buf     []byte
-	start   int // where the current record's frame begins
+	buf    []byte
+	start  int // where the current record's frame begins
+	tenant string
+	// limit caps a record's payload: 0 means maxWALRecord, which replay
+	// accepts; tests set less.
+	limit   int
 	streams map[uint64]int
 	nStream int
 	sbuf    []byte
@@ -104,14 +108,24 @@ func (e *walEncoder) begin(buf []byte, tenant string) {
 	clear(e.streams)
 	e.nStream, e.nEntry, e.lastIdx = 0, 0, -1
 	e.sbuf = e.sbuf[:0]
-	e.start = len(buf)
+	e.start, e.tenant = len(buf), tenant
 	buf = append(buf, make([]byte, walHeaderSize)...)
 	buf = append(buf, walRecordEntries)
 	e.buf = appendString(buf, tenant)
 }
 
-// add appends an entry.
+// add appends an entry. An entry that would take the record past its limit
+// goes into a new record of the same tenant: replay treats a longer one as torn.
+// Config.Validate keeps every entry under half of maxWALRecord, so a record
+// under half its limit takes any entry without measuring it.
 func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, line []byte) {
+	limit := e.limit
+	if limit <= 0 {
+		limit = maxWALRecord
+	}
+	if e.nEntry > 0 && e.payloadBound() > limit/2 && e.payloadBound()+walEntryBound(s, md, line) > limit {
+		e.begin(e.finish(), e.tenant)
+	}
 	idx, ok := e.lastIdx, e.lastIdx >= 0 && e.lastID == s.ID
 	if !ok {
 		idx, ok = e.streams[s.ID]
@@ -139,6 +153,25 @@ func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, li
 	b = binary.AppendUvarint(b, uint64(len(line)))
 	e.buf = append(b, line...)
 	e.nEntry++
+}
+
+// payloadBound is the most bytes the current record's payload takes once
+// finished.
+func (e *walEncoder) payloadBound() int {
+	return len(e.buf) - e.start - walHeaderSize + binary.MaxVarintLen64 + len(e.sbuf) + 8
+}
+
+// walEntryBound is the most bytes an entry adds to a record's payload, its
+// stream's row in the stream table included.
+func walEntryBound(s *Stream, md logmodel.Labels, line []byte) int {
+	n := 5*binary.MaxVarintLen64 + len(line) + 8
+	for _, l := range md {
+		n += 2*binary.MaxVarintLen64 + len(l.Name) + len(l.Value)
+	}
+	for _, l := range s.Labels {
+		n += 2*binary.MaxVarintLen64 + len(l.Name) + len(l.Value)
+	}
+	return n
 }
 
 // finish closes the record and returns the buffer; a record without entries
@@ -224,7 +257,7 @@ func decodeWALRecord(p []byte) (walRecord, error) {
 // just past the last good record and whether the segment ended with a bad or
 // torn record.
 func replaySegment(path string, fn func(walRecord) error) (good int64, torn bool, err error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) // #nosec G304 -- a segment listed from the operator's data directory
 	if err != nil {
 		return 0, false, err
 	}
@@ -274,7 +307,7 @@ type walFile struct {
 }
 
 func createWALSegment(dir string, num uint64) (*walFile, error) {
-	f, err := os.OpenFile(filepath.Join(dir, walSegmentName(num)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, walSegmentName(num)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600) // #nosec G304 -- a numbered segment name in the operator's data directory
 	if err != nil {
 		return nil, fmt.Errorf("create wal segment: %w", err)
 	}
