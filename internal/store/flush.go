@@ -2,13 +2,178 @@ package store
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
 )
+
+// maybeFreeze freezes the active head when it is full or old enough.
+func (s *Store) maybeFreeze() {
+	h := s.active
+	h.mu.RLock()
+	bytes, entries, created := h.bytes, h.entries, h.created
+	h.mu.RUnlock()
+	if entries == 0 {
+		return
+	}
+	if bytes >= s.cfg.HeadMaxBytes || s.cfg.Now().UnixNano()-created >= int64(s.cfg.HeadMaxAge) {
+		s.await(nil)
+		if err := s.freeze(); err != nil {
+			s.log.Error("head freeze failed", "err", err)
+		}
+	}
+}
+
+// freeze rotates the WAL and hands the active head to the flusher. It runs on
+// the writer goroutine.
+func (s *Store) freeze() error {
+	h := s.active
+	h.mu.RLock()
+	empty := h.entries == 0
+	h.mu.RUnlock()
+	if empty {
+		return nil
+	}
+	s.awaitFlusher()
+	if err := s.wal.sync(); err != nil {
+		return err
+	}
+	if err := s.rotateWAL(); err != nil {
+		return err
+	}
+	h.walEnd = s.wal.num
+	for _, hs := range h.streams {
+		hs.s.flushedMaxTs = max(hs.s.flushedMaxTs, hs.maxTs)
+		hs.s.headLen = int32(min(len(hs.ts), 1<<20))
+		// A stream that gets no more entries must not keep the frozen head,
+		// and with it the head's buffers, alive after the flush.
+		hs.s.cur = nil
+	}
+	s.mu.Lock()
+	s.frozen = append(s.frozen, h)
+	s.active = newHead()
+	s.mu.Unlock()
+	select {
+	case s.flushReq <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// maxFrozenHeads bounds the heads frozen and not yet written, the one the
+// flusher is writing included. When ingest outruns flushing, appends are
+// held back rather than heads piled up in memory. When flushing fails, appends
+// go on into the WAL and heads pile up, as they must to keep ingesting.
+const maxFrozenHeads = 1
+
+// awaitFlusher waits, on the writer goroutine, until fewer than
+// maxFrozenHeads heads are frozen, the last flush failed, or the store
+// stops. Stats count the waits and their time.
+func (s *Store) awaitFlusher() {
+	var start time.Time
+	defer func() {
+		if !start.IsZero() {
+			s.stats.flushWaitNanos.Add(int64(time.Since(start)))
+		}
+	}()
+	for {
+		s.mu.RLock()
+		n := len(s.frozen)
+		s.mu.RUnlock()
+		if n < maxFrozenHeads || s.flushFailing.Load() {
+			return
+		}
+		if start.IsZero() {
+			start = time.Now()
+			s.stats.flushWaits.Add(1)
+		}
+		select {
+		case <-s.flushed:
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// flusher writes frozen heads into parts.
+func (s *Store) flusher() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.flushReq:
+			s.manifestMu.Lock()
+			err := s.flushFrozen()
+			s.manifestMu.Unlock()
+			s.flushFailing.Store(err != nil)
+			if err != nil {
+				s.log.Error("flush failed; will retry", "err", err)
+				select {
+				case s.flushed <- struct{}{}: // a waiting writer goes on
+				default:
+				}
+				select {
+				case <-time.After(time.Second):
+					select {
+					case s.flushReq <- struct{}{}:
+					default:
+					}
+				case <-s.stop:
+					return
+				}
+			}
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// flushFrozen writes every frozen head, oldest first. Call with manifestMu held.
+func (s *Store) flushFrozen() error {
+	for {
+		s.mu.RLock()
+		var h *head
+		if len(s.frozen) > 0 {
+			h = s.frozen[0]
+		}
+		s.mu.RUnlock()
+		if h == nil {
+			return nil
+		}
+		start := time.Now()
+		parts, err := s.writeHead(h)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		for _, p := range parts {
+			s.addPartLocked(p)
+		}
+		s.frozen[0] = nil // the backing array must not keep the head alive
+		s.frozen = s.frozen[1:]
+		s.walCheckpoint = h.walEnd
+		s.mu.Unlock()
+		select {
+		case s.flushed <- struct{}{}:
+		default:
+		}
+		if err := s.writeManifest(); err != nil {
+			return fmt.Errorf("store: write manifest: %w", err)
+		}
+		segs, _ := listWALSegments(s.walDir)
+		for _, n := range segs {
+			if n < h.walEnd {
+				_ = os.Remove(filepath.Join(s.walDir, walSegmentName(n)))
+			}
+		}
+		s.stats.flushes.Add(1)
+		s.log.Debug("head flushed", "parts", len(parts), "entries", h.entries, "took", time.Since(start))
+	}
+}
 
 // partPlan is one part to write: a tenant's streams in one time window, each
 // stream's rows cut into blocks.
