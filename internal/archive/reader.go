@@ -182,3 +182,21 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// Open returns an archived object of tenant and a reader of its compressed
+// bytes; the reader must be closed. A key outside the tenant is not found.
+func (m *Manager) Open(ctx context.Context, tenant, key string) (Object, io.ReadCloser, error) {
+	o, err := m.index.Lookup(ctx, tenant, key)
+	if err != nil {
+		return o, nil, err
+	}
+	bc, err := m.client(ctx, o.PolicyID)
+	if err != nil {
+		return o, nil, fmt.Errorf("the policy of archived object %q: %w", key, err)
+	}
+	obj, err := bc.c.GetObject(ctx, bc.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return o, nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return o, obj, nil
+}
