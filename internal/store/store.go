@@ -27,6 +27,74 @@ import (
 var ErrClosed = errors.New("store: closed")
 
 // Store is the storage engine. All methods are safe for concurrent use.
+//
+// # Goroutines
+//
+// Open starts four goroutines; Close closes stop and waits for them on wg.
+//   - The writer (commit.go) is the only goroutine that assigns cursors, adds
+//     entries to the active head, checks for duplicates (dedup.go) and
+//     freezes heads (flush.go). Append hands it batches on reqs; Flush and
+//     pruneStreams run functions on it through control.
+//   - The syncer (commit.go) writes and fsyncs each group's WAL record, then
+//     publishes the group: it raises tenant.visible, calls Config.OnCommit
+//     and answers the group's Appends on their done channels.
+//   - The flusher (flush.go) writes frozen heads into parts when flushReq
+//     wakes it, and signals flushed after each head.
+//   - maintenance (maintenance.go) runs RunMaintenance on its interval.
+//
+// Queries run on their callers' goroutines with a bounded set of workers
+// that end before the query returns; the flusher's block encoders do the
+// same.
+//
+// # Ownership
+//
+// The writer owns, without a lock: walEnc, walBufs, inflight, commitGen,
+// dupCache, which head is active (it swaps active and frozen under mu),
+// every write of tenant.nextSeq, each Stream's maxTs, flushedMaxTs, pruned,
+// headLen and cur, and each headStream's commitGen. The WAL file belongs to
+// the syncer while a group is in flight and to the writer otherwise: the
+// writer waits for the group (await) before it touches the file. The syncer
+// writes tenant.visible once a group is durable; queries read it and skip
+// head entries above it. A frozen head no longer changes but for its
+// duplicate-lookup indexes, which the writer builds under the head's mu;
+// the flusher reads the rest of it without the lock.
+//
+// Channels: reqs (Append to the writer, buffered), control (Flush and
+// pruneStreams to the writer, unbuffered), syncReqs and syncDone (writer
+// and syncer, one group in flight), flushReq (to the flusher, coalescing),
+// flushed (flusher to the writer's awaitFlusher), stop (closed once by
+// Close) and each request's done (buffered, written once).
+//
+// # Lock order
+//
+// A goroutine holding one of these locks takes only locks to its right:
+//
+//	closeMu (read) → manifestMu → mu → head.mu → tenant.smu
+//
+// storeCounters.mu, plan.corruptMu and plan.headMu are leaves.
+//   - closeMu is held for reading only while handing a batch or a control
+//     function to the writer; no lock is taken under it, but the send waits
+//     for the writer. Close holds it for writing to set closed and close stop.
+//   - manifestMu serialises the part-list changes that rewrite the manifest:
+//     the flusher, retention, merges, DeleteRange, setAside and Close.
+//     writeManifest takes mu for reading under it. Never wait for the writer
+//     with manifestMu held: the writer may be waiting for the flusher
+//     (awaitFlusher), which takes manifestMu.
+//   - mu is taken for writing by every Append (tenantLocked), by
+//     SetRetention, by freeze and by the part-list changes above; OldestCursor
+//     reads head views (head.mu) under it, and addPartLocked and Stats take
+//     tenant.smu under it. No channel operation happens under it.
+//   - head.mu: the writer holds the active head's for writing while it
+//     prepares a group (prepareGroup) and takes tenant.smu under it to
+//     re-register a pruned stream. A head's mu is not held while another
+//     head's is taken, except below.
+//
+// One path breaks this order: isDuplicate, which prepareGroup calls with the
+// active head's mu held for writing, takes mu for reading (and then each
+// frozen head's mu) when an entry is no newer than its stream's flushed
+// entries. Against OldestCursor (mu, then head.mu) this deadlocks once an
+// Append is waiting to take mu for writing, since a waiting writer holds
+// back new readers.
 type Store struct {
 	cfg     Config
 	log     *slog.Logger
