@@ -81,16 +81,21 @@ func (l *Links) Objects(ctx context.Context, tenant string, matchers []*store.Ma
 	}
 	out := make([]string, 0, len(objs))
 	seen := map[string]bool{}
-	clients := map[string]*bucketClient{} // by policy id; nil: policy deleted
+	stores := map[string]*s3Store{} // by policy id; nil: policy deleted
 	for i := range objs {
 		o := &objs[i]
-		bc, ok := clients[o.PolicyID]
+		bc, ok := stores[o.PolicyID]
 		if !ok {
-			bc, err = l.m.client(ctx, o.PolicyID)
+			bs, err := l.m.policyBlobs(ctx, o.PolicyID)
 			if err != nil && !errors.Is(err, meta.ErrNotFound) {
 				return nil, fmt.Errorf("the policy of archived object %q: %w", o.Key, err)
 			}
-			clients[o.PolicyID] = bc
+			if bs != nil {
+				if bc, ok = bs.(*s3Store); !ok {
+					return nil, fmt.Errorf("sign a link to archived object %q: its blob store is not an S3 bucket", o.Key)
+				}
+			}
+			stores[o.PolicyID] = bc
 		}
 		if bc == nil {
 			continue

@@ -37,6 +37,11 @@ type Config struct {
 	Keys *secrets.Keyring
 	// Egress decides which S3 endpoints a tenant's policy may reach.
 	Egress egress.Policy
+	// Blobs opens the blob store of a policy's destination, which jobs
+	// write to and queries and downloads read from; nil means the
+	// destination's S3 bucket, reached through Egress. CheckDestination,
+	// Probe and Links speak S3 to the destination whatever Blobs is.
+	Blobs func(Destination) (BlobStore, error)
 }
 
 // DefaultConfig returns the defaults.
@@ -74,8 +79,8 @@ type Manager struct {
 	// running maps a job id to the cancel function of its run.
 	running map[string]context.CancelFunc
 	closed  bool
-	// clients caches S3 clients by policy id and update time.
-	clients map[string]*bucketClient
+	// blobs caches the policies' blob stores by policy id and update time.
+	blobs map[string]BlobStore
 
 	probeMu sync.Mutex // guards unreachable
 	// unreachable maps the id of an enabled policy whose bucket did not
@@ -93,6 +98,16 @@ func NewManager(cfg Config, st *store.Store, db *meta.DB) (*Manager, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Blobs == nil {
+		policy := cfg.Egress
+		cfg.Blobs = func(d Destination) (BlobStore, error) {
+			s, err := newS3Store(d, policy)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		}
 	}
 	mx, err := newMetrics(cfg.Registerer)
 	if err != nil {

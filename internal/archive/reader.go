@@ -8,8 +8,6 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/minio/minio-go/v7"
-
 	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/store"
 )
@@ -28,8 +26,8 @@ type QueryStats struct {
 // fetchBatch is how many objects a query downloads at once.
 const fetchBatch = 8
 
-// client returns the cached S3 client of a policy.
-func (m *Manager) client(ctx context.Context, policyID string) (*bucketClient, error) {
+// policyBlobs returns the cached blob store of a policy's destination.
+func (m *Manager) policyBlobs(ctx context.Context, policyID string) (BlobStore, error) {
 	p, err := m.policies.Get(ctx, "", policyID)
 	if err != nil {
 		return nil, err
@@ -37,18 +35,18 @@ func (m *Manager) client(ctx context.Context, policyID string) (*bucketClient, e
 	key := p.ID + "@" + p.UpdatedAt.String()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.clients == nil {
-		m.clients = map[string]*bucketClient{}
+	if m.blobs == nil {
+		m.blobs = map[string]BlobStore{}
 	}
-	if c := m.clients[key]; c != nil {
-		return c, nil
+	if bs := m.blobs[key]; bs != nil {
+		return bs, nil
 	}
-	c, err := newClient(p.Destination, m.cfg.Egress)
+	bs, err := m.cfg.Blobs(p.Destination)
 	if err != nil {
 		return nil, err
 	}
-	m.clients[key] = c
-	return c, nil
+	m.blobs[key] = bs
+	return bs, nil
 }
 
 // Query returns up to q.Limit archived entries that match q, in q's order
@@ -135,11 +133,11 @@ func (m *Manager) Query(ctx context.Context, q store.Query) ([]logmodel.Entry, b
 // readObject downloads an object and returns its entries that pass f, with
 // the bytes downloaded and the lines read.
 func (m *Manager) readObject(ctx context.Context, o *Object, f *store.EntryFilter) ([]logmodel.Entry, int64, int64, error) {
-	bc, err := m.client(ctx, o.PolicyID)
+	bs, err := m.policyBlobs(ctx, o.PolicyID)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	obj, err := bc.c.GetObject(ctx, bc.bucket, o.Key, minio.GetObjectOptions{})
+	obj, err := bs.Get(ctx, o.Key)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("archive read %s: %w", o.Key, err)
 	}
@@ -190,11 +188,11 @@ func (m *Manager) Open(ctx context.Context, tenant, key string) (Object, io.Read
 	if err != nil {
 		return o, nil, err
 	}
-	bc, err := m.client(ctx, o.PolicyID)
+	bs, err := m.policyBlobs(ctx, o.PolicyID)
 	if err != nil {
 		return o, nil, fmt.Errorf("the policy of archived object %q: %w", key, err)
 	}
-	obj, err := bc.c.GetObject(ctx, bc.bucket, key, minio.GetObjectOptions{})
+	obj, err := bs.Get(ctx, key)
 	if err != nil {
 		return o, nil, fmt.Errorf("read %s: %w", key, err)
 	}

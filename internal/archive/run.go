@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-
 	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/store"
 )
@@ -28,7 +26,7 @@ func (m *Manager) run(ctx context.Context, j *Job) error {
 	if err != nil {
 		return err
 	}
-	bc, err := newClient(p.Destination, m.cfg.Egress)
+	bs, err := m.cfg.Blobs(p.Destination)
 	if err != nil {
 		return err
 	}
@@ -80,7 +78,7 @@ func (m *Manager) run(ctx context.Context, j *Job) error {
 			if err != nil {
 				return err
 			}
-			if err := m.writeAll(ctx, j, p, bc, h, groups, bufs, &prog); err != nil {
+			if err := m.writeAll(ctx, j, p, bs, h, groups, bufs, &prog); err != nil {
 				return err
 			}
 			todo = todo[n:]
@@ -98,11 +96,11 @@ func (m *Manager) run(ctx context.Context, j *Job) error {
 	if err != nil {
 		return err
 	}
-	if j.ManifestKey, err = m.writeManifest(ctx, bc, p, j, objs); err != nil {
+	if j.ManifestKey, err = m.writeManifest(ctx, bs, p, j, objs); err != nil {
 		return err
 	}
 	if p.DeleteAfterArchive {
-		if err := m.deleteArchived(ctx, j, bc, objs, matchers, snap); err != nil {
+		if err := m.deleteArchived(ctx, j, bs, objs, matchers, snap); err != nil {
 			return err
 		}
 	}
@@ -167,13 +165,13 @@ func ManifestKey(prefix, tenant, jobID string) string {
 	return k
 }
 
-func (m *Manager) writeManifest(ctx context.Context, bc *bucketClient, p Policy, j *Job, objs []Object) (string, error) {
+func (m *Manager) writeManifest(ctx context.Context, bs BlobStore, p Policy, j *Job, objs []Object) (string, error) {
 	body, err := json.MarshalIndent(manifest{JobID: j.ID, PolicyID: p.ID, Tenant: j.Tenant, StartTime: j.StartTime, EndTime: j.EndTime, Objects: objs, Progress: j.Progress}, "", "  ")
 	if err != nil {
 		return "", err
 	}
 	key := ManifestKey(p.Destination.Prefix, j.Tenant, j.ID)
-	if _, err := bc.c.PutObject(ctx, bc.bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
+	if _, err := bs.Put(ctx, key, bytes.NewReader(body), int64(len(body)), PutOptions{ContentType: "application/json"}); err != nil {
 		return "", fmt.Errorf("upload manifest: %w", err)
 	}
 	return key, nil

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,16 +19,20 @@ import (
 	"github.com/kubelog/kubelog/internal/egress"
 )
 
-// bucketClient is a destination's S3 client and bucket.
-type bucketClient struct {
+// s3Store is the BlobStore of a destination's S3 bucket. CheckDestination,
+// Probe and Links use its client for what only S3 has: buckets and
+// pre-signed URLs.
+type s3Store struct {
 	c      *minio.Client
 	bucket string
 	dest   Destination
 }
 
-// newClient builds an S3 client for d whose connections go through the
-// egress policy. It does no I/O.
-func newClient(d Destination, policy egress.Policy) (*bucketClient, error) {
+var _ BlobStore = (*s3Store)(nil)
+
+// newS3Store opens the bucket of d with an S3 client whose connections go
+// through the egress policy. It does no I/O.
+func newS3Store(d Destination, policy egress.Policy) (*s3Store, error) {
 	host, secure := d.Endpoint, d.TLS
 	if strings.Contains(host, "://") {
 		u, err := url.Parse(host)
@@ -59,8 +65,93 @@ func newClient(d Destination, policy egress.Policy) (*bucketClient, error) {
 	if err != nil {
 		return nil, fieldErr("destination.endpoint", "%v", err)
 	}
-	return &bucketClient{c: c, bucket: d.Bucket, dest: d}, nil
+	return &s3Store{c: c, bucket: d.Bucket, dest: d}, nil
 }
+
+// Put implements BlobStore with a PutObject, single-part for the sizes the
+// archive writes.
+func (s *s3Store) Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) (BlobInfo, error) {
+	info, err := s.c.PutObject(ctx, s.bucket, key, body, size, minio.PutObjectOptions{
+		ContentType: opts.ContentType, ContentEncoding: opts.ContentEncoding, UserMetadata: opts.Metadata,
+		DisableContentSha256: opts.ETagChecked,
+	})
+	if err != nil {
+		return BlobInfo{}, s3Error(err)
+	}
+	return BlobInfo{Key: key, Size: info.Size, ETag: info.ETag}, nil
+}
+
+// Get implements BlobStore; the GET is sent at the first Read.
+func (s *s3Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	obj, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, s3Error(err)
+	}
+	return s3Reader{obj}, nil
+}
+
+// s3Reader reads an S3 object, with a missing key's error wrapping
+// ErrBlobNotFound.
+type s3Reader struct{ obj *minio.Object }
+
+func (r s3Reader) Read(p []byte) (int, error) {
+	n, err := r.obj.Read(p)
+	if err != nil && err != io.EOF {
+		err = s3Error(err)
+	}
+	return n, err
+}
+
+func (r s3Reader) Close() error { return r.obj.Close() }
+
+// Stat implements BlobStore with a HEAD of the object.
+func (s *s3Store) Stat(ctx context.Context, key string) (BlobInfo, error) {
+	info, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return BlobInfo{}, s3Error(err)
+	}
+	return BlobInfo{Key: key, Size: info.Size, ETag: info.ETag}, nil
+}
+
+// List implements BlobStore with ListObjectsV2, whose order is the keys'
+// byte order.
+func (s *s3Store) List(ctx context.Context, prefix string) iter.Seq2[BlobInfo, error] {
+	return func(yield func(BlobInfo, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+			if o.Err != nil {
+				yield(BlobInfo{}, s3Error(o.Err))
+				return
+			}
+			if !yield(BlobInfo{Key: o.Key, Size: o.Size, ETag: o.ETag}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Remove implements BlobStore; S3 answers a DELETE of a missing key with
+// success.
+func (s *s3Store) Remove(ctx context.Context, key string) error {
+	return s3Error(s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}))
+}
+
+// s3Error marks the error of a missing key as ErrBlobNotFound, keeping its
+// message and the minio.ErrorResponse underneath.
+func s3Error(err error) error {
+	if err != nil && minio.ToErrorResponse(err).Code == "NoSuchKey" {
+		return &blobNotFoundError{err: err}
+	}
+	return err
+}
+
+// blobNotFoundError is a store's missing-key error that wraps
+// ErrBlobNotFound with the store's own message.
+type blobNotFoundError struct{ err error }
+
+func (e *blobNotFoundError) Error() string   { return e.err.Error() }
+func (e *blobNotFoundError) Unwrap() []error { return []error{ErrBlobNotFound, e.err} }
 
 // classify turns an S3 error into a FieldError naming what is wrong.
 func classify(err error, endpoint string) error {
@@ -85,9 +176,9 @@ func classify(err error, endpoint string) error {
 // CheckDestination checks that d's bucket is reachable and writable,
 // creating it when it does not exist and the credentials allow. Its errors
 // are FieldErrors naming the culprit: the bucket name, the endpoint, the
-// credentials.
+// credentials. It speaks S3 to the destination, whatever Config.Blobs is.
 func (m *Manager) CheckDestination(ctx context.Context, d Destination) error {
-	bc, err := newClient(d, m.cfg.Egress)
+	bc, err := newS3Store(d, m.cfg.Egress)
 	if err != nil {
 		return err
 	}
@@ -107,7 +198,7 @@ func (m *Manager) CheckDestination(ctx context.Context, d Destination) error {
 		}
 	}
 	probe := probeKey(d.Prefix)
-	if _, err := bc.c.PutObject(ctx, d.Bucket, probe, bytes.NewReader([]byte("ok")), 2, minio.PutObjectOptions{}); err != nil {
+	if _, err := bc.Put(ctx, probe, bytes.NewReader([]byte("ok")), 2, PutOptions{}); err != nil {
 		e := classify(err, d.Endpoint)
 		var fe *FieldError
 		if errors.As(e, &fe) {
@@ -115,7 +206,7 @@ func (m *Manager) CheckDestination(ctx context.Context, d Destination) error {
 		}
 		return e
 	}
-	_ = bc.c.RemoveObject(ctx, d.Bucket, probe, minio.RemoveObjectOptions{})
+	_ = bc.Remove(ctx, probe)
 	return nil
 }
 
@@ -134,9 +225,10 @@ type Reachability struct {
 	LatencyMs int64  `json:"latency_ms"`
 }
 
-// Probe checks that d's bucket answers.
+// Probe checks that d's bucket answers. It speaks S3 to the destination,
+// whatever Config.Blobs is.
 func (m *Manager) Probe(ctx context.Context, d Destination) Reachability {
-	bc, err := newClient(d, m.cfg.Egress)
+	bc, err := newS3Store(d, m.cfg.Egress)
 	if err != nil {
 		return Reachability{Error: err.Error()}
 	}

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-
 	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
@@ -63,7 +61,7 @@ func (b *jobBuffers) putBody(buf []byte) {
 // writeAll encodes, uploads, verifies and indexes the objects of one hour in
 // a bounded pipeline: Workers goroutines encode (CPU), Uploads goroutines
 // upload (I/O), and at most Uploads encoded objects wait between them.
-func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, todo []*pending, bufs *jobBuffers, prog *progressCounter) error {
+func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bs BlobStore, hour int64, todo []*pending, bufs *jobBuffers, prog *progressCounter) error {
 	var mu sync.Mutex // guards firstErr and written
 	var firstErr error
 	var written []*Object
@@ -106,7 +104,7 @@ func (m *Manager) writeAll(ctx context.Context, j *Job, p Policy, bc *bucketClie
 	for range m.cfg.Uploads {
 		uploaders.Go(func() {
 			for e := range queue {
-				o, err := m.uploadObject(ctx, j, p, bc, hour, e, prog)
+				o, err := m.uploadObject(ctx, j, p, bs, hour, e, prog)
 				bufs.putBody(e.body)
 				if err != nil {
 					fail(err)
@@ -166,17 +164,17 @@ func encodeObject(p Policy, tenant string, hour int64, g *pending, bufs *jobBuff
 
 // uploadObject uploads and verifies one encoded object, and returns its
 // index row.
-func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bc *bucketClient, hour int64, e *encoded, prog *progressCounter) (*Object, error) {
+func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bs BlobStore, hour int64, e *encoded, prog *progressCounter) (*Object, error) {
 	key, sum, ls, body := e.key, e.sum, e.g.st.Labels, e.body
 	labels, _ := json.Marshal(ls.Map())
-	opts := minio.PutObjectOptions{
+	opts := PutOptions{
 		ContentType: "application/x-ndjson",
 		// The ETag of a single-part upload is the MD5 the server computed
 		// of what it received, compared below with the MD5 of what was
 		// sent: neither a Content-MD5 header nor a SHA-256 payload hash
 		// would add to that check, and each would hash the body again.
-		DisableContentSha256: true,
-		UserMetadata: map[string]string{
+		ETagChecked: true,
+		Metadata: map[string]string{
 			"First-Ts": logmodel.FormatTime(e.firstTs), "Last-Ts": logmodel.FormatTime(e.lastTs),
 			"Lines": strconv.FormatInt(e.lines, 10), "Raw-Bytes": strconv.FormatInt(e.raw, 10), "Labels": string(labels),
 		},
@@ -187,18 +185,18 @@ func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bc *bucket
 		opts.ContentEncoding = "gzip"
 	}
 	k := key.String()
-	info, err := bc.c.PutObject(ctx, bc.bucket, k, bytes.NewReader(body), int64(len(body)), opts)
+	info, err := bs.Put(ctx, k, bytes.NewReader(body), int64(len(body)), opts)
 	if err != nil {
 		return nil, fmt.Errorf("upload %s: %w", k, err)
 	}
 	// A single-part upload's ETag is the MD5 the server computed; anything
 	// else is checked in the bucket.
 	if info.ETag != sum || info.Size != int64(len(body)) {
-		if err := verifyObject(ctx, bc, k, int64(len(body)), sum); err != nil {
+		if err := verifyObject(ctx, bs, k, int64(len(body)), sum); err != nil {
 			return nil, err
 		}
 	}
-	o := &Object{Key: k, PolicyID: p.ID, JobID: j.ID, Bucket: bc.bucket, Size: int64(len(body)), RawBytes: e.raw, Lines: e.lines,
+	o := &Object{Key: k, PolicyID: p.ID, JobID: j.ID, Bucket: p.Destination.Bucket, Size: int64(len(body)), RawBytes: e.raw, Lines: e.lines,
 		StartTime: time.Unix(0, e.firstTs).UTC(), EndTime: time.Unix(0, e.lastTs).UTC(), Cluster: key.Cluster, Namespace: key.Namespace,
 		Pod: key.Pod, Container: key.Container, Labels: ls.Map(), ETag: sum, CreatedAt: m.cfg.Now().UTC(),
 		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour, bloom: e.bloom}

@@ -7,15 +7,13 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/minio/minio-go/v7"
-
 	"github.com/kubelog/kubelog/internal/store"
 )
 
 // verifyObject checks that the bucket holds key with the given size and MD5:
 // from the ETag of a single-part upload, else by reading it back.
-func verifyObject(ctx context.Context, bc *bucketClient, key string, size int64, md5hex string) error {
-	info, err := bc.c.StatObject(ctx, bc.bucket, key, minio.StatObjectOptions{})
+func verifyObject(ctx context.Context, bs BlobStore, key string, size int64, md5hex string) error {
+	info, err := bs.Stat(ctx, key)
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", key, err)
 	}
@@ -25,7 +23,7 @@ func verifyObject(ctx context.Context, bc *bucketClient, key string, size int64,
 	if info.ETag == md5hex {
 		return nil
 	}
-	obj, err := bc.c.GetObject(ctx, bc.bucket, key, minio.GetObjectOptions{})
+	obj, err := bs.Get(ctx, key)
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", key, err)
 	}
@@ -41,9 +39,9 @@ func verifyObject(ctx context.Context, bc *bucketClient, key string, size int64,
 }
 
 // verifyAll checks every object of a job in the bucket.
-func (m *Manager) verifyAll(ctx context.Context, bc *bucketClient, objs []Object) error {
+func (m *Manager) verifyAll(ctx context.Context, bs BlobStore, objs []Object) error {
 	for i := range objs {
-		if err := verifyObject(ctx, bc, objs[i].Key, objs[i].Size, objs[i].ETag); err != nil {
+		if err := verifyObject(ctx, bs, objs[i].Key, objs[i].Size, objs[i].ETag); err != nil {
 			return err
 		}
 	}
@@ -54,8 +52,8 @@ func (m *Manager) verifyAll(ctx context.Context, bc *bucketClient, objs []Object
 // matchers select, with a cursor up to snap) once every object of the job,
 // objs, is verified in the bucket. A verification that fails or finds a
 // mismatch keeps the local data.
-func (m *Manager) deleteArchived(ctx context.Context, j *Job, bc *bucketClient, objs []Object, matchers []*store.Matcher, snap uint64) error {
-	if err := m.verifyAll(ctx, bc, objs); err != nil {
+func (m *Manager) deleteArchived(ctx context.Context, j *Job, bs BlobStore, objs []Object, matchers []*store.Matcher, snap uint64) error {
+	if err := m.verifyAll(ctx, bs, objs); err != nil {
 		return fmt.Errorf("verification before deleting local data: %w", err)
 	}
 	n, err := m.st.DeleteRange(ctx, j.Tenant, matchers, j.StartTime.UnixNano(), j.EndTime.UnixNano(), snap)
