@@ -1,6 +1,10 @@
 package ingest
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/kubelog/kubelog/internal/jsonscan"
+)
 
 // Levels returned by DetectLevel and NormalizeLevel: from least to most
 // severe, then LevelUnknown when no level is recognised.
@@ -198,39 +202,39 @@ func jsonLevel(s []byte) string {
 	if len(s) > jsonLevelScanLimit {
 		s = s[:jsonLevelScanLimit]
 	}
-	l := jsonLexer{buf: s, quiet: true}
-	return l.levelInObject(0)
+	l := jsonscan.Scanner{Buf: s, Quiet: true}
+	return levelInObject(&l, 0)
 }
 
-// levelInObject scans the object at the lexer's position. depth counts
+// levelInObject scans the object at the scanner's position. depth counts
 // nested "log" objects; only one level of nesting is followed.
-func (l *jsonLexer) levelInObject(depth int) string {
-	if l.enter('{') != nil {
+func levelInObject(l *jsonscan.Scanner, depth int) string {
+	if l.Enter('{') != nil {
 		return ""
 	}
 	for first := true; ; first = false {
-		more, err := l.more('}', first)
+		more, err := l.More('}', first)
 		if err != nil || !more {
 			return ""
 		}
-		key, err := l.key()
+		key, err := l.Key()
 		if err != nil {
 			return ""
 		}
-		l.ws()
+		l.SkipSpace()
 		switch {
 		case isLevelKey(key):
-			if lv := l.levelValue(); lv != "" {
+			if lv := levelValue(l); lv != "" {
 				return lv
 			}
 			continue // levelValue consumed the value
-		case depth == 0 && bytes.Equal(key, []byte("log")) && l.peek() == '{':
-			if lv := l.levelInObject(depth + 1); lv != "" {
+		case depth == 0 && bytes.Equal(key, []byte("log")) && l.Peek() == '{':
+			if lv := levelInObject(l, depth+1); lv != "" {
 				return lv
 			}
 			continue // the nested object was consumed
 		}
-		if l.skipValue(0) != nil {
+		if l.SkipValue(0) != nil {
 			return ""
 		}
 	}
@@ -238,22 +242,22 @@ func (l *jsonLexer) levelInObject(depth int) string {
 
 // levelValue consumes a JSON value and maps it to a level: a string level
 // name, or a pino/bunyan number (10 trace … 60 fatal).
-func (l *jsonLexer) levelValue() string {
-	switch c := l.peek(); {
+func levelValue(l *jsonscan.Scanner) string {
+	switch c := l.Peek(); {
 	case c == '"':
-		raw, _, err := l.str()
+		raw, _, err := l.RawString()
 		if err != nil {
 			return ""
 		}
 		return normalizeLevel(raw)
 	case c >= '0' && c <= '9':
-		raw, err := l.number()
+		raw, err := l.Number()
 		if err != nil {
 			return ""
 		}
 		return pinoLevel(raw)
 	}
-	_ = l.skipValue(0)
+	_ = l.SkipValue(0)
 	return ""
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/kubelog/kubelog/internal/jsonscan"
 	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
@@ -28,12 +29,12 @@ import (
 // it uses the result. Errors wrap ErrInvalidPayload and name the element and
 // byte offset at fault.
 func DecodeJSON(body []byte) ([]Stream, error) {
-	d := jsonDecoder{jsonLexer: jsonLexer{buf: body}, stream: -1}
+	d := jsonDecoder{Scanner: jsonscan.Scanner{Buf: body}, stream: -1}
 	streams, err := d.decode()
 	if err != nil {
-		var je *jsonError
-		if errors.As(err, &je) && je.path == "" {
-			je.path = d.path()
+		var se *jsonscan.SyntaxError
+		if errors.As(err, &se) {
+			return nil, &jsonError{offset: se.Offset, path: d.path(), msg: se.Msg, syntax: true}
 		}
 		return nil, err
 	}
@@ -78,7 +79,7 @@ func (e *jsonError) Unwrap() []error {
 
 // jsonDecoder decodes a push body and tracks where it is, for errors.
 type jsonDecoder struct {
-	jsonLexer
+	jsonscan.Scanner
 	stream  int    // index in streams, or -1
 	field   string // "stream" or "values" inside a stream
 	value   int    // index in values, or -1
@@ -119,10 +120,17 @@ func (d *jsonDecoder) invalid(offset int, msg string, err error) error {
 	return &jsonError{offset: offset, path: d.path(), msg: msg, err: err}
 }
 
+// unescape decodes the raw bytes of a string that RawString read, whose
+// escapes it has checked.
+func unescape(dst, raw []byte) []byte {
+	dst, _ = jsonscan.Unescape(dst, raw)
+	return dst
+}
+
 // key reads an object key, unescaped. The result is valid until the next
 // call.
 func (d *jsonDecoder) key() ([]byte, error) {
-	raw, err := d.jsonLexer.key()
+	raw, err := d.Scanner.Key()
 	if err != nil {
 		return nil, err
 	}
@@ -135,19 +143,19 @@ func (d *jsonDecoder) key() ([]byte, error) {
 
 // null consumes a null literal if one is next.
 func (d *jsonDecoder) null() bool {
-	if d.peek() == 'n' && d.literal() == nil {
+	if d.Peek() == 'n' && d.Literal() == nil {
 		return true
 	}
 	return false
 }
 
 func (d *jsonDecoder) decode() ([]Stream, error) {
-	if err := d.enter('{'); err != nil {
+	if err := d.Enter('{'); err != nil {
 		return nil, err
 	}
 	var streams []Stream
 	for first := true; ; first = false {
-		more, err := d.more('}', first)
+		more, err := d.More('}', first)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +167,7 @@ func (d *jsonDecoder) decode() ([]Stream, error) {
 			return nil, err
 		}
 		if string(k) != "streams" {
-			if err := d.skipValue(0); err != nil {
+			if err := d.SkipValue(0); err != nil {
 				return nil, err
 			}
 			continue
@@ -167,11 +175,11 @@ func (d *jsonDecoder) decode() ([]Stream, error) {
 		if d.null() {
 			continue
 		}
-		if err := d.enter('['); err != nil {
+		if err := d.Enter('['); err != nil {
 			return nil, err
 		}
 		for first := true; ; first = false {
-			more, err := d.more(']', first)
+			more, err := d.More(']', first)
 			if err != nil {
 				return nil, err
 			}
@@ -187,7 +195,7 @@ func (d *jsonDecoder) decode() ([]Stream, error) {
 		}
 		d.stream = -1
 	}
-	if err := d.end(); err != nil {
+	if err := d.End(); err != nil {
 		return nil, err
 	}
 	return streams, nil
@@ -195,13 +203,13 @@ func (d *jsonDecoder) decode() ([]Stream, error) {
 
 func (d *jsonDecoder) decodeStream() (Stream, error) {
 	d.field = ""
-	start := d.pos
-	if err := d.enter('{'); err != nil {
+	start := d.Pos
+	if err := d.Enter('{'); err != nil {
 		return Stream{}, err
 	}
 	var s Stream
 	for first := true; ; first = false {
-		more, err := d.more('}', first)
+		more, err := d.More('}', first)
 		if err != nil {
 			return Stream{}, err
 		}
@@ -221,7 +229,7 @@ func (d *jsonDecoder) decodeStream() (Stream, error) {
 			d.entries, err = d.values(d.entries[:0])
 			s.Entries = append(s.Entries, d.entries...)
 		default:
-			err = d.skipValue(0)
+			err = d.SkipValue(0)
 		}
 		if err != nil {
 			return Stream{}, err
@@ -253,8 +261,8 @@ func (d *jsonDecoder) streamLabels() (logmodel.Labels, error) {
 
 // peekPos skips whitespace and returns the offset of the next token.
 func (d *jsonDecoder) peekPos() int {
-	d.ws()
-	return d.pos
+	d.SkipSpace()
+	return d.Pos
 }
 
 // stringObject reads an object whose values are all strings, valid UTF-8.
@@ -262,12 +270,12 @@ func (d *jsonDecoder) peekPos() int {
 // With labels, names must be valid label names; otherwise (structured
 // metadata) they must be non-empty valid UTF-8.
 func (d *jsonDecoder) stringObject(labels bool) (logmodel.Labels, error) {
-	if err := d.enter('{'); err != nil {
+	if err := d.Enter('{'); err != nil {
 		return nil, err
 	}
 	ls := d.labels[:0]
 	for first := true; ; first = false {
-		more, err := d.more('}', first)
+		more, err := d.More('}', first)
 		if err != nil {
 			return nil, err
 		}
@@ -290,10 +298,10 @@ func (d *jsonDecoder) stringObject(labels bool) (logmodel.Labels, error) {
 		}
 		name := d.names.intern(k)
 		valPos := d.peekPos()
-		if d.peek() != '"' {
-			return nil, d.invalid(valPos, fmt.Sprintf("value of %q must be a string, found %s", name, d.found()), nil)
+		if d.Peek() != '"' {
+			return nil, d.invalid(valPos, fmt.Sprintf("value of %q must be a string, found %s", name, d.Found()), nil)
 		}
-		raw, escaped, err := d.str()
+		raw, escaped, err := d.RawString()
 		if err != nil {
 			return nil, err
 		}
@@ -316,11 +324,11 @@ func (d *jsonDecoder) values(entries []logmodel.Entry) ([]logmodel.Entry, error)
 	if d.null() {
 		return entries, nil
 	}
-	if err := d.enter('['); err != nil {
+	if err := d.Enter('['); err != nil {
 		return nil, err
 	}
 	for i, first := 0, true; ; i, first = i+1, false {
-		more, err := d.more(']', first)
+		more, err := d.More(']', first)
 		if err != nil {
 			return nil, err
 		}
@@ -340,15 +348,15 @@ func (d *jsonDecoder) values(entries []logmodel.Entry) ([]logmodel.Entry, error)
 // entry reads ["<ns>", "<line>"] or ["<ns>", "<line>", {metadata}].
 func (d *jsonDecoder) entry() (logmodel.Entry, error) {
 	var e logmodel.Entry
-	if err := d.enter('['); err != nil {
+	if err := d.Enter('['); err != nil {
 		return e, err
 	}
 	d.elem = 0
 	pos := d.peekPos()
-	if d.peek() != '"' {
-		return e, d.invalid(pos, "timestamp must be a string of Unix nanoseconds, found "+d.found(), nil)
+	if d.Peek() != '"' {
+		return e, d.invalid(pos, "timestamp must be a string of Unix nanoseconds, found "+d.Found(), nil)
 	}
-	raw, escaped, err := d.str()
+	raw, escaped, err := d.RawString()
 	if err != nil {
 		return e, err
 	}
@@ -361,18 +369,18 @@ func (d *jsonDecoder) entry() (logmodel.Entry, error) {
 	}
 	e.Timestamp = ts
 
-	if more, err := d.more(']', false); err != nil || !more {
+	if more, err := d.More(']', false); err != nil || !more {
 		if err == nil {
-			err = d.invalid(d.pos-1, "value must be [timestamp, line] or [timestamp, line, metadata]; the line is missing", nil)
+			err = d.invalid(d.Pos-1, "value must be [timestamp, line] or [timestamp, line, metadata]; the line is missing", nil)
 		}
 		return e, err
 	}
 	d.elem = 1
 	pos = d.peekPos()
-	if d.peek() != '"' {
-		return e, d.invalid(pos, "line must be a string, found "+d.found(), nil)
+	if d.Peek() != '"' {
+		return e, d.invalid(pos, "line must be a string, found "+d.Found(), nil)
 	}
-	if raw, escaped, err = d.str(); err != nil {
+	if raw, escaped, err = d.RawString(); err != nil {
 		return e, err
 	}
 	if escaped {
@@ -381,23 +389,23 @@ func (d *jsonDecoder) entry() (logmodel.Entry, error) {
 		e.Line = raw[:len(raw):len(raw)]
 	}
 
-	more, err := d.more(']', false)
+	more, err := d.More(']', false)
 	if err != nil || !more {
 		return e, err
 	}
 	d.elem = 2
 	pos = d.peekPos()
-	if d.peek() != '{' {
-		return e, d.invalid(pos, "structured metadata must be an object, found "+d.found(), nil)
+	if d.Peek() != '{' {
+		return e, d.invalid(pos, "structured metadata must be an object, found "+d.Found(), nil)
 	}
 	md, err := d.stringObject(false)
 	if err != nil {
 		return e, err
 	}
 	e.Metadata = d.metadata.keep(sortMetadata(md))
-	if more, err = d.more(']', false); err != nil || more {
+	if more, err = d.More(']', false); err != nil || more {
 		if err == nil {
-			err = d.invalid(d.pos, "value has more than 3 elements", nil)
+			err = d.invalid(d.Pos, "value has more than 3 elements", nil)
 		}
 		return e, err
 	}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/kubelog/kubelog/internal/jsonscan"
 )
 
 // maxJSONDepth bounds the nesting the JSON parser follows.
@@ -13,41 +13,27 @@ const maxJSONDepth = 64
 
 var errJSONSyntax = errors.New("invalid JSON")
 
-// jsonScanner reads a JSON document in place, without building values.
+// jsonScanner reads a line for the json and unpack stages, in place and
+// without building values. It reads more leniently than the
+// jsonscan.Scanner it embeds for its position and whitespace: a string's
+// escapes are checked only when a stage decodes the string, so raw control
+// characters and unknown escapes in values it skips pass, and a number is
+// any word that strconv parses as a float. Which lines get __error__, and
+// the __error_details__ they get, are visible to clients: use the methods
+// below, not the embedded strict ones.
 type jsonScanner struct {
-	data []byte
-	pos  int
-}
-
-func (s *jsonScanner) skipWS() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
-	}
-}
-
-// peek returns the next non-space byte, or 0 at the end.
-func (s *jsonScanner) peek() byte {
-	s.skipWS()
-	if s.pos < len(s.data) {
-		return s.data[s.pos]
-	}
-	return 0
+	jsonscan.Scanner
 }
 
 func (s *jsonScanner) errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s at offset %d", errJSONSyntax, fmt.Sprintf(format, args...), s.pos)
+	return fmt.Errorf("%w: %s at offset %d", errJSONSyntax, fmt.Sprintf(format, args...), s.Pos)
 }
 
 func (s *jsonScanner) consume(c byte) error {
-	if s.peek() != c {
+	if s.Peek() != c {
 		return s.errorf("expected %q", c)
 	}
-	s.pos++
+	s.Pos++
 	return nil
 }
 
@@ -57,19 +43,19 @@ func (s *jsonScanner) rawString() ([]byte, bool, error) {
 	if err := s.consume('"'); err != nil {
 		return nil, false, err
 	}
-	start, esc := s.pos, false
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
+	start, esc := s.Pos, false
+	for s.Pos < len(s.Buf) {
+		switch s.Buf[s.Pos] {
 		case '\\':
 			esc = true
-			s.pos += 2
+			s.Pos += 2
 			continue
 		case '"':
-			raw := s.data[start:s.pos]
-			s.pos++
+			raw := s.Buf[start:s.Pos]
+			s.Pos++
 			return raw, esc, nil
 		}
-		s.pos++
+		s.Pos++
 	}
 	return nil, false, s.errorf("unterminated string")
 }
@@ -95,14 +81,14 @@ func (s *jsonScanner) skipValue(depth int) error {
 	if depth > maxJSONDepth {
 		return s.errorf("nested too deeply")
 	}
-	switch s.peek() {
+	switch s.Peek() {
 	case '"':
 		_, _, err := s.rawString()
 		return err
 	case '{':
-		s.pos++
-		if s.peek() == '}' {
-			s.pos++
+		s.Pos++
+		if s.Peek() == '}' {
+			s.Pos++
 			return nil
 		}
 		for {
@@ -120,9 +106,9 @@ func (s *jsonScanner) skipValue(depth int) error {
 			}
 		}
 	case '[':
-		s.pos++
-		if s.peek() == ']' {
-			s.pos++
+		s.Pos++
+		if s.Peek() == ']' {
+			s.Pos++
 			return nil
 		}
 		for {
@@ -140,12 +126,12 @@ func (s *jsonScanner) skipValue(depth int) error {
 
 // endOf reads "," (false) or the closing byte (true) after a member.
 func (s *jsonScanner) endOf(closing byte) (bool, error) {
-	switch s.peek() {
+	switch s.Peek() {
 	case ',':
-		s.pos++
+		s.Pos++
 		return false, nil
 	case closing:
-		s.pos++
+		s.Pos++
 		return true, nil
 	}
 	return false, s.errorf("expected ',' or %q", closing)
@@ -153,16 +139,16 @@ func (s *jsonScanner) endOf(closing byte) (bool, error) {
 
 // scalar reads a number, true, false or null and returns its text.
 func (s *jsonScanner) scalar() ([]byte, error) {
-	s.skipWS()
-	start := s.pos
-	for s.pos < len(s.data) {
-		c := s.data[s.pos]
+	s.SkipSpace()
+	start := s.Pos
+	for s.Pos < len(s.Buf) {
+		c := s.Buf[s.Pos]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '-' || c == '+' || c == '.' || c == 'E') {
 			break
 		}
-		s.pos++
+		s.Pos++
 	}
-	v := s.data[start:s.pos]
+	v := s.Buf[start:s.Pos]
 	switch string(v) {
 	case "true", "false", "null":
 		return v, nil
@@ -179,7 +165,7 @@ func (s *jsonScanner) scalar() ([]byte, error) {
 // scalarString reads any scalar and returns it as a label value: strings
 // unescaped, null as "", numbers and booleans as written.
 func (s *jsonScanner) scalarString() (string, error) {
-	if s.peek() == '"' {
+	if s.Peek() == '"' {
 		return s.stringValue()
 	}
 	v, err := s.scalar()
@@ -189,65 +175,11 @@ func (s *jsonScanner) scalarString() (string, error) {
 	return string(v), nil
 }
 
-// unescapeJSON decodes the escapes of a JSON string body.
+// unescapeJSON decodes the escapes of a string body; it reports false at an
+// invalid one.
 func unescapeJSON(raw []byte) (string, bool) {
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		if i >= len(raw) {
-			return "", false
-		}
-		switch raw[i] {
-		case '"', '\\', '/':
-			out = append(out, raw[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, n := decodeU(raw[i+1:])
-			if n == 0 {
-				return "", false
-			}
-			i += n
-			if utf16.IsSurrogate(r) {
-				if len(raw) > i+2 && raw[i+1] == '\\' && raw[i+2] == 'u' {
-					if r2, n2 := decodeU(raw[i+3:]); n2 > 0 {
-						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							r = d
-							i += 2 + n2
-						}
-					}
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return "", false
-		}
-	}
-	return string(out), true
-}
-
-func decodeU(b []byte) (rune, int) {
-	if len(b) < 4 {
-		return 0, 0
-	}
-	v, err := strconv.ParseUint(string(b[:4]), 16, 32)
-	if err != nil {
-		return 0, 0
-	}
-	return rune(v), 4
+	out, ok := jsonscan.Unescape(make([]byte, 0, len(raw)), raw)
+	return string(out), ok
 }
 
 // jsonStage is the json parser without fields: it extracts every scalar,
@@ -288,9 +220,9 @@ func newJSONParser(fields []ParserField, want labelHints) (stage, error) {
 
 func (j *jsonStage) process(_ int64, line []byte, lb *labelsBuilder) ([]byte, bool) {
 	j.seen = j.seen[:0]
-	s := &jsonScanner{data: line}
+	s := &jsonScanner{Scanner: jsonscan.Scanner{Buf: line}}
 	err := j.object(s, "", lb, 0)
-	if err == nil && s.peek() != 0 {
+	if err == nil && s.Peek() != 0 {
 		err = s.errorf("unexpected data after the object")
 	}
 	if err != nil {
@@ -306,8 +238,8 @@ func (j *jsonStage) object(s *jsonScanner, prefix string, lb *labelsBuilder, dep
 	if err := s.consume('{'); err != nil {
 		return err
 	}
-	if s.peek() == '}' {
-		s.pos++
+	if s.Peek() == '}' {
+		s.Pos++
 		return nil
 	}
 	for {
@@ -327,7 +259,7 @@ func (j *jsonStage) object(s *jsonScanner, prefix string, lb *labelsBuilder, dep
 		}
 		j.name = appendSanitized(append(j.name[:0], prefix...), raw)
 		name := j.names.get(j.name)
-		switch s.peek() {
+		switch s.Peek() {
 		case '{':
 			if j.want.wantsPrefix(name + "_") {
 				err = j.object(s, name+"_", lb, depth+1)
@@ -358,7 +290,7 @@ func (j *jsonStage) object(s *jsonScanner, prefix string, lb *labelsBuilder, dep
 
 // value reads a scalar as a label value.
 func (j *jsonStage) value(s *jsonScanner) (string, error) {
-	if s.peek() == '"' {
+	if s.Peek() == '"' {
 		raw, esc, err := s.rawString()
 		if err != nil || !esc {
 			return j.values.get(raw), err
@@ -478,9 +410,9 @@ func parseJSONPath(s string) ([]jsonPathElem, error) {
 // jsonLookup finds the value at path in a JSON document. Strings are
 // unescaped; objects and arrays are returned as their JSON text.
 func jsonLookup(doc []byte, path []jsonPathElem) (string, bool, error) {
-	s := &jsonScanner{data: doc}
+	s := &jsonScanner{Scanner: jsonscan.Scanner{Buf: doc}}
 	for _, el := range path {
-		switch c := s.peek(); {
+		switch c := s.Peek(); {
 		case c == '{' && el.index < 0:
 			found, err := s.findKey(el.key)
 			if err != nil || !found {
@@ -497,13 +429,13 @@ func jsonLookup(doc []byte, path []jsonPathElem) (string, bool, error) {
 			return "", false, s.errorf("unexpected value")
 		}
 	}
-	switch s.peek() {
+	switch s.Peek() {
 	case '{', '[':
-		start := s.pos
+		start := s.Pos
 		if err := s.skipValue(0); err != nil {
 			return "", false, err
 		}
-		return string(doc[start:s.pos]), true, nil
+		return string(doc[start:s.Pos]), true, nil
 	}
 	v, err := s.scalarString()
 	return v, err == nil, err
@@ -511,8 +443,8 @@ func jsonLookup(doc []byte, path []jsonPathElem) (string, bool, error) {
 
 // findKey moves into an object to the value of key.
 func (s *jsonScanner) findKey(key string) (bool, error) {
-	s.pos++ // {
-	if s.peek() == '}' {
+	s.Pos++ // {
+	if s.Peek() == '}' {
 		return false, nil
 	}
 	for {
@@ -537,8 +469,8 @@ func (s *jsonScanner) findKey(key string) (bool, error) {
 
 // findIndex moves into an array to its n-th element.
 func (s *jsonScanner) findIndex(n int) (bool, error) {
-	s.pos++ // [
-	if s.peek() == ']' {
+	s.Pos++ // [
+	if s.Peek() == ']' {
 		return false, nil
 	}
 	for i := 0; ; i++ {
@@ -559,9 +491,9 @@ func (s *jsonScanner) findIndex(n int) (bool, error) {
 type unpackStage struct{ buf []byte }
 
 func (u *unpackStage) process(_ int64, line []byte, lb *labelsBuilder) ([]byte, bool) {
-	s := &jsonScanner{data: line}
+	s := &jsonScanner{Scanner: jsonscan.Scanner{Buf: line}}
 	entry, hasEntry, err := u.parse(s, lb)
-	if err == nil && s.peek() != 0 {
+	if err == nil && s.Peek() != 0 {
 		err = s.errorf("unexpected data after the object")
 	}
 	if err != nil {
@@ -579,8 +511,8 @@ func (u *unpackStage) parse(s *jsonScanner, lb *labelsBuilder) (string, bool, er
 	if err := s.consume('{'); err != nil {
 		return "", false, err
 	}
-	if s.peek() == '}' {
-		s.pos++
+	if s.Peek() == '}' {
+		s.Pos++
 		return "", false, nil
 	}
 	var entry string
@@ -593,7 +525,7 @@ func (u *unpackStage) parse(s *jsonScanner, lb *labelsBuilder) (string, bool, er
 		if err := s.consume(':'); err != nil {
 			return "", false, err
 		}
-		if s.peek() == '"' {
+		if s.Peek() == '"' {
 			v, err := s.stringValue()
 			if err != nil {
 				return "", false, err
