@@ -369,3 +369,53 @@ func TestLogQLSearchKeepsCursorsAndOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestLokiTailDedupByCursor: the tail skips a live entry only when it is the
+// same entry as one of the initial answer (its cursor), so an entry of another
+// stream with the same timestamp and line still arrives.
+func TestLokiTailDedupByCursor(t *testing.T) {
+	e := newEnv(t, noLimits())
+	ts := time.Now().Add(-time.Second)
+	e.pushJSON("a-write", map[string]string{"app": "a", "pod": "1"}, ts, "same line")
+	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/loki/api/v1/tail?" + url.Values{
+		"query": {`{app="a"}`}, "limit": {"10"},
+		"start": {strconv.FormatInt(ts.Add(-time.Minute).UnixNano(), 10)},
+	}.Encode()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.tokens["a-read"]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(websocket.StatusNormalClosure, "")
+	read := func() map[string][]string {
+		_, msg, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct {
+			Streams []struct {
+				Stream map[string]string `json:"stream"`
+				Values [][2]string       `json:"values"`
+			} `json:"streams"`
+		}
+		if err := json.Unmarshal(msg, &f); err != nil {
+			t.Fatalf("frame %s: %v", msg, err)
+		}
+		got := map[string][]string{}
+		for _, s := range f.Streams {
+			for _, v := range s.Values {
+				got[s.Stream["pod"]] = append(got[s.Stream["pod"]], v[0]+" "+v[1])
+			}
+		}
+		return got
+	}
+	want := strconv.FormatInt(ts.UnixNano(), 10) + " same line"
+	if got := read(); len(got) != 1 || len(got["1"]) != 1 || got["1"][0] != want {
+		t.Fatalf("initial frame %v; want pod 1's %q", got, want)
+	}
+	e.pushJSON("a-write", map[string]string{"app": "a", "pod": "2"}, ts, "same line")
+	if got := read(); len(got) != 1 || len(got["2"]) != 1 || got["2"][0] != want {
+		t.Fatalf("live frame %v; want pod 2's %q", got, want)
+	}
+}

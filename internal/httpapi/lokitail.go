@@ -69,11 +69,14 @@ func (a *API) lokiTail(w http.ResponseWriter, r *http.Request) error {
 	defer sink.close()
 	ctx, cancel := a.streamContext(r.Context())
 	defer cancel()
-	// Entries of the initial answer may also arrive live: skip those.
-	sent := map[string]bool{}
+	// Entries appended after cursor are followed live and may also be in the
+	// initial answer: skip those, known by their cursor.
+	sent := map[uint64]bool{}
 	for _, s := range initial {
 		for _, e := range s.Entries {
-			sent[strconv.FormatInt(e.Timestamp, 10)+"\x00"+e.Line] = true
+			if e.Cursor.Seq > cursor.Seq {
+				sent[e.Cursor.Seq] = true
+			}
 		}
 	}
 	b, _ := marshalFrame(initial)
@@ -91,7 +94,7 @@ func (a *API) lokiTail(w http.ResponseWriter, r *http.Request) error {
 		}
 		kept := batch[:0]
 		for _, e := range batch {
-			if !sent[strconv.FormatInt(e.Timestamp, 10)+"\x00"+string(e.Line)] {
+			if !sent[e.Cursor.Seq] {
 				kept = append(kept, e)
 			}
 		}
@@ -131,7 +134,7 @@ func (a *API) lokiTail(w http.ResponseWriter, r *http.Request) error {
 	_ = a.hub.Follow(ctx, a.store, spec, func(ev tail.Event) error {
 		if ev.Entry != nil {
 			e := ev.Entry
-			batch = append(batch, logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: bytes.Clone(e.Line), Metadata: e.Metadata})
+			batch = append(batch, logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: bytes.Clone(e.Line), Metadata: e.Metadata, Cursor: e.Cursor})
 		}
 		return nil
 	})
