@@ -76,22 +76,27 @@ func (s *Store) LastCursor(tenant string) logmodel.Cursor {
 // reader can tell whether retention removed entries after its cursor. It is
 // the zero cursor when the tenant stores nothing.
 func (s *Store) OldestCursor(tenant string) logmodel.Cursor {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t := s.tenants[tenant]
-	if t == nil {
-		return logmodel.Cursor{}
-	}
 	oldest := uint64(0)
 	consider := func(seq uint64) {
 		if oldest == 0 || seq < oldest {
 			oldest = seq
 		}
 	}
+	// The heads are read after s.mu is released: the writer holds a head's
+	// lock while it takes s.mu (isDuplicate), so holding s.mu while taking a
+	// head's lock could deadlock with it.
+	s.mu.RLock()
+	t := s.tenants[tenant]
+	if t == nil {
+		s.mu.RUnlock()
+		return logmodel.Cursor{}
+	}
 	for _, p := range t.parts {
 		consider(p.minSeq)
 	}
-	for _, h := range append(append([]*head(nil), s.frozen...), s.active) {
+	heads := append(append([]*head(nil), s.frozen...), s.active)
+	s.mu.RUnlock()
+	for _, h := range heads {
 		for _, hv := range h.views(tenant) {
 			consider(hv.minSeq)
 		}

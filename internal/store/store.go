@@ -69,7 +69,7 @@ var ErrClosed = errors.New("store: closed")
 //
 // A goroutine holding one of these locks takes only locks to its right:
 //
-//	closeMu (read) → manifestMu → mu → head.mu → tenant.smu
+//	closeMu (read) → manifestMu → active head.mu → mu → frozen head.mu → tenant.smu
 //
 // storeCounters.mu, plan.corruptMu and plan.headMu are leaves.
 //   - closeMu is held for reading only while handing a batch or a control
@@ -81,20 +81,21 @@ var ErrClosed = errors.New("store: closed")
 //     with manifestMu held: the writer may be waiting for the flusher
 //     (awaitFlusher), which takes manifestMu.
 //   - mu is taken for writing by every Append (tenantLocked), by
-//     SetRetention, by freeze and by the part-list changes above; OldestCursor
-//     reads head views (head.mu) under it, and addPartLocked and Stats take
-//     tenant.smu under it. No channel operation happens under it.
+//     SetRetention, by freeze and by the part-list changes above;
+//     addPartLocked and Stats take tenant.smu under it. No channel operation
+//     happens under it, and no head's mu is taken under it except a frozen
+//     head's by isDuplicate (below): OldestCursor, Stats and pruneStreams copy
+//     the head list under mu and read the heads after releasing it.
 //   - head.mu: the writer holds the active head's for writing while it
 //     prepares a group (prepareGroup) and takes tenant.smu under it to
 //     re-register a pruned stream. A head's mu is not held while another
 //     head's is taken, except below.
 //
-// One path breaks this order: isDuplicate, which prepareGroup calls with the
-// active head's mu held for writing, takes mu for reading (and then each
-// frozen head's mu) when an entry is no newer than its stream's flushed
-// entries. Against OldestCursor (mu, then head.mu) this deadlocks once an
-// Append is waiting to take mu for writing, since a waiting writer holds
-// back new readers.
+// isDuplicate, which prepareGroup calls with the active head's mu held for
+// writing, takes mu for reading and then each frozen head's mu when an entry
+// is no newer than its stream's flushed entries. That is why nothing may take
+// the active head's mu while holding mu: with an Append waiting to take mu
+// for writing (a waiting writer holds back new readers) it would deadlock.
 type Store struct {
 	cfg     Config
 	log     *slog.Logger
