@@ -32,6 +32,7 @@ type memBlobs struct {
 type memBlob struct {
 	body []byte
 	opts PutOptions
+	etag string
 }
 
 var _ BlobStore = (*memBlobs)(nil)
@@ -56,15 +57,19 @@ func (s *memBlobs) Put(ctx context.Context, key string, body io.Reader, size int
 	if err := ctx.Err(); err != nil {
 		return BlobInfo{}, err
 	}
-	etag := md5Hex(b)
-	if s.etag != nil {
-		etag = s.etag(b)
-	}
+	etag := s.etagOf(b)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.objs[key] = memBlob{body: b, opts: opts}
+	s.objs[key] = memBlob{body: b, opts: opts, etag: etag}
 	s.puts[key]++
 	return BlobInfo{Key: key, Size: size, ETag: etag}, nil
+}
+
+func (s *memBlobs) etagOf(b []byte) string {
+	if s.etag != nil {
+		return s.etag(b)
+	}
+	return md5Hex(b)
 }
 
 func (s *memBlobs) get(key string) (memBlob, error) {
@@ -85,8 +90,6 @@ func (s *memBlobs) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(o.body)), nil
 }
 
-// Stat answers the hex MD5 of what the store holds, as S3 does for an
-// object of one part.
 func (s *memBlobs) Stat(ctx context.Context, key string) (BlobInfo, error) {
 	if s.onStat != nil {
 		if err := s.onStat(key); err != nil {
@@ -97,7 +100,7 @@ func (s *memBlobs) Stat(ctx context.Context, key string) (BlobInfo, error) {
 	if err != nil {
 		return BlobInfo{}, err
 	}
-	return BlobInfo{Key: key, Size: int64(len(o.body)), ETag: md5Hex(o.body)}, nil
+	return BlobInfo{Key: key, Size: int64(len(o.body)), ETag: o.etag}, nil
 }
 
 func (s *memBlobs) List(ctx context.Context, prefix string) iter.Seq2[BlobInfo, error] {
@@ -107,7 +110,7 @@ func (s *memBlobs) List(ctx context.Context, prefix string) iter.Seq2[BlobInfo, 
 			if err != nil {
 				continue // removed since
 			}
-			if !yield(BlobInfo{Key: k, Size: int64(len(o.body)), ETag: md5Hex(o.body)}, nil) {
+			if !yield(BlobInfo{Key: k, Size: int64(len(o.body)), ETag: o.etag}, nil) {
 				return
 			}
 		}
@@ -133,4 +136,19 @@ func (s *memBlobs) keys(prefix string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// object returns the object at key and whether there is one.
+func (s *memBlobs) object(key string) (memBlob, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objs[key]
+	return o, ok
+}
+
+// putCount returns how many Puts stored an object at key.
+func (s *memBlobs) putCount(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.puts[key]
 }
