@@ -177,17 +177,10 @@ func TestLokiQueryShapes(t *testing.T) {
 func TestLokiTailWebSocket(t *testing.T) {
 	e := newEnv(t, noLimits())
 	seedLoki(e)
-	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/loki/api/v1/tail?" + url.Values{
+	ctx, c := dialLokiTail(t, e, url.Values{
 		"query": {`{app="a"} |= "tail" | logfmt | line_format "{{.msg}}"`},
 		"limit": {"5"}, "start": {strconv.FormatInt(time.Now().Add(-time.Minute).UnixNano(), 10)},
-	}.Encode()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.tokens["a-read"]}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(websocket.StatusNormalClosure, "")
+	})
 	type frame struct {
 		Streams []struct {
 			Stream map[string]string `json:"stream"`
@@ -377,17 +370,10 @@ func TestLokiTailDedupByCursor(t *testing.T) {
 	e := newEnv(t, noLimits())
 	ts := time.Now().Add(-time.Second)
 	e.pushJSON("a-write", map[string]string{"app": "a", "pod": "1"}, ts, "same line")
-	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/loki/api/v1/tail?" + url.Values{
+	ctx, c := dialLokiTail(t, e, url.Values{
 		"query": {`{app="a"}`}, "limit": {"10"},
 		"start": {strconv.FormatInt(ts.Add(-time.Minute).UnixNano(), 10)},
-	}.Encode()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.tokens["a-read"]}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(websocket.StatusNormalClosure, "")
+	})
 	read := func() map[string][]string {
 		_, msg, err := c.Read(ctx)
 		if err != nil {
@@ -418,4 +404,19 @@ func TestLokiTailDedupByCursor(t *testing.T) {
 	if got := read(); len(got) != 1 || len(got["2"]) != 1 || got["2"][0] != want {
 		t.Fatalf("live frame %v; want pod 2's %q", got, want)
 	}
+}
+
+// dialLokiTail opens /loki/api/v1/tail with params and a read token; the
+// connection closes and the context ends with the test.
+func dialLokiTail(t *testing.T, e *env, params url.Values) (context.Context, *websocket.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/loki/api/v1/tail?" + params.Encode()
+	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.tokens["a-read"]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(websocket.StatusNormalClosure, "") })
+	return ctx, c
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/grafana/loki/pkg/push"
 	"github.com/klauspost/compress/snappy"
 )
@@ -22,16 +20,9 @@ import (
 // line as sent, none overwritten by a later request.
 func TestProtobufPushReusesNoLiveBuffer(t *testing.T) {
 	e := newEnv(t, noLimits())
-	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/loki/api/v1/tail?" + url.Values{
+	ctx, c := dialLokiTail(t, e, url.Values{
 		"query": {`{app="p"}`}, "limit": {"1000"}, "start": {strconv.FormatInt(time.Now().Add(-time.Minute).UnixNano(), 10)},
-	}.Encode()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.tokens["a-read"]}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(websocket.StatusNormalClosure, "")
+	})
 	if _, _, err := c.Read(ctx); err != nil { // the initial, empty frame
 		t.Fatal(err)
 	}
