@@ -123,7 +123,7 @@ func (e *walEncoder) add(s *Stream, ts int64, seq uint64, md logmodel.Labels, li
 	if limit <= 0 {
 		limit = maxWALRecord
 	}
-	if e.nEntry > 0 && e.payloadBound() > limit/2 && e.payloadBound()+walEntryBound(s, md, line) > limit {
+	if b := e.payloadBound(); e.nEntry > 0 && b > limit/2 && b+walEntryBound(s, md, line) > limit {
 		e.begin(e.finish(), e.tenant)
 	}
 	idx, ok := e.lastIdx, e.lastIdx >= 0 && e.lastID == s.ID
