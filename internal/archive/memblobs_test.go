@@ -16,6 +16,10 @@ import (
 type memBlobs struct {
 	// onPut runs before a Put stores its object; its error fails the Put.
 	onPut func(ctx context.Context, key string) error
+	// afterPut runs once a Put has stored its object, before the Put
+	// returns what it stored: the place to change or drop the object
+	// behind the writer's back.
+	afterPut func(key string)
 	// onStat runs before a Stat; its error fails the Stat.
 	onStat func(key string) error
 	// etag gives the ETag Put returns for a body; nil means its hex MD5,
@@ -59,9 +63,12 @@ func (s *memBlobs) Put(ctx context.Context, key string, body io.Reader, size int
 	}
 	etag := s.etagOf(b)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.objs[key] = memBlob{body: b, opts: opts, etag: etag}
 	s.puts[key]++
+	s.mu.Unlock()
+	if s.afterPut != nil {
+		s.afterPut(key)
+	}
 	return BlobInfo{Key: key, Size: size, ETag: etag}, nil
 }
 
@@ -122,6 +129,21 @@ func (s *memBlobs) Remove(ctx context.Context, key string) error {
 	defer s.mu.Unlock()
 	delete(s.objs, key)
 	return nil
+}
+
+// change replaces the body of the object at key with f of a copy of it, and
+// its ETag with the one a Put of the new body gets, as another writer's
+// upload would. A missing key is left missing.
+func (s *memBlobs) change(key string, f func([]byte) []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objs[key]
+	if !ok {
+		return
+	}
+	o.body = f(bytes.Clone(o.body))
+	o.etag = s.etagOf(o.body)
+	s.objs[key] = o
 }
 
 // keys returns the keys that start with prefix, sorted.
