@@ -25,15 +25,18 @@ import (
 	"github.com/klauspost/compress/s2"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/dataset"
 	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // serverProc is a kubelog serve child process.
 type serverProc struct {
-	cmd    *exec.Cmd
-	url    string
-	token  string
+	cmd   *exec.Cmd
+	url   string
+	token string
+	// api calls kubelog's own API; request calls the Loki-compatible one.
+	api    *apiclient.Client
 	exited chan error
 	// stop runs once (it is also deferred); stopErr is its result.
 	stopOnce sync.Once
@@ -81,6 +84,7 @@ func startServer(dir, fsync string, progress io.Writer) (*serverProc, error) {
 	select {
 	case a := <-addr:
 		p.url = "http://" + a
+		p.api = apiclient.New(p.url, token, nil)
 		return p, nil
 	case err := <-p.exited:
 		return nil, fmt.Errorf("kubelog serve exited: %v", err)

@@ -1,12 +1,9 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -15,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
@@ -62,8 +60,12 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailReport, error) {
 	defer func() { _ = srv.stop() }()
 	rep := &TailReport{Sessions: cfg.Sessions, IdleSessions: cfg.IdleSessions}
 	// The default session quotas (50 a tenant) would refuse the benchmark.
-	if _, err := srv.request(ctx, "PUT", "/api/v1/logs/tenants/default/limits", "application/json",
-		[]byte(`{"max_tail_sessions":0,"max_tail_sessions_per_user":0}`)); err != nil {
+	l, err := srv.api.Limits(ctx, "default")
+	if err != nil {
+		return nil, err
+	}
+	l.Limits.MaxTailSessions, l.Limits.MaxTailSessionsPerUser = 0, 0
+	if _, err := srv.api.SetLimits(ctx, "default", l.Limits); err != nil {
 		return nil, err
 	}
 
@@ -83,15 +85,18 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailReport, error) {
 	idleCtx, stopIdle := context.WithCancel(ctx)
 	defer stopIdle()
 	for i := 0; i < cfg.IdleSessions; i++ {
-		id, err := createTailSession(ctx, srv, fmt.Sprintf("idle-%d", i), `"never-matches-anything"`)
+		st, err := openTailStream(ctx, idleCtx, srv, fmt.Sprintf("idle-%d", i), `"never-matches-anything"`)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := openTailStream(idleCtx, srv, id)
-		if err != nil {
-			return nil, err
-		}
-		go func() { _, _ = io.Copy(io.Discard, resp.Body) }()
+		go func() {
+			defer st.Close()
+			for {
+				if _, err := st.Next(); err != nil {
+					return
+				}
+			}
+		}()
 	}
 	if cfg.IdleSessions > 0 {
 		time.Sleep(time.Second)
@@ -109,33 +114,24 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailReport, error) {
 	defer stopSessions()
 	var wg sync.WaitGroup
 	for k := 0; k < cfg.Sessions; k++ {
-		id, err := createTailSession(ctx, srv, fmt.Sprintf("u-%d", k%10), fmt.Sprintf(`"tok-%d-"`, k))
-		if err != nil {
-			return nil, err
-		}
-		resp, err := openTailStream(sctx, srv, id)
+		st, err := openTailStream(ctx, sctx, srv, fmt.Sprintf("u-%d", k%10), fmt.Sprintf(`"tok-%d-"`, k))
 		if err != nil {
 			return nil, err
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
-				line := sc.Text()
-				if !strings.HasPrefix(line, "data: ") {
-					continue
+			defer st.Close()
+			for {
+				ev, err := st.Next()
+				if err != nil {
+					return
 				}
 				now := time.Now()
-				var e struct {
-					Message string `json:"message"`
-				}
-				if json.Unmarshal([]byte(line[6:]), &e) != nil {
+				if ev.Entry == nil {
 					continue
 				}
-				lid := e.Message[strings.LastIndexByte(e.Message, ' ')+1:]
+				lid := ev.Entry.Message[strings.LastIndexByte(ev.Entry.Message, ' ')+1:]
 				delivered.Add(1)
 				for {
 					if t, ok := acked.Load(lid); ok {
@@ -219,36 +215,16 @@ func RunTail(ctx context.Context, cfg TailConfig) (*TailReport, error) {
 	return rep, nil
 }
 
-func createTailSession(ctx context.Context, srv *serverProc, user, filter string) (string, error) {
-	body, _ := json.Marshal(map[string]string{"tenantId": "default", "userUuid": user, "filter": filter, "service": "*"})
-	b, err := srv.request(ctx, "POST", "/api/v1/logs/tail/sessions", "application/json", body)
-	if err != nil {
-		return "", err
-	}
-	var s struct {
-		ID string `json:"id"`
-	}
-	return s.ID, json.Unmarshal(b, &s)
-}
-
-func openTailStream(ctx context.Context, srv *serverProc, id string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", srv.url+"/api/v1/logs/tail/sessions/"+id+"/stream", nil)
+// openTailStream creates a tail session of user with filter and opens its
+// stream, which follows streamCtx.
+func openTailStream(ctx, streamCtx context.Context, srv *serverProc, user, filter string) (*apiclient.TailStream, error) {
+	s, err := srv.api.CreateSession(ctx, apiclient.SessionRequest{TenantID: "default", UserUUID: user, Filter: filter, Service: "*"})
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+srv.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != 200 {
-		resp.Body.Close()
-		return nil, fmt.Errorf("stream %s: %d", id, resp.StatusCode)
-	}
-	return resp, nil
+	return srv.api.Stream(streamCtx, s.ID, "")
 }
 
-// Table renders the tail report.
 func (r *TailReport) Table() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-28s %d\n", "sessions", r.Sessions)

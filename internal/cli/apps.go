@@ -1,26 +1,24 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/spf13/cobra"
+
+	"github.com/kubelog/kubelog/internal/apiclient"
 )
 
 // appsClient is the HTTP client of the /v2/apps commands.
 type appsClient struct {
 	server, token string
+	api           *apiclient.Client
 }
 
 func (c *appsClient) addFlags(cmd *cobra.Command) {
@@ -33,52 +31,18 @@ func (c *appsClient) validate() error {
 	if c.server == "" || c.token == "" {
 		return errors.New("--server and --token (or KUBELOG_SERVER and KUBELOG_TOKEN) are required")
 	}
-	c.server = strings.TrimRight(c.server, "/")
+	c.api = apiclient.New(c.server, c.token, nil)
 	return nil
 }
 
-// get GETs an API path with the token and decodes a 200 answer into v.
-func (c *appsClient) get(ctx context.Context, path string, v any) error {
-	status, b, err := fetch(ctx, "GET", c.server+path, c.token, nil)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusOK {
-		var e struct{ ID, Message string }
-		if json.Unmarshal(b, &e) == nil && e.Message != "" {
-			return fmt.Errorf("%s (%d %s)", e.Message, status, e.ID)
-		}
-		return fmt.Errorf("GET %s: %d %s", path, status, strings.TrimSpace(string(b)))
-	}
-	return json.Unmarshal(b, v)
-}
-
-type cliApp struct {
-	ID                 string    `json:"id"`
-	Name               string    `json:"name"`
-	Namespace          string    `json:"namespace"`
-	Cluster            string    `json:"cluster"`
-	Kind               string    `json:"kind"`
-	ActiveDeploymentID string    `json:"active_deployment_id"`
-	CreatedAt          time.Time `json:"created_at"`
-}
-
-func (c *appsClient) apps(ctx context.Context) ([]cliApp, error) {
-	var l struct {
-		Apps []cliApp `json:"apps"`
-	}
-	err := c.get(ctx, "/v2/apps", &l)
-	return l.Apps, err
-}
-
 // resolve finds an app by ID, name, namespace/name or cluster/namespace/name.
-func (c *appsClient) resolve(ctx context.Context, ref string) (cliApp, error) {
-	as, err := c.apps(ctx)
+func (c *appsClient) resolve(ctx context.Context, ref string) (apiclient.App, error) {
+	l, err := c.api.Apps(ctx)
 	if err != nil {
-		return cliApp{}, err
+		return apiclient.App{}, err
 	}
-	var found []cliApp
-	for _, a := range as {
+	var found []apiclient.App
+	for _, a := range l.Apps {
 		if a.ID == ref {
 			return a, nil
 		}
@@ -88,11 +52,11 @@ func (c *appsClient) resolve(ctx context.Context, ref string) (cliApp, error) {
 	}
 	switch len(found) {
 	case 0:
-		return cliApp{}, fmt.Errorf("no app %q (see kubelog apps list)", ref)
+		return apiclient.App{}, fmt.Errorf("no app %q (see kubelog apps list)", ref)
 	case 1:
 		return found[0], nil
 	}
-	return cliApp{}, fmt.Errorf("%d apps are named %q; give namespace/name or the ID", len(found), ref)
+	return apiclient.App{}, fmt.Errorf("%d apps are named %q; give namespace/name or the ID", len(found), ref)
 }
 
 func newAppsCmd() *cobra.Command {
@@ -114,13 +78,13 @@ func newAppsListCmd() *cobra.Command {
 			if err := c.validate(); err != nil {
 				return err
 			}
-			as, err := c.apps(cmd.Context())
+			l, err := c.api.Apps(cmd.Context())
 			if err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tCLUSTER\tNAMESPACE\tNAME\tKIND\tACTIVE DEPLOYMENT\tCREATED")
-			for _, a := range as {
+			for _, a := range l.Apps {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Cluster, a.Namespace, a.Name, a.Kind, a.ActiveDeploymentID, a.CreatedAt.Format(time.RFC3339))
 			}
 			return w.Flush()
@@ -154,24 +118,16 @@ func (o *appsLogsOptions) validate() error {
 	return nil
 }
 
-// path returns the logs endpoint of app a.
-func (o *appsLogsOptions) path(a cliApp) string {
-	p := "/v2/apps/" + url.PathEscape(a.ID)
+// request returns the logs request of app a.
+func (o *appsLogsOptions) request(a apiclient.App) apiclient.AppLogsRequest {
+	r := apiclient.AppLogsRequest{App: a.ID, Type: o.typ, Follow: o.follow, PodConnectionTimeout: o.timeout}
 	if o.deployment != "" || o.component != "" {
-		dep := o.deployment
-		if dep == "" {
-			dep = a.ActiveDeploymentID
-		}
-		p += "/deployments/" + url.PathEscape(dep)
-		if o.component != "" {
-			p += "/components/" + url.PathEscape(o.component)
+		r.Deployment, r.Component = o.deployment, o.component
+		if r.Deployment == "" {
+			r.Deployment = a.ActiveDeploymentID
 		}
 	}
-	q := url.Values{"type": {o.typ}, "pod_connection_timeout": {o.timeout.String()}}
-	if o.follow {
-		q.Set("follow", "true")
-	}
-	return p + "/logs?" + q.Encode()
+	return r
 }
 
 func newAppsLogsCmd() *cobra.Command {
@@ -208,61 +164,38 @@ func (o *appsLogsOptions) run(ctx context.Context, ref string, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	var links struct {
-		LiveURL string `json:"live_url"`
-		URL     string `json:"url"`
-	}
-	if err := o.get(ctx, o.path(a), &links); err != nil {
+	links, err := o.api.AppLogs(ctx, o.request(a))
+	if err != nil {
 		return err
 	}
 	if o.follow {
-		return followLive(ctx, links.LiveURL, out)
+		return followLive(ctx, o.api, links.LiveURL, out)
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", links.URL, nil)
+	rc, err := o.api.Download(ctx, links.URL)
 	if err != nil {
-		return err
+		return fmt.Errorf("download logs: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("download logs: %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
-	}
-	_, err = io.Copy(out, resp.Body)
+	defer rc.Close()
+	_, err = io.Copy(out, rc)
 	return err
 }
 
 // followLive prints the lines a live_url WebSocket sends until ctx ends.
-func followLive(ctx context.Context, live string, out io.Writer) error {
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(live, "http"), nil)
+func followLive(ctx context.Context, api *apiclient.Client, live string, out io.Writer) error {
+	s, err := api.Live(ctx, live)
 	if err != nil {
 		return err
 	}
-	defer c.Close(websocket.StatusNormalClosure, "")
-	c.SetReadLimit(16 << 20)
-	w := bufio.NewWriter(out)
+	defer s.Close()
 	for {
-		_, msg, err := c.Read(ctx)
+		line, err := s.Next(ctx)
 		if err != nil {
-			if ferr := w.Flush(); ferr != nil {
-				return ferr
-			}
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		var m struct {
-			Data string `json:"data"`
-		}
-		if err := json.Unmarshal(msg, &m); err != nil {
-			return err
-		}
-		fmt.Fprintln(w, m.Data)
-		if err := w.Flush(); err != nil {
+		if _, err := fmt.Fprintln(out, line); err != nil {
 			return err
 		}
 	}

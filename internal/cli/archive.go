@@ -16,76 +16,32 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/timeparse"
 )
 
-// apiClient calls a kubelog server's logs API.
-type apiClient struct {
+// archiveClient holds the server flags of the archive commands.
+type archiveClient struct {
 	server, token string
-	http          *http.Client
+	api           *apiclient.Client
 }
 
-func (c *apiClient) validate() error {
+func (c *archiveClient) validate() error {
 	if c.server == "" || c.token == "" {
 		return errors.New("--server and --token (or KUBELOG_SERVER and KUBELOG_TOKEN) are required")
 	}
-	c.server = strings.TrimRight(c.server, "/")
-	c.http = &http.Client{Timeout: 5 * time.Minute}
+	c.api = apiclient.New(c.server, c.token, &http.Client{Timeout: 5 * time.Minute})
 	return nil
 }
 
-func (c *apiClient) addFlags(cmd *cobra.Command) {
+func (c *archiveClient) addFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&c.server, "server", os.Getenv("KUBELOG_SERVER"), "kubelog server URL (env KUBELOG_SERVER)")
 	f.StringVar(&c.token, "token", os.Getenv("KUBELOG_TOKEN"), "bearer token (env KUBELOG_TOKEN)")
 }
 
-// call sends a request under /api/v1/logs and returns the body of a 2xx
-// answer; other answers become errors with the server's message.
-func (c *apiClient) call(ctx context.Context, method, path string, body any) (io.ReadCloser, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.server+"/api/v1/logs"+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var e struct{ Message string }
-		if json.Unmarshal(b, &e) == nil && e.Message != "" {
-			return nil, fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, e.Message)
-		}
-		return nil, fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
-	}
-	return resp.Body, nil
-}
-
-func (c *apiClient) callJSON(ctx context.Context, method, path string, body, out any) error {
-	rc, err := c.call(ctx, method, path, body)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	return json.NewDecoder(rc).Decode(out)
-}
-
 func newArchiveCmd() *cobra.Command {
-	c := &apiClient{}
+	c := &archiveClient{}
 	cmd := &cobra.Command{
 		Use:   "archive",
 		Short: "Manage archives to S3: policies, jobs, archived objects",
@@ -97,23 +53,7 @@ policies, start and follow archive jobs, list archived objects and print them.`,
 	return cmd
 }
 
-type archivePolicy struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Selector    string `json:"selector"`
-	OlderThan   string `json:"older_than"`
-	Schedule    string `json:"schedule"`
-	Compression string `json:"compression"`
-	Destination struct {
-		Endpoint string `json:"endpoint"`
-		Bucket   string `json:"bucket"`
-		Prefix   string `json:"prefix"`
-	} `json:"destination"`
-	DeleteAfterArchive bool `json:"delete_after_archive"`
-	Enabled            bool `json:"enabled"`
-}
-
-func newArchivePoliciesCmd(c *apiClient) *cobra.Command {
+func newArchivePoliciesCmd(c *archiveClient) *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
 		Use:   "policies",
@@ -142,26 +82,27 @@ func newArchivePoliciesCmd(c *apiClient) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var body map[string]any
-			if err := json.Unmarshal(b, &body); err != nil {
+			var body apiclient.PolicyRequest
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&body); err != nil {
 				return fmt.Errorf("--create %s: %w", file, err)
 			}
-			var p archivePolicy
-			if err := c.callJSON(cmd.Context(), "POST", "/archive/policies", body, &p); err != nil {
+			p, err := c.api.CreatePolicy(cmd.Context(), body)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintln(out, p.ID)
 			return nil
 		case del != "":
-			var r map[string]any
-			if err := c.callJSON(cmd.Context(), "DELETE", "/archive/policies/"+url.PathEscape(del), nil, &r); err != nil {
+			if _, err := c.api.DeletePolicy(cmd.Context(), del); err != nil {
 				return err
 			}
 			fmt.Fprintln(out, "deleted", del)
 			return nil
 		}
-		var r struct{ Policies []archivePolicy }
-		if err := c.callJSON(cmd.Context(), "GET", "/archive/policies", nil, &r); err != nil {
+		r, err := c.api.Policies(cmd.Context())
+		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -175,24 +116,6 @@ func newArchivePoliciesCmd(c *apiClient) *cobra.Command {
 	return cmd
 }
 
-type archiveJob struct {
-	ID        string    `json:"id"`
-	PolicyID  string    `json:"policy_id"`
-	Status    string    `json:"status"`
-	StartTime time.Time `json:"start_time"`
-	EndTime   time.Time `json:"end_time"`
-	Progress  struct {
-		Objects         int64   `json:"objects"`
-		Lines           int64   `json:"lines"`
-		RawBytes        int64   `json:"raw_bytes"`
-		CompressedBytes int64   `json:"compressed_bytes"`
-		TotalLines      int64   `json:"total_lines"`
-		Percent         float64 `json:"percent"`
-	} `json:"progress"`
-	DeletedEntries int64  `json:"deleted_entries"`
-	Error          string `json:"error"`
-}
-
 func parseOptTime(flag, s string) (string, error) {
 	if s == "" {
 		return "", nil
@@ -204,7 +127,7 @@ func parseOptTime(flag, s string) (string, error) {
 	return t.UTC().Format(time.RFC3339Nano), nil
 }
 
-func newArchiveStartCmd(c *apiClient) *cobra.Command {
+func newArchiveStartCmd(c *archiveClient) *cobra.Command {
 	var policy, from, to string
 	var wait bool
 	cmd := &cobra.Command{
@@ -218,16 +141,16 @@ func newArchiveStartCmd(c *apiClient) *cobra.Command {
 			if policy == "" {
 				return errors.New("--policy is required")
 			}
-			body := map[string]string{"policy_id": policy}
+			body := apiclient.ArchiveStart{PolicyID: policy}
 			var err error
-			if body["start_time"], err = parseOptTime("--from", from); err != nil {
+			if body.StartTime, err = parseOptTime("--from", from); err != nil {
 				return err
 			}
-			if body["end_time"], err = parseOptTime("--to", to); err != nil {
+			if body.EndTime, err = parseOptTime("--to", to); err != nil {
 				return err
 			}
-			var j archiveJob
-			if err := c.callJSON(cmd.Context(), "POST", "/archive/start", body, &j); err != nil {
+			j, err := c.api.StartArchive(cmd.Context(), body)
+			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -257,7 +180,7 @@ func isTerminal(w io.Writer) bool {
 
 // progressLine renders a job's progress: a bar on a terminal, plain text
 // otherwise, with the raw rate and the time left.
-func progressLine(j *archiveJob, elapsed time.Duration, bar bool) string {
+func progressLine(j *apiclient.ArchiveJob, elapsed time.Duration, bar bool) string {
 	p := j.Progress
 	rate := 0.0
 	if s := elapsed.Seconds(); s > 0 {
@@ -280,21 +203,21 @@ func progressLine(j *archiveJob, elapsed time.Duration, bar bool) string {
 }
 
 // followJob polls a job until it ends.
-func followJob(ctx context.Context, c *apiClient, id string, out io.Writer) error {
+func followJob(ctx context.Context, c *archiveClient, id string, out io.Writer) error {
 	tty := isTerminal(out)
 	began := time.Now()
 	lastPlain := time.Time{}
 	for {
-		var j archiveJob
-		if err := c.callJSON(ctx, "GET", "/archive/jobs/"+url.PathEscape(id), nil, &j); err != nil {
+		j, err := c.api.ArchiveJob(ctx, id)
+		if err != nil {
 			return err
 		}
 		done := j.Status != "pending" && j.Status != "running"
 		switch {
 		case tty:
-			fmt.Fprintf(out, "\r%s", progressLine(&j, time.Since(began), true))
+			fmt.Fprintf(out, "\r%s", progressLine(j, time.Since(began), true))
 		case done || time.Since(lastPlain) >= 2*time.Second:
-			fmt.Fprintln(out, progressLine(&j, time.Since(began), false))
+			fmt.Fprintln(out, progressLine(j, time.Since(began), false))
 			lastPlain = time.Now()
 		}
 		if done {
@@ -320,7 +243,7 @@ func followJob(ctx context.Context, c *apiClient, id string, out io.Writer) erro
 	}
 }
 
-func newArchiveJobsCmd(c *apiClient) *cobra.Command {
+func newArchiveJobsCmd(c *archiveClient) *cobra.Command {
 	var policy, status string
 	cmd := &cobra.Command{
 		Use:   "jobs",
@@ -337,8 +260,8 @@ func newArchiveJobsCmd(c *apiClient) *cobra.Command {
 			if status != "" {
 				q.Set("status", status)
 			}
-			var r struct{ Jobs []archiveJob }
-			if err := c.callJSON(cmd.Context(), "GET", "/archive/jobs?"+q.Encode(), nil, &r); err != nil {
+			r, err := c.api.ArchiveJobs(cmd.Context(), q)
+			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -355,7 +278,7 @@ func newArchiveJobsCmd(c *apiClient) *cobra.Command {
 	return cmd
 }
 
-func newArchiveLsCmd(c *apiClient) *cobra.Command {
+func newArchiveLsCmd(c *archiveClient) *cobra.Command {
 	var cluster, namespace, pod, container, from, to string
 	cmd := &cobra.Command{
 		Use:   "ls",
@@ -383,18 +306,8 @@ func newArchiveLsCmd(c *apiClient) *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KEY\tSIZE\tLINES\tSTART\tEND")
 			for {
-				var r struct {
-					Objects []struct {
-						Key       string    `json:"key"`
-						Size      int64     `json:"size"`
-						Lines     int64     `json:"line_count"`
-						StartTime time.Time `json:"start_time"`
-						EndTime   time.Time `json:"end_time"`
-					}
-					HasMore    bool   `json:"has_more"`
-					NextCursor string `json:"next_cursor"`
-				}
-				if err := c.callJSON(cmd.Context(), "GET", "/s3/metadata?"+q.Encode(), nil, &r); err != nil {
+				r, err := c.api.Objects(cmd.Context(), q)
+				if err != nil {
 					return err
 				}
 				for _, o := range r.Objects {
@@ -417,7 +330,7 @@ func newArchiveLsCmd(c *apiClient) *cobra.Command {
 	return cmd
 }
 
-func newArchiveCatCmd(c *apiClient) *cobra.Command {
+func newArchiveCatCmd(c *archiveClient) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "cat KEY",
@@ -430,7 +343,7 @@ func newArchiveCatCmd(c *apiClient) *cobra.Command {
 			if output != "json" && output != "raw" {
 				return fmt.Errorf("--output must be json or raw, not %q", output)
 			}
-			rc, err := c.call(cmd.Context(), "GET", "/s3/content?format=raw&key="+url.QueryEscape(args[0]), nil)
+			rc, err := c.api.ObjectRaw(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -3,12 +3,14 @@ package cli
 import (
 	"testing"
 	"time"
+
+	"github.com/kubelog/kubelog/internal/apiclient"
 )
 
 func TestProgressLine(t *testing.T) {
 	f := func(lines, total, raw int64, percent float64, elapsed time.Duration, bar bool, want string) {
 		t.Helper()
-		j := &archiveJob{Status: "running"}
+		j := &apiclient.ArchiveJob{Status: "running"}
 		j.Progress.Lines, j.Progress.TotalLines, j.Progress.RawBytes, j.Progress.Percent, j.Progress.Objects = lines, total, raw, percent, 3
 		if got := progressLine(j, elapsed, bar); got != want {
 			t.Fatalf("got  %q\nwant %q", got, want)

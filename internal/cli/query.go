@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/spf13/cobra"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/timeparse"
 )
 
@@ -103,21 +104,15 @@ func (o *queryOptions) run(ctx context.Context, query string, out io.Writer) err
 	if o.step != "" {
 		p.Set("step", o.step)
 	}
-	status, b, err := fetch(ctx, "GET", o.server+"/loki/api/v1/query_range?"+p.Encode(), o.token, nil)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("query failed (%d): %s", status, strings.TrimSpace(string(b)))
-	}
+	// The answer is Loki's, not one of kubelog's own wire types.
 	var r struct {
 		Data struct {
 			ResultType string          `json:"resultType"`
 			Result     json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return err
+	if err := apiclient.New(o.server, o.token, nil).Do(ctx, http.MethodGet, "/loki/api/v1/query_range?"+p.Encode(), nil, &r); err != nil {
+		return fmt.Errorf("query failed: %w", err)
 	}
 	w := bufio.NewWriter(out)
 	defer w.Flush()

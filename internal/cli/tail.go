@@ -2,14 +2,11 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/user"
 	"regexp"
@@ -19,7 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/tail"
 )
 
@@ -40,6 +37,7 @@ type tailOptions struct {
 	cluster clusterTailFlags
 	// Set by complete.
 	sessionFilter string
+	api           *apiclient.Client
 }
 
 func newTailCmd() *cobra.Command {
@@ -149,64 +147,31 @@ func (o *tailOptions) complete() error {
 			o.user = u.Username
 		}
 	}
-	o.server = strings.TrimRight(o.server, "/")
+	o.api = apiclient.New(o.server, o.token, nil)
 	return nil
-}
-
-type tailSession struct {
-	ID         string `json:"id"`
-	TenantID   string `json:"tenantId"`
-	LastCursor string `json:"lastCursor"`
-	Filter     string `json:"filter"`
-	Service    string `json:"service"`
-	Active     bool   `json:"active"`
-}
-
-func (o *tailOptions) call(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	status, b, err := fetch(ctx, method, o.server+path, o.token, rd)
-	if err != nil {
-		return err
-	}
-	if status >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, status, bytes.TrimSpace(b))
-	}
-	return json.Unmarshal(b, out)
 }
 
 // openSession continues --session, or reuses this user's active session with
 // the same filter and service, or creates one.
-func (o *tailOptions) openSession(ctx context.Context) (tailSession, error) {
-	var s tailSession
+func (o *tailOptions) openSession(ctx context.Context) (*apiclient.Session, error) {
 	if o.session != "" {
-		return s, o.call(ctx, "GET", "/api/v1/logs/tail/sessions/"+o.session, nil, &s)
+		return o.api.Session(ctx, o.session)
 	}
-	var list struct {
-		Sessions []tailSession `json:"sessions"`
-	}
-	if err := o.call(ctx, "GET", "/api/v1/logs/tail/sessions?active=true&userUuid="+url.QueryEscape(o.user), nil, &list); err != nil {
-		return s, err
+	list, err := o.api.Sessions(ctx, o.user, true)
+	if err != nil {
+		return nil, err
 	}
 	for _, c := range list.Sessions {
 		if c.Filter == o.sessionFilter && c.Service == o.service {
-			return c, nil
+			return &c, nil
 		}
 	}
 	// The tenant is the token's own: ask the server which that is.
-	var who struct {
-		Tenant string `json:"tenant"`
+	who, err := o.api.StorageInfo(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if err := o.call(ctx, "GET", "/api/v1/logs/storage/info", nil, &who); err != nil {
-		return s, err
-	}
-	err := o.call(ctx, "POST", "/api/v1/logs/tail/sessions", map[string]string{
-		"tenantId": who.Tenant, "userUuid": o.user, "filter": o.sessionFilter, "service": o.service,
-	}, &s)
-	return s, err
+	return o.api.CreateSession(ctx, apiclient.SessionRequest{TenantID: who.Tenant, UserUUID: o.user, Filter: o.sessionFilter, Service: o.service})
 }
 
 // run follows the session, reconnecting with backoff and resuming from the
@@ -248,75 +213,47 @@ func (e *fatalStreamError) Error() string { return e.err.Error() }
 
 // stream reads one connection's events; it reports whether it printed any.
 func (o *tailOptions) stream(ctx context.Context, id string, last *string, out *bufio.Writer) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", o.server+"/api/v1/logs/tail/sessions/"+id+"/stream", nil)
+	st, err := o.api.Stream(ctx, id, *last)
 	if err != nil {
-		return false, &fatalStreamError{err}
-	}
-	req.Header.Set("Authorization", "Bearer "+o.token)
-	if *last != "" {
-		req.Header.Set("Last-Event-ID", *last)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		err := fmt.Errorf("stream: %d %s", resp.StatusCode, bytes.TrimSpace(b))
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+		var apiErr *apiclient.Error
+		if errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 && apiErr.Status != http.StatusTooManyRequests {
 			return false, &fatalStreamError{err}
 		}
 		return false, err
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	var kind, evID, data string
+	defer st.Close()
 	printed := false
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			if data != "" {
-				if err := o.print(out, kind, data); err != nil {
-					return printed, &fatalStreamError{err}
-				}
-				printed = true
-				if evID != "" {
-					*last = evID
-				}
-			}
-			kind, evID, data = "", "", ""
-			if err := out.Flush(); err != nil {
-				return printed, &fatalStreamError{err}
-			}
-		case strings.HasPrefix(line, "event: "):
-			kind = line[7:]
-		case strings.HasPrefix(line, "id: "):
-			evID = line[4:]
-		case strings.HasPrefix(line, "data: "):
-			data = line[6:]
+	for {
+		ev, err := st.Next()
+		if err == io.EOF {
+			return printed, errors.New("stream closed by the server")
+		}
+		if err != nil {
+			return printed, err
+		}
+		if err := o.print(out, ev); err != nil {
+			return printed, &fatalStreamError{err}
+		}
+		printed = true
+		if ev.ID != "" {
+			*last = ev.ID
+		}
+		if err := out.Flush(); err != nil {
+			return printed, &fatalStreamError{err}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return printed, err
-	}
-	return printed, errors.New("stream closed by the server")
 }
 
-func (o *tailOptions) print(out *bufio.Writer, kind, data string) error {
-	if kind == "gap" {
-		_, err := fmt.Fprintf(out, "kubelog tail: gap: %s\n", data)
+func (o *tailOptions) print(out *bufio.Writer, ev apiclient.TailEvent) error {
+	if ev.Gap != nil {
+		_, err := fmt.Fprintf(out, "kubelog tail: gap: %s\n", ev.Data)
 		return err
 	}
 	if o.output == "json" {
-		_, err := fmt.Fprintln(out, data)
+		_, err := fmt.Fprintf(out, "%s\n", ev.Data)
 		return err
 	}
-	var e logmodel.EntryJSON
-	if err := json.Unmarshal([]byte(data), &e); err != nil {
-		return fmt.Errorf("bad event from the server: %w", err)
-	}
+	e := ev.Entry
 	if o.timestamps {
 		fmt.Fprintf(out, "%s ", e.Timestamp)
 	}

@@ -30,6 +30,7 @@ func (a *API) routes() {
 	// Operations at the root: no token, no limit.
 	open("GET /health", a.rootHealth)
 	open("GET /ready", a.ready_)
+	open("GET /api/v1/openapi.json", a.getOpenAPI)
 	if a.cfg.PublicMetrics {
 		open("GET /metrics", a.promMetrics)
 	} else {
