@@ -29,8 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubelog/kubelog/internal/collector"
-	"github.com/kubelog/kubelog/internal/store"
-	"github.com/kubelog/kubelog/internal/tail"
+	"github.com/kubelog/kubelog/internal/query"
 )
 
 // ErrNotFound is returned, wrapped, for an app or deployment that does not
@@ -133,8 +132,7 @@ func (c Config) Validate() error {
 type Service struct {
 	cfg      Config
 	clusters Clusters
-	store    *store.Store
-	hub      *tail.Hub
+	query    *query.Engine
 	archive  Archive
 	signer   *Signer
 	now      func() time.Time
@@ -156,8 +154,7 @@ type location struct{ clusterID, namespace string }
 // historic links); Now nil means time.Now.
 type Deps struct {
 	Clusters Clusters
-	Store    *store.Store
-	Hub      *tail.Hub
+	Query    *query.Engine
 	Archive  Archive
 	Signer   *Signer
 	Now      func() time.Time
@@ -168,10 +165,10 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if d.Clusters == nil || d.Store == nil || d.Hub == nil || d.Signer == nil {
-		return nil, errors.New("apps: Clusters, Store, Hub and Signer are required")
+	if d.Clusters == nil || d.Query == nil || d.Signer == nil {
+		return nil, errors.New("apps: Clusters, Query and Signer are required")
 	}
-	s := &Service{cfg: cfg, clusters: d.Clusters, store: d.Store, hub: d.Hub, archive: d.Archive, signer: d.Signer, now: d.Now,
+	s := &Service{cfg: cfg, clusters: d.Clusters, query: d.Query, archive: d.Archive, signer: d.Signer, now: d.Now,
 		where: map[appKey]location{}}
 	if s.now == nil {
 		s.now = time.Now

@@ -22,6 +22,7 @@ import (
 	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/events"
 	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/query"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/tail"
 )
@@ -44,11 +45,11 @@ func (f *fakeClusters) Client(id string) (kubernetes.Interface, collector.Cluste
 type fakeArchive struct {
 	links    []string
 	tenant   string
-	matchers []*store.Matcher
+	matchers []logmodel.Matcher
 	from, to int64
 }
 
-func (a *fakeArchive) Objects(_ context.Context, tenant string, ms []*store.Matcher, from, to int64) ([]string, error) {
+func (a *fakeArchive) Objects(_ context.Context, tenant string, ms []logmodel.Matcher, from, to int64) ([]string, error) {
 	a.tenant, a.matchers, a.from, a.to = tenant, ms, from, to
 	return a.links, nil
 }
@@ -100,7 +101,11 @@ func fixture(t testing.TB, archive Archive) (*Service, *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(DefaultConfig(), Deps{Clusters: clusters, Store: st, Hub: hub, Archive: archive, Signer: signer, Now: func() time.Time { return t0.Add(2 * time.Hour) }})
+	q, err := query.New(query.Deps{Store: st, Hub: hub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(DefaultConfig(), Deps{Clusters: clusters, Query: q, Archive: archive, Signer: signer, Now: func() time.Time { return t0.Add(2 * time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,13 +254,17 @@ func TestHistoricLogs(t *testing.T) {
 	if arch.tenant != "default" || arch.from != t0.Add(-time.Second).UnixNano() || arch.to != t0.Add(time.Hour).UnixNano() {
 		t.Fatalf("archive asked tenant %q from %d to %d", arch.tenant, arch.from, arch.to)
 	}
-	var pod, container *store.Matcher
+	var pod, container *logmodel.CompiledMatcher
 	for _, m := range arch.matchers {
+		c, err := m.Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
 		switch m.Name {
 		case "pod":
-			pod = m
+			pod = c
 		case "container":
-			container = m
+			container = c
 		}
 	}
 	if container == nil || !container.Matches("app") || container.Matches("sidecar") {

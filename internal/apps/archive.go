@@ -3,7 +3,7 @@ package apps
 import (
 	"context"
 
-	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // Archive finds archived objects; the server wires one when archive policies
@@ -13,5 +13,5 @@ type Archive interface {
 	// hold entries of streams that all matchers select, between from
 	// (inclusive) and to (exclusive), Unix nanoseconds; to 0 means no end.
 	// The caller owns the matchers; Objects must not change them.
-	Objects(ctx context.Context, tenant string, matchers []*store.Matcher, from, to int64) ([]string, error)
+	Objects(ctx context.Context, tenant string, matchers []logmodel.Matcher, from, to int64) ([]string, error)
 }

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/tail"
 )
 
@@ -60,7 +59,7 @@ func (s *Service) Wait(ctx context.Context, req Request, timeout time.Duration) 
 		if err != nil {
 			return nil, err
 		}
-		ok, err := sel.HasInstance(ctx, s.store)
+		ok, err := sel.HasInstance(ctx, s.query)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +91,7 @@ func (s *Service) Download(ctx context.Context, sel *Selection, w io.Writer) err
 	q := sel.Query()
 	q.Limit = 1000
 	for {
-		res, err := s.store.Query(ctx, q)
+		res, err := s.query.Logs(ctx, q, false)
 		if err != nil {
 			return err
 		}
@@ -117,17 +116,9 @@ func (s *Service) Follow(ctx context.Context, sel *Selection, deliver func(line 
 	tenant := sel.Request.Tenant
 	q := sel.Query()
 	spec := tail.FollowSpec{
-		Tenant: tenant, Query: q, Cursor: s.store.LastCursor(tenant), Idle: idle,
-		Match: func(e *logmodel.Entry) bool {
-			for _, m := range q.Matchers {
-				if !m.Matches(e.Labels.Get(m.Name)) {
-					return false
-				}
-			}
-			return sel.Match(e.Labels, e.Metadata, e.Line, e.Timestamp)
-		},
+		Tenant: tenant, Query: q, Cursor: s.query.LastCursor(tenant), Idle: idle,
 	}
-	return s.hub.Follow(ctx, s.store, spec, func(ev tail.Event) error {
+	return s.query.Follow(ctx, spec, func(ev tail.Event) error {
 		if ev.Entry == nil {
 			return nil
 		}

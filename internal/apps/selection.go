@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubelog/kubelog/internal/events"
 	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/query"
 	"github.com/kubelog/kubelog/internal/store"
 )
 
@@ -139,7 +140,7 @@ func (s *Service) Resolve(ctx context.Context, req Request) (*Selection, error) 
 		}
 	}
 	if req.Type == TypeRun || req.Type == TypeRunRestarted {
-		if err := sel.storedRestarts(ctx, s.store); err != nil {
+		if err := sel.storedRestarts(ctx, s.query); err != nil {
 			return nil, err
 		}
 	}
@@ -156,7 +157,7 @@ func set(ss []string) map[string]bool {
 
 // storedRestarts sets the current instance of the containers of pods that are
 // gone: the last one stored.
-func (sel *Selection) storedRestarts(ctx context.Context, st *store.Store) error {
+func (sel *Selection) storedRestarts(ctx context.Context, st *query.Engine) error {
 	var mu sync.Mutex
 	q := sel.streamQuery()
 	q.Predicate = func(s *store.Stream, e *store.EntryView) bool {
@@ -179,7 +180,7 @@ func (sel *Selection) storedRestarts(ctx context.Context, st *store.Store) error
 // pod of the revision where a container of the selection started, a build
 // pod, or stored lines. DEPLOY and RUN_RESTARTED logs, and superseded
 // deployments, need none.
-func (sel *Selection) HasInstance(ctx context.Context, st *store.Store) (bool, error) {
+func (sel *Selection) HasInstance(ctx context.Context, st *query.Engine) (bool, error) {
 	switch {
 	case sel.Request.Type == TypeDeploy, sel.Request.Type == TypeRunRestarted:
 		return true, nil
@@ -190,7 +191,7 @@ func (sel *Selection) HasInstance(ctx context.Context, st *store.Store) (bool, e
 	}
 	q := sel.Query()
 	q.Limit = 1
-	res, err := st.Query(ctx, q)
+	res, err := st.Logs(ctx, q, false)
 	if err != nil {
 		return false, err
 	}
@@ -200,12 +201,12 @@ func (sel *Selection) HasInstance(ctx context.Context, st *store.Store) (bool, e
 // streamQuery selects the streams of the selection (before the per-entry
 // test).
 func (sel *Selection) streamQuery() store.Query {
-	q := store.Query{Tenant: sel.Request.Tenant, Matchers: []*store.Matcher{
-		store.MustMatcher(store.MatchEqual, "cluster", sel.cluster),
-		store.MustMatcher(store.MatchEqual, "namespace", sel.App.Namespace),
+	q := store.Query{Tenant: sel.Request.Tenant, Matchers: []logmodel.Matcher{
+		{Type: logmodel.MatchEqual, Name: "cluster", Value: sel.cluster},
+		{Type: logmodel.MatchEqual, Name: "namespace", Value: sel.App.Namespace},
 	}}
 	if sel.Request.Type == TypeDeploy {
-		q.Matchers = append(q.Matchers, store.MustMatcher(store.MatchEqual, "source", events.Source))
+		q.Matchers = append(q.Matchers, logmodel.Matcher{Type: logmodel.MatchEqual, Name: "source", Value: events.Source})
 		return q
 	}
 	var alts []string
@@ -223,7 +224,7 @@ func (sel *Selection) streamQuery() store.Query {
 	if len(alts) == 0 {
 		alts = []string{"$^"} // nothing
 	}
-	q.Matchers = append(q.Matchers, store.MustMatcher(store.MatchRegexp, "pod", strings.Join(alts, "|")))
+	q.Matchers = append(q.Matchers, logmodel.Matcher{Type: logmodel.MatchRegexp, Name: "pod", Value: strings.Join(alts, "|")})
 	return q
 }
 
@@ -238,10 +239,10 @@ func (sel *Selection) Query() store.Query {
 
 // Matchers returns the stream matchers of the selection, for archive
 // lookups: a RUN or RUN_RESTARTED component is one container's streams.
-func (sel *Selection) Matchers() []*store.Matcher {
+func (sel *Selection) Matchers() []logmodel.Matcher {
 	ms := sel.streamQuery().Matchers
 	if t := sel.Request.Type; sel.Request.Component != "" && (t == TypeRun || t == TypeRunRestarted) {
-		ms = append(ms, store.MustMatcher(store.MatchEqual, "container", sel.Request.Component))
+		ms = append(ms, logmodel.Matcher{Type: logmodel.MatchEqual, Name: "container", Value: sel.Request.Component})
 	}
 	return ms
 }

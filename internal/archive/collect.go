@@ -67,7 +67,7 @@ func newCollector(st *store.Store) *collector {
 // collect reads the entries of the batch's streams in [start, end) with a
 // cursor up to snap, grouped by stream in the batch's order; encodeObject
 // sorts each group, on the encoding goroutines.
-func (c *collector) collect(ctx context.Context, tenant string, matchers []*store.Matcher, start, end int64, snap uint64, batch []store.StreamStat) ([]*pending, error) {
+func (c *collector) collect(ctx context.Context, tenant string, matchers []logmodel.Matcher, start, end int64, snap uint64, batch []store.StreamStat) ([]*pending, error) {
 	ids := make([]uint64, len(batch))
 	index := make(map[uint64]int32, len(batch))
 	for i, s := range batch {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/meta"
-	"github.com/kubelog/kubelog/internal/store"
 )
 
 // maxPresign is the longest validity S3 allows a pre-signed URL.
@@ -20,10 +19,10 @@ const maxPresign = 7 * 24 * time.Hour
 // (Unix nanoseconds, 0 unbounded) and whose labels satisfy every matcher,
 // in time order. Equality matchers on the indexed labels narrow the index
 // lookup; every matcher is then checked against the object's labels.
-func (m *Manager) Find(ctx context.Context, tenant string, matchers []*store.Matcher, from, to int64) ([]Object, error) {
+func (m *Manager) Find(ctx context.Context, tenant string, matchers []logmodel.Matcher, from, to int64) ([]Object, error) {
 	f := Filter{Tenant: tenant, Start: from, End: to}
 	for _, mt := range matchers {
-		if mt.Type != store.MatchEqual || mt.Value == "" {
+		if mt.Type != logmodel.MatchEqual || mt.Value == "" {
 			continue
 		}
 		switch mt.Name {
@@ -37,6 +36,10 @@ func (m *Manager) Find(ctx context.Context, tenant string, matchers []*store.Mat
 			f.Container = mt.Value
 		}
 	}
+	compiled, err := logmodel.CompileMatchers(matchers)
+	if err != nil {
+		return nil, err
+	}
 	objs, _, err := m.index.List(ctx, f)
 	if err != nil {
 		return nil, err
@@ -45,7 +48,7 @@ func (m *Manager) Find(ctx context.Context, tenant string, matchers []*store.Mat
 	for _, o := range objs {
 		ls := logmodel.NewLabels(o.Labels)
 		ok := true
-		for _, mt := range matchers {
+		for _, mt := range compiled {
 			if !mt.Matches(ls.Get(mt.Name)) {
 				ok = false
 				break
@@ -74,7 +77,7 @@ func (m *Manager) Links(ttl time.Duration) *Links {
 // Objects returns one pre-signed GET URL per archived object of the tenant
 // that Find selects, in time order. An object whose policy was deleted has
 // no credentials left to sign with and is left out.
-func (l *Links) Objects(ctx context.Context, tenant string, matchers []*store.Matcher, from, to int64) ([]string, error) {
+func (l *Links) Objects(ctx context.Context, tenant string, matchers []logmodel.Matcher, from, to int64) ([]string, error) {
 	objs, err := l.m.Find(ctx, tenant, matchers, from, to)
 	if err != nil {
 		return nil, err

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/secrets"
-	"github.com/kubelog/kubelog/internal/store"
 )
 
 // TestFindAndLinks checks the selection of objects for /v2/apps historic
@@ -74,7 +74,7 @@ func TestFindAndLinks(t *testing.T) {
 		}
 		return out
 	}
-	find := func(tenant string, ms []*store.Matcher, from, to int64, w []string) {
+	find := func(tenant string, ms []logmodel.Matcher, from, to int64, w []string) {
 		t.Helper()
 		got, err := m.Find(ctx, tenant, ms, from, to)
 		if err != nil {
@@ -84,14 +84,18 @@ func TestFindAndLinks(t *testing.T) {
 			t.Fatalf("Find(%s, %v, %d, %d):\n got %q\nwant %q", tenant, ms, from, to, keys(got), w)
 		}
 	}
-	eq := func(n, v string) *store.Matcher { return store.MustMatcher(store.MatchEqual, n, v) }
-	re := func(n, v string) *store.Matcher { return store.MustMatcher(store.MatchRegexp, n, v) }
-	shop := []*store.Matcher{eq("cluster", "c1"), eq("namespace", "shop"), re("pod", "web-.*"), eq("container", "app")}
+	eq := func(n, v string) logmodel.Matcher {
+		return logmodel.Matcher{Type: logmodel.MatchEqual, Name: n, Value: v}
+	}
+	re := func(n, v string) logmodel.Matcher {
+		return logmodel.Matcher{Type: logmodel.MatchRegexp, Name: n, Value: v}
+	}
+	shop := []logmodel.Matcher{eq("cluster", "c1"), eq("namespace", "shop"), re("pod", "web-.*"), eq("container", "app")}
 	find("t1", shop, h0, h0+3*hour, want(0, 7, 2))
 	find("t1", shop, 0, 0, want(1, 9, 0, 7, 2, 8))
 	find("t1", shop, h0+21, h0+hour+5, want(7))
-	find("t1", []*store.Matcher{eq("namespace", "shop"), re("pod", "web-1|db-0")}, h0, h0+hour, want(4, 0, 3))
-	find("t1", []*store.Matcher{eq("namespace", "shop"), store.MustMatcher(store.MatchNotEqual, "container", "app")}, h0, h0+hour, want(3))
+	find("t1", []logmodel.Matcher{eq("namespace", "shop"), re("pod", "web-1|db-0")}, h0, h0+hour, want(4, 0, 3))
+	find("t1", []logmodel.Matcher{eq("namespace", "shop"), {Type: logmodel.MatchNotEqual, Name: "container", Value: "app"}}, h0, h0+hour, want(3))
 	find("t2", shop, h0, h0+3*hour, want(6))
 	find("t3", nil, 0, 0, nil)
 

@@ -17,10 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/logql"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/secrets"
-	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/timeparse"
 )
 
@@ -135,7 +135,7 @@ func (p *Policy) Normalize() error {
 }
 
 // Matchers parses the selector into store matchers.
-func (p *Policy) Matchers() ([]*store.Matcher, error) {
+func (p *Policy) Matchers() ([]logmodel.Matcher, error) {
 	if strings.TrimSpace(p.Selector) == "" {
 		return nil, fieldErr("selector", "is required, a LogQL stream selector such as {namespace=\"pay\"}")
 	}
@@ -147,15 +147,7 @@ func (p *Policy) Matchers() ([]*store.Matcher, error) {
 	if !ok || len(le.Pipeline) > 0 {
 		return nil, fieldErr("selector", "must be a stream selector only, such as {namespace=\"pay\"}")
 	}
-	var out []*store.Matcher
-	for _, m := range le.Matchers {
-		sm, err := store.NewMatcher(store.MatchType(m.Type), m.Name, m.Value)
-		if err != nil {
-			return nil, fieldErr("selector", "%v", err)
-		}
-		out = append(out, sm)
-	}
-	return out, nil
+	return le.Matchers, nil
 }
 
 // Age parses older_than.

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // verifyObject checks that the bucket holds key with the given size and MD5:
@@ -52,7 +52,7 @@ func (m *Manager) verifyAll(ctx context.Context, bs BlobStore, objs []Object) er
 // matchers select, with a cursor up to snap) once every object of the job,
 // objs, is verified in the bucket. A verification that fails or finds a
 // mismatch keeps the local data.
-func (m *Manager) deleteArchived(ctx context.Context, j *Job, bs BlobStore, objs []Object, matchers []*store.Matcher, snap uint64) error {
+func (m *Manager) deleteArchived(ctx context.Context, j *Job, bs BlobStore, objs []Object, matchers []logmodel.Matcher, snap uint64) error {
 	if err := m.verifyAll(ctx, bs, objs); err != nil {
 		return fmt.Errorf("verification before deleting local data: %w", err)
 	}

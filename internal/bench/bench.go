@@ -18,7 +18,9 @@ import (
 
 	"github.com/kubelog/kubelog/internal/dataset"
 	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/query"
 	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/tail"
 )
 
 // Config says what to run.
@@ -149,6 +151,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer st.Close()
+	hub := tail.NewHub(tail.DefaultHubConfig())
+	defer hub.Close()
+	eng, err := query.New(query.Deps{Store: st, Hub: hub})
+	if err != nil {
+		return nil, err
+	}
 
 	fmt.Fprintf(progress, "generating %s\n", gen.Describe())
 	replay, err := spill(gen, dir, rep)
@@ -156,22 +164,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	fmt.Fprintf(progress, "ingesting into %s\n", dir)
-	if err := ingest(ctx, st, replay, cfg, rep); err != nil {
+	if err := ingest(ctx, eng, replay, cfg, rep); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	if err := st.Flush(ctx); err != nil {
-		return nil, err
-	}
-	if err := st.RunMaintenance(ctx); err != nil {
+	if err := eng.Compact(ctx); err != nil {
 		return nil, err
 	}
 	rep.FlushSeconds = time.Since(start).Seconds()
-	ss := st.Stats("")
+	ss := eng.Storage("")
 	rep.DiskBytes = ss.DiskBytes
 	rep.BytesPerLine = float64(ss.DiskBytes) / float64(cfg.Lines)
 	fmt.Fprintf(progress, "stored: %d parts, %d bytes, ratio %.2f\n", ss.Parts, ss.DiskBytes, ss.CompressionRatio)
-	if err := runQueries(ctx, st, dcfg, cfg.Runs, rep); err != nil {
+	if err := runQueries(ctx, eng, dcfg, cfg.Runs, rep); err != nil {
 		return nil, err
 	}
 	rep.PeakRSSBytes = peakRSS()
@@ -204,7 +209,7 @@ func spill(gen *dataset.Generator, dir string, rep *Report) (*dataset.Replay, er
 	return dataset.NewReplay(f, labels), nil
 }
 
-func ingest(ctx context.Context, st *store.Store, replay *dataset.Replay, cfg Config, rep *Report) error {
+func ingest(ctx context.Context, st *query.Engine, replay *dataset.Replay, cfg Config, rep *Report) error {
 	// Each sender reads its next batch from the replay itself, under a lock,
 	// rather than from a producer goroutine: every hand-off between
 	// goroutines can wait for an idle core to wake, and on a small machine
@@ -255,25 +260,25 @@ func ingest(ctx context.Context, st *store.Store, replay *dataset.Replay, cfg Co
 	return nil
 }
 
-func runQueries(ctx context.Context, st *store.Store, d dataset.Config, runs int, rep *Report) error {
+func runQueries(ctx context.Context, st *query.Engine, d dataset.Config, runs int, rep *Report) error {
 	start, end := d.Start, d.Start+d.Span+int64(time.Minute)
-	oneStream := []*store.Matcher{
-		store.MustMatcher(store.MatchEqual, "namespace", "ns-3"),
-		store.MustMatcher(store.MatchEqual, "pod", "app-3-7"),
-		store.MustMatcher(store.MatchEqual, "container", "c1"),
+	oneStream := []logmodel.Matcher{
+		{Type: logmodel.MatchEqual, Name: "namespace", Value: "ns-3"},
+		{Type: logmodel.MatchEqual, Name: "pod", Value: "app-3-7"},
+		{Type: logmodel.MatchEqual, Name: "container", Value: "c1"},
 	}
 	var err error
 	timed := func(q func() error) float64 { return timeMedian(runs, &err, q) }
 	rep.Q1Ms = timed(func() error {
-		res, err := st.Query(ctx, store.Query{Tenant: tenant, Matchers: oneStream, Start: start, End: end, Direction: logmodel.Backward, Limit: 100})
+		res, err := st.Logs(ctx, store.Query{Tenant: tenant, Matchers: oneStream, Start: start, End: end, Direction: logmodel.Backward, Limit: 100}, false)
 		if err == nil {
 			rep.Q1Count = len(res.Entries)
 		}
 		return err
 	})
 	rep.Q2Ms = timed(func() error {
-		res, err := st.Query(ctx, store.Query{Tenant: tenant, Start: start, End: end, Direction: logmodel.Backward, Limit: 1000,
-			LineFilters: []store.LineFilter{{Type: store.LineToken, Value: dataset.Needle}}})
+		res, err := st.Logs(ctx, store.Query{Tenant: tenant, Start: start, End: end, Direction: logmodel.Backward, Limit: 1000,
+			LineFilters: []logmodel.LineFilter{{Type: logmodel.LineToken, Value: dataset.Needle}}}, false)
 		if err == nil {
 			rep.Q2Count = len(res.Entries)
 			if res.Stats.BlocksTotal > 0 {
@@ -292,7 +297,7 @@ func runQueries(ctx context.Context, st *store.Store, d dataset.Config, runs int
 			perWorker[i] = make(map[key]int)
 		}
 		_, err := st.Scan(ctx, store.Query{Tenant: tenant, Start: start, End: end,
-			LineFilters: []store.LineFilter{{Type: store.LineContains, Value: "error"}}},
+			LineFilters: []logmodel.LineFilter{{Type: logmodel.LineContains, Value: "error"}}},
 			func(w int, s *store.Stream, e *store.EntryView) error {
 				perWorker[w][key{s.Labels.Get("namespace"), e.Timestamp / int64(time.Minute)}]++
 				return nil
@@ -309,13 +314,13 @@ func runQueries(ctx context.Context, st *store.Store, d dataset.Config, runs int
 		return err
 	})
 	rep.Q4Ms = timed(func() error {
-		n, _, _, err := st.Count(ctx, store.Query{Tenant: tenant, Start: start, End: end,
-			LineFilters: []store.LineFilter{{Type: store.LineRegexp, Value: `(?i)fail(ed|ure)`}}})
+		n, _, err := st.Count(ctx, store.Query{Tenant: tenant, Start: start, End: end,
+			LineFilters: []logmodel.LineFilter{{Type: logmodel.LineRegexp, Value: `(?i)fail(ed|ure)`}}})
 		rep.Q4Count = int(n)
 		return err
 	})
 	rep.Q5Ms = timed(func() error {
-		n, _, _, err := st.Count(ctx, store.Query{Tenant: tenant, Start: start, End: end})
+		n, _, err := st.Count(ctx, store.Query{Tenant: tenant, Start: start, End: end})
 		rep.Q5Count = int(n)
 		return err
 	})

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubelog/kubelog/internal/collector"
-	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // JobInput is a job to start.
@@ -322,9 +322,9 @@ func (s *Service) continuousProgress(ctx context.Context, j *Job) {
 	if err != nil {
 		return
 	}
-	ms := []*store.Matcher{
-		store.MustMatcher(store.MatchEqual, "cluster", c.Name),
-		store.MustMatcher(store.MatchEqual, "namespace", j.Request.Namespace),
+	ms := []logmodel.Matcher{
+		{Type: logmodel.MatchEqual, Name: "cluster", Value: c.Name},
+		{Type: logmodel.MatchEqual, Name: "namespace", Value: j.Request.Namespace},
 	}
 	pods := j.Request.Pods
 	if j.Request.LabelSelector != "" {

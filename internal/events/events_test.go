@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubelog/kubelog/internal/collector"
+	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/store"
 )
 
@@ -78,7 +79,7 @@ func TestCollectExactlyOnce(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			res, err := st.Query(ctx, store.Query{Tenant: "default", Matchers: []*store.Matcher{store.MustMatcher(store.MatchEqual, "source", Source)}, Limit: 100})
+			res, err := st.Query(ctx, store.Query{Tenant: "default", Matchers: []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "source", Value: Source}}, Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}

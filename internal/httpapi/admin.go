@@ -166,7 +166,7 @@ func (a *API) putLimits(w http.ResponseWriter, r *http.Request) error {
 	if err := a.limits.Load(r.Context(), a.meta); err != nil {
 		return err
 	}
-	a.store.SetRetention(tenant, time.Duration(l.Retention))
+	a.query.SetRetention(tenant, time.Duration(l.Retention))
 	writeJSON(w, http.StatusOK, map[string]any{"tenant": tenant, "limits": l})
 	return nil
 }

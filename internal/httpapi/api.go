@@ -24,7 +24,7 @@ import (
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/meta"
-	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/query"
 	"github.com/kubelog/kubelog/internal/tail"
 )
 
@@ -59,8 +59,8 @@ func (c Config) Validate() error {
 
 // Deps are the components the API serves from. All are required unless noted.
 type Deps struct {
-	Store    *store.Store
-	Hub      *tail.Hub
+	// Query answers every read and takes the pushes.
+	Query    *query.Engine
 	Meta     *meta.DB
 	Auth     *auth.Authenticator
 	Limiter  *auth.Limiter
@@ -69,7 +69,7 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// StoreHealth reports the store's condition; nil means Store.Health.
+	// StoreHealth reports the store's condition; nil means Query.Health.
 	StoreHealth func() error
 	// Archive serves the archive API and include_archive; nil turns them
 	// off (503).
@@ -86,8 +86,7 @@ type Deps struct {
 // API is the HTTP API. Create it with New.
 type API struct {
 	cfg      Config
-	store    *store.Store
-	hub      *tail.Hub
+	query    *query.Engine
 	sessions *tail.Sessions
 	meta     *meta.DB
 	auth     *auth.Authenticator
@@ -124,16 +123,16 @@ func New(cfg Config, d Deps) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if d.Store == nil || d.Hub == nil || d.Meta == nil || d.Auth == nil || d.Limiter == nil || d.Limits == nil || d.Registry == nil {
-		return nil, errors.New("httpapi: Store, Hub, Meta, Auth, Limiter, Limits and Registry are required")
+	if d.Query == nil || d.Meta == nil || d.Auth == nil || d.Limiter == nil || d.Limits == nil || d.Registry == nil {
+		return nil, errors.New("httpapi: Query, Meta, Auth, Limiter, Limits and Registry are required")
 	}
 	a := &API{
-		cfg: cfg, store: d.Store, hub: d.Hub, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
+		cfg: cfg, query: d.Query, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
 		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, archive: d.Archive, apps: d.Apps, mux: http.NewServeMux(), kube: d.Kube,
 		clusters: d.Clusters,
 	}
 	if a.storeOK == nil {
-		a.storeOK = d.Store.Health
+		a.storeOK = d.Query.Health
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -147,7 +146,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	_, _ = rand.Read(b[:])
 	a.ridBase = hex.EncodeToString(b[:])
 	var err error
-	if a.metrics, err = newAPIMetrics(d.Registry, d.Store); err != nil {
+	if a.metrics, err = newAPIMetrics(d.Registry, d.Query); err != nil {
 		return nil, err
 	}
 	a.ingest = newIngestMeter(a.now)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/query"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/tail"
 )
@@ -81,8 +82,12 @@ func newEnv(t testing.TB, limits auth.Limits) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q, err := query.New(query.Deps{Store: st, Hub: hub})
+	if err != nil {
+		t.Fatal(err)
+	}
 	api, err := New(DefaultConfig(), Deps{
-		Store: st, Hub: hub, Meta: db, Auth: authn, Limiter: limiter, Limits: table,
+		Query: q, Meta: db, Auth: authn, Limiter: limiter, Limits: table,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
 	})
 	if err != nil {

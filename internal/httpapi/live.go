@@ -14,7 +14,7 @@ import (
 	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/logmodel"
-	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/query"
 )
 
 // liveTimeout bounds a listing from a cluster.
@@ -24,7 +24,7 @@ const liveTimeout = 10 * time.Second
 // whether the cluster has it now, whether it is collected, and what the
 // store holds of it.
 type liveItem struct {
-	countBy
+	query.Group
 	Live      bool `json:"live"`
 	Collected bool `json:"collected"`
 	// Pods only.
@@ -83,13 +83,13 @@ func podContainers(pod *corev1.Pod) []struct{ name, kind string } {
 }
 
 // storeCounts groups what the store holds of the cluster by key.
-func (a *API) storeCounts(r *http.Request, cluster string, ms []*store.Matcher, key func(logmodel.Labels) (countBy, bool)) (map[string]countBy, error) {
-	ms = append(ms, store.MustMatcher(store.MatchEqual, "cluster", cluster))
+func (a *API) storeCounts(r *http.Request, cluster string, ms []logmodel.Matcher, key func(logmodel.Labels) (query.Group, bool)) (map[string]query.Group, error) {
+	ms = append(ms, logmodel.Matcher{Type: logmodel.MatchEqual, Name: "cluster", Value: cluster})
 	list, err := a.listing(r, ms, key)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]countBy, len(list))
+	out := make(map[string]query.Group, len(list))
 	for _, c := range list {
 		out[c.Namespace+"\x00"+c.Pod+"\x00"+c.Name] = c
 	}
@@ -97,7 +97,7 @@ func (a *API) storeCounts(r *http.Request, cluster string, ms []*store.Matcher, 
 }
 
 // merge adds the stored-only items to the live ones, sorted.
-func merge(live []liveItem, stored map[string]countBy) []liveItem {
+func merge(live []liveItem, stored map[string]query.Group) []liveItem {
 	for i := range live {
 		k := live[i].Namespace + "\x00" + live[i].Pod + "\x00" + live[i].Name
 		if c, ok := stored[k]; ok {
@@ -106,7 +106,7 @@ func merge(live []liveItem, stored map[string]countBy) []liveItem {
 		}
 	}
 	for _, c := range stored {
-		live = append(live, liveItem{countBy: c})
+		live = append(live, liveItem{Group: c})
 	}
 	slices.SortFunc(live, func(a, b liveItem) int {
 		return strings.Compare(a.Namespace+"\x00"+a.Pod+"\x00"+a.Name, b.Namespace+"\x00"+b.Pod+"\x00"+b.Name)
@@ -126,9 +126,9 @@ func (a *API) liveNamespaces(w http.ResponseWriter, r *http.Request, id string) 
 	if err != nil {
 		return a.upstream(r, "cluster "+ls.cluster.Name+": list namespaces", err)
 	}
-	stored, err := a.storeCounts(r, ls.cluster.Name, nil, func(l logmodel.Labels) (countBy, bool) {
+	stored, err := a.storeCounts(r, ls.cluster.Name, nil, func(l logmodel.Labels) (query.Group, bool) {
 		ns := l.Get("namespace")
-		return countBy{Name: ns}, ns != ""
+		return query.Group{Name: ns}, ns != ""
 	})
 	if err != nil {
 		return err
@@ -141,7 +141,7 @@ func (a *API) liveNamespaces(w http.ResponseWriter, r *http.Request, id string) 
 				collected = true
 			}
 		}
-		items = append(items, liveItem{countBy: countBy{Name: ns.Name}, Live: true, Collected: collected})
+		items = append(items, liveItem{Group: query.Group{Name: ns.Name}, Live: true, Collected: collected})
 	}
 	items = merge(items, stored)
 	writeJSON(w, http.StatusOK, map[string]any{"cluster_id": id, "namespaces": items, "total": len(items)})
@@ -170,10 +170,6 @@ func (a *API) livePods(w http.ResponseWriter, r *http.Request, id string) error 
 	ctx, cancel := context.WithTimeout(r.Context(), liveTimeout)
 	defer cancel()
 	ns := queryOf(r).Get("namespace")
-	m, err := listMatcher("namespace", ns)
-	if err != nil {
-		return err
-	}
 	ls, err := a.liveSource(ctx, tenantOf(r), id)
 	if err != nil {
 		return err
@@ -182,13 +178,9 @@ func (a *API) livePods(w http.ResponseWriter, r *http.Request, id string) error 
 	if err != nil {
 		return a.upstream(r, "cluster "+ls.cluster.Name+": list pods", err)
 	}
-	var ms []*store.Matcher
-	if m != nil {
-		ms = append(ms, m)
-	}
-	stored, err := a.storeCounts(r, ls.cluster.Name, ms, func(l logmodel.Labels) (countBy, bool) {
+	stored, err := a.storeCounts(r, ls.cluster.Name, listMatcher("namespace", ns), func(l logmodel.Labels) (query.Group, bool) {
 		pod := l.Get("pod")
-		return countBy{Name: pod, Namespace: l.Get("namespace")}, pod != ""
+		return query.Group{Name: pod, Namespace: l.Get("namespace")}, pod != ""
 	})
 	if err != nil {
 		return err
@@ -202,7 +194,7 @@ func (a *API) livePods(w http.ResponseWriter, r *http.Request, id string) error 
 				collected = true
 			}
 		}
-		items = append(items, liveItem{countBy: countBy{Name: p.Name, Namespace: p.Namespace}, Live: true, Collected: collected,
+		items = append(items, liveItem{Group: query.Group{Name: p.Name, Namespace: p.Namespace}, Live: true, Collected: collected,
 			Phase: string(p.Status.Phase), Node: p.Spec.NodeName})
 	}
 	items = merge(items, stored)
@@ -216,15 +208,9 @@ func (a *API) liveContainers(w http.ResponseWriter, r *http.Request, id string) 
 	defer cancel()
 	v := queryOf(r)
 	ns, podName := v.Get("namespace"), v.Get("pod")
-	var ms []*store.Matcher
+	var ms []logmodel.Matcher
 	for _, p := range []struct{ name, value string }{{"namespace", ns}, {"pod", podName}} {
-		m, err := listMatcher(p.name, p.value)
-		if err != nil {
-			return err
-		}
-		if m != nil {
-			ms = append(ms, m)
-		}
+		ms = append(ms, listMatcher(p.name, p.value)...)
 	}
 	ls, err := a.liveSource(ctx, tenantOf(r), id)
 	if err != nil {
@@ -234,9 +220,9 @@ func (a *API) liveContainers(w http.ResponseWriter, r *http.Request, id string) 
 	if err != nil {
 		return a.upstream(r, "cluster "+ls.cluster.Name+": list pods", err)
 	}
-	stored, err := a.storeCounts(r, ls.cluster.Name, ms, func(l logmodel.Labels) (countBy, bool) {
+	stored, err := a.storeCounts(r, ls.cluster.Name, ms, func(l logmodel.Labels) (query.Group, bool) {
 		c := l.Get("container")
-		return countBy{Name: c, Namespace: l.Get("namespace"), Pod: l.Get("pod")}, c != ""
+		return query.Group{Name: c, Namespace: l.Get("namespace"), Pod: l.Get("pod")}, c != ""
 	})
 	if err != nil {
 		return err
@@ -245,7 +231,7 @@ func (a *API) liveContainers(w http.ResponseWriter, r *http.Request, id string) 
 	for i := range pods {
 		p := &pods[i]
 		for _, c := range podContainers(p) {
-			it := liveItem{countBy: countBy{Name: c.name, Namespace: p.Namespace, Pod: p.Name}, Live: true,
+			it := liveItem{Group: query.Group{Name: c.name, Namespace: p.Namespace, Pod: p.Name}, Live: true,
 				Collected: ls.selects(p, c.name, c.kind == "init"), Kind: c.kind}
 			if st := containerStatus(p, c.name); st != nil {
 				rc := st.RestartCount

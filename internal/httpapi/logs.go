@@ -11,6 +11,7 @@ import (
 	"github.com/kubelog/kubelog/internal/archive"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/query"
 	"github.com/kubelog/kubelog/internal/search"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/timeparse"
@@ -65,13 +66,7 @@ func (a *API) buildQuery(tenant string, f filterParams, p pageParams) (store.Que
 	for _, lf := range []struct{ name, value string }{
 		{"cluster", f.Cluster}, {"namespace", f.Namespace}, {"pod", f.Pod}, {"container", f.Container},
 	} {
-		m, err := listMatcher(lf.name, lf.value)
-		if err != nil {
-			return q, err
-		}
-		if m != nil {
-			q.Matchers = append(q.Matchers, m)
-		}
+		q.Matchers = append(q.Matchers, listMatcher(lf.name, lf.value)...)
 	}
 	if f.Level != "" {
 		var vals []string
@@ -82,20 +77,16 @@ func (a *API) buildQuery(tenant string, f filterParams, p pageParams) (store.Que
 			}
 			vals = append(vals, v)
 		}
-		m, err := store.NewMatcher(store.MatchRegexp, logmodel.MetaLevel, strings.Join(vals, "|"))
-		if err != nil {
-			return q, badRequest("level: %v", err)
-		}
-		q.MetaFilters = append(q.MetaFilters, m)
+		q.MetaFilters = append(q.MetaFilters, logmodel.Matcher{Type: logmodel.MatchRegexp, Name: logmodel.MetaLevel, Value: strings.Join(vals, "|")})
 	}
 	if f.Search != "" {
-		q.LineFilters = append(q.LineFilters, store.LineFilter{Type: store.LineContainsFold, Value: f.Search})
+		q.LineFilters = append(q.LineFilters, logmodel.LineFilter{Type: logmodel.LineContainsFold, Value: f.Search})
 	}
 	if f.Regex != "" {
 		if _, err := regexp.Compile(f.Regex); err != nil {
 			return q, badRequest("regex: %v", err)
 		}
-		q.LineFilters = append(q.LineFilters, store.LineFilter{Type: store.LineRegexp, Value: f.Regex})
+		q.LineFilters = append(q.LineFilters, logmodel.LineFilter{Type: logmodel.LineRegexp, Value: f.Regex})
 	}
 	start, end, err := a.parseRange(p.StartTime, p.EndTime, p.Since)
 	if err != nil {
@@ -140,14 +131,15 @@ func validLevel(v string) bool {
 	return false
 }
 
-// listMatcher matches a label against one value or a comma-separated list.
-func listMatcher(name, value string) (*store.Matcher, error) {
+// listMatcher matches a label against one value or a comma-separated list:
+// no matcher for an empty value, else one.
+func listMatcher(name, value string) []logmodel.Matcher {
 	value = strings.TrimSpace(value)
 	if value == "" {
-		return nil, nil
+		return nil
 	}
 	if !strings.Contains(value, ",") {
-		return store.NewMatcher(store.MatchEqual, name, value)
+		return []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: name, Value: value}}
 	}
 	var alts []string
 	for _, v := range strings.Split(value, ",") {
@@ -155,11 +147,7 @@ func listMatcher(name, value string) (*store.Matcher, error) {
 			alts = append(alts, regexp.QuoteMeta(v))
 		}
 	}
-	m, err := store.NewMatcher(store.MatchRegexp, name, strings.Join(alts, "|"))
-	if err != nil {
-		return nil, badRequest("%s: %v", name, err)
-	}
-	return m, nil
+	return []logmodel.Matcher{{Type: logmodel.MatchRegexp, Name: name, Value: strings.Join(alts, "|")}}
 }
 
 // parseRange reads start_time, end_time and since. Without them the range is
@@ -226,40 +214,46 @@ func (a *API) getLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.answerQuery(w, r, q, withArchive)
-}
-
-func (a *API) answerQuery(w http.ResponseWriter, r *http.Request, q store.Query, withArchive bool) error {
-	start := time.Now()
-	res, err := a.store.Query(r.Context(), q)
+	page, err := a.query.Logs(r.Context(), q, withArchive)
 	if err != nil {
 		return err
 	}
-	var arch *archive.QueryStats
-	if withArchive {
-		st, err := a.mergeArchive(r.Context(), q, res)
-		if err != nil {
-			return err
-		}
-		arch = &st
+	return a.answerQuery(w, page)
+}
+
+func (a *API) answerQuery(w http.ResponseWriter, p *query.Page) error {
+	out := logsResponse{Logs: make([]logmodel.EntryJSON, len(p.Entries)), HasMore: p.HasMore}
+	for i := range p.Entries {
+		out.Logs[i] = p.Entries[i].ToJSON()
 	}
-	out := logsResponse{Logs: make([]logmodel.EntryJSON, len(res.Entries)), HasMore: res.HasMore}
-	for i := range res.Entries {
-		out.Logs[i] = res.Entries[i].ToJSON()
-	}
-	if res.HasMore {
-		out.NextCursor = res.Next.String()
+	if p.HasMore {
+		out.NextCursor = p.Next.String()
 	}
 	out.Stats = queryStats{
-		ScannedBytes:  res.Stats.RawBytesScanned,
-		ScannedLines:  res.Stats.EntriesScanned + res.Stats.HeadEntriesScanned,
-		BlocksScanned: res.Stats.BlocksScanned,
-		BlocksSkipped: res.Stats.BlocksSkippedBloom,
-		TookMs:        float64(time.Since(start).Microseconds()) / 1000,
-		QueryStats:    arch,
+		ScannedBytes:  p.Stats.RawBytesScanned,
+		ScannedLines:  p.Stats.EntriesScanned + p.Stats.HeadEntriesScanned,
+		BlocksScanned: p.Stats.BlocksScanned,
+		BlocksSkipped: p.Stats.BlocksSkippedBloom,
+		TookMs:        float64(p.Took.Microseconds()) / 1000,
+		QueryStats:    p.Archive,
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// parseIncludeArchive reads the include_archive parameter.
+func (a *API) parseIncludeArchive(s string) (bool, error) {
+	if s == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, badRequest("include_archive: %q is not true or false", s)
+	}
+	if b && !a.query.HasArchive() {
+		return false, badRequest("include_archive: archiving is not configured on this server")
+	}
+	return b, nil
 }
 
 // searchRequest is the body of POST /api/v1/logs/search.
@@ -284,92 +278,27 @@ func (a *API) postSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &Error{Status: http.StatusBadRequest, ID: "invalid_query", Message: "query: " + err.Error()}
 	}
-	if _, all := expr.(search.MatchAll); !all {
-		q.RequiredTokens = search.RequiredTokens(expr)
-		q.Predicate = func(st *store.Stream, e *store.EntryView) bool {
-			return expr.Match(searchRecord{labels: st.Labels, e: e})
-		}
-	}
 	if req.IncludeArchive {
 		if _, err := a.parseIncludeArchive("true"); err != nil {
 			return err
 		}
 	}
-	return a.answerQuery(w, r, q, req.IncludeArchive)
-}
-
-// searchRecord lets a search expression see an entry: fields are stream
-// labels, then structured metadata.
-type searchRecord struct {
-	labels logmodel.Labels
-	e      *store.EntryView
-}
-
-func (s searchRecord) Line() []byte { return s.e.Line }
-
-func (s searchRecord) Field(name string) (string, bool) {
-	for _, l := range s.labels {
-		if l.Name == name {
-			return l.Value, true
-		}
+	p, err := a.query.Search(r.Context(), q, expr, req.IncludeArchive)
+	if err != nil {
+		return err
 	}
-	for _, l := range s.e.Metadata {
-		if l.Name == name {
-			return l.Value, true
-		}
-	}
-	return "", false
-}
-
-// countBy is one group of a listing.
-type countBy struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace,omitempty"`
-	Pod       string `json:"pod,omitempty"`
-	Entries   uint64 `json:"entries"`
-	Bytes     uint64 `json:"bytes"`
-	Streams   int    `json:"streams"`
+	return a.answerQuery(w, p)
 }
 
 // listing groups the tenant's streams in a range by the key function.
-func (a *API) listing(r *http.Request, matchers []*store.Matcher, key func(ls logmodel.Labels) (countBy, bool)) ([]countBy, error) {
+func (a *API) listing(r *http.Request, matchers []logmodel.Matcher, key func(ls logmodel.Labels) (query.Group, bool)) ([]query.Group, error) {
 	v := queryOf(r)
 	start, end, err := a.parseRange(v.Get("start_time"), v.Get("end_time"), v.Get("since"))
 	if err != nil {
 		return nil, err
 	}
-	if m, err := listMatcher("cluster", v.Get("cluster")); err != nil {
-		return nil, err
-	} else if m != nil {
-		matchers = append(matchers, m)
-	}
-	stats, _, err := a.store.StreamStats(r.Context(), tenantOf(r), matchers, start, end)
-	if err != nil {
-		return nil, err
-	}
-	groups := map[string]*countBy{}
-	var order []string
-	for _, s := range stats {
-		c, ok := key(s.Stream.Labels)
-		if !ok {
-			continue
-		}
-		k := c.Namespace + "\x00" + c.Pod + "\x00" + c.Name
-		g := groups[k]
-		if g == nil {
-			g = &c
-			groups[k] = g
-			order = append(order, k)
-		}
-		g.Entries += s.Entries
-		g.Bytes += s.Bytes
-		g.Streams++
-	}
-	out := make([]countBy, 0, len(order))
-	for _, k := range order {
-		out = append(out, *groups[k])
-	}
-	return out, nil
+	matchers = append(matchers, listMatcher("cluster", v.Get("cluster"))...)
+	return a.query.Groups(r.Context(), tenantOf(r), matchers, start, end, key)
 }
 
 // getNamespaces serves GET /api/v1/logs/namespaces.
@@ -377,9 +306,9 @@ func (a *API) getNamespaces(w http.ResponseWriter, r *http.Request) error {
 	if id := queryOf(r).Get("cluster_id"); id != "" {
 		return a.liveNamespaces(w, r, id)
 	}
-	out, err := a.listing(r, nil, func(ls logmodel.Labels) (countBy, bool) {
+	out, err := a.listing(r, nil, func(ls logmodel.Labels) (query.Group, bool) {
 		ns := ls.Get("namespace")
-		return countBy{Name: ns}, ns != ""
+		return query.Group{Name: ns}, ns != ""
 	})
 	if err != nil {
 		return err
@@ -393,17 +322,9 @@ func (a *API) getPods(w http.ResponseWriter, r *http.Request) error {
 	if id := queryOf(r).Get("cluster_id"); id != "" {
 		return a.livePods(w, r, id)
 	}
-	m, err := listMatcher("namespace", queryOf(r).Get("namespace"))
-	if err != nil {
-		return err
-	}
-	var ms []*store.Matcher
-	if m != nil {
-		ms = append(ms, m)
-	}
-	out, err := a.listing(r, ms, func(ls logmodel.Labels) (countBy, bool) {
+	out, err := a.listing(r, listMatcher("namespace", queryOf(r).Get("namespace")), func(ls logmodel.Labels) (query.Group, bool) {
 		pod := ls.Get("pod")
-		return countBy{Name: pod, Namespace: ls.Get("namespace")}, pod != ""
+		return query.Group{Name: pod, Namespace: ls.Get("namespace")}, pod != ""
 	})
 	if err != nil {
 		return err
@@ -417,19 +338,13 @@ func (a *API) getContainers(w http.ResponseWriter, r *http.Request) error {
 	if id := queryOf(r).Get("cluster_id"); id != "" {
 		return a.liveContainers(w, r, id)
 	}
-	var ms []*store.Matcher
+	var ms []logmodel.Matcher
 	for _, name := range []string{"namespace", "pod"} {
-		m, err := listMatcher(name, queryOf(r).Get(name))
-		if err != nil {
-			return err
-		}
-		if m != nil {
-			ms = append(ms, m)
-		}
+		ms = append(ms, listMatcher(name, queryOf(r).Get(name))...)
 	}
-	out, err := a.listing(r, ms, func(ls logmodel.Labels) (countBy, bool) {
+	out, err := a.listing(r, ms, func(ls logmodel.Labels) (query.Group, bool) {
 		c := ls.Get("container")
-		return countBy{Name: c, Namespace: ls.Get("namespace"), Pod: ls.Get("pod")}, c != ""
+		return query.Group{Name: c, Namespace: ls.Get("namespace"), Pod: ls.Get("pod")}, c != ""
 	})
 	if err != nil {
 		return err
@@ -446,15 +361,9 @@ type statsResponse struct {
 	TotalBytes  uint64            `json:"total_bytes"`
 	ByLevel     map[string]uint64 `json:"by_level"`
 	ByNamespace map[string]uint64 `json:"by_namespace"`
-	TopPods     []podCount        `json:"top_pods"`
+	TopPods     []query.PodCount  `json:"top_pods"`
 	Interval    string            `json:"interval,omitempty"`
 	Histogram   []histogramBucket `json:"histogram,omitempty"`
-}
-
-type podCount struct {
-	Namespace string `json:"namespace"`
-	Pod       string `json:"pod"`
-	Lines     uint64 `json:"lines"`
 }
 
 type histogramBucket struct {
@@ -485,80 +394,26 @@ func (a *API) getStats(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("top: must be a whole number from 1 to 1000")
 		}
 	}
-	type acc struct {
-		level map[string]uint64
-		hist  map[int64]uint64
-	}
-	workers := make([]acc, a.store.Workers())
-	for i := range workers {
-		workers[i] = acc{level: map[string]uint64{}, hist: map[int64]uint64{}}
-	}
 	if interval > 0 && q.Start == 0 {
 		return badRequest("interval: needs start_time or since, to bound the histogram")
 	}
-	perStream := map[uint64]*struct {
-		labels logmodel.Labels
-		n, b   uint64
-	}{}
-	_, err = a.store.Scan(r.Context(), q, func(wk int, st *store.Stream, e *store.EntryView) error {
-		lv := e.Metadata.Get(logmodel.MetaLevel)
-		if lv == "" {
-			lv = "unknown"
+	req := query.StatsRequest{Query: q, Interval: time.Duration(interval), Top: top}
+	if interval > 0 {
+		end := q.End
+		if end == math.MaxInt64 {
+			end = a.now().UnixNano()
 		}
-		workers[wk].level[lv]++
-		if interval > 0 {
-			workers[wk].hist[(e.Timestamp-q.Start)/interval]++
+		n := (end - q.Start + interval - 1) / interval
+		if n > 10_000 {
+			return badRequest("interval: %s over this range gives %d buckets; the maximum is 10000", time.Duration(interval), n)
 		}
-		return nil
-	})
+		req.Buckets = int(n)
+	}
+	st, err := a.query.Stats(r.Context(), req)
 	if err != nil {
 		return err
 	}
-	ss, _, err := a.store.StreamStats(r.Context(), q.Tenant, q.Matchers, q.Start, q.End)
-	if err != nil {
-		return err
-	}
-	out := statsResponse{ByLevel: map[string]uint64{}, ByNamespace: map[string]uint64{}}
-	if len(q.MetaFilters) == 0 {
-		for _, s := range ss {
-			out.TotalLines += s.Entries
-			out.TotalBytes += s.Bytes
-			out.ByNamespace[s.Stream.Labels.Get("namespace")] += s.Entries
-			perStream[s.Stream.ID] = &struct {
-				labels logmodel.Labels
-				n, b   uint64
-			}{s.Stream.Labels, s.Entries, s.Bytes}
-		}
-	}
-	hist := map[int64]uint64{}
-	for _, w := range workers {
-		for k, n := range w.level {
-			out.ByLevel[k] += n
-			if len(q.MetaFilters) > 0 {
-				out.TotalLines += n
-			}
-		}
-		for k, n := range w.hist {
-			hist[k] += n
-		}
-	}
-	pods := map[string]*podCount{}
-	for _, s := range perStream {
-		k := s.labels.Get("namespace") + "/" + s.labels.Get("pod")
-		p := pods[k]
-		if p == nil {
-			p = &podCount{Namespace: s.labels.Get("namespace"), Pod: s.labels.Get("pod")}
-			pods[k] = p
-		}
-		p.Lines += s.n
-	}
-	for _, p := range pods {
-		out.TopPods = append(out.TopPods, *p)
-	}
-	sortPods(out.TopPods)
-	if len(out.TopPods) > top {
-		out.TopPods = out.TopPods[:top]
-	}
+	out := statsResponse{TotalLines: st.TotalLines, TotalBytes: st.TotalBytes, ByLevel: st.ByLevel, ByNamespace: st.ByNamespace, TopPods: st.TopPods}
 	if q.Start > 0 {
 		out.StartTime = logmodel.FormatTime(q.Start)
 	}
@@ -567,28 +422,12 @@ func (a *API) getStats(w http.ResponseWriter, r *http.Request) error {
 	}
 	if interval > 0 {
 		out.Interval = time.Duration(interval).String()
-		end := q.End
-		if end == math.MaxInt64 {
-			end = a.now().UnixNano()
-		}
-		n := (end - q.Start + interval - 1) / interval
-		if n > 10_000 {
-			return badRequest("interval: %s over this range gives %d buckets; the maximum is 10000", out.Interval, n)
-		}
-		for i := int64(0); i < n; i++ {
-			out.Histogram = append(out.Histogram, histogramBucket{Time: logmodel.FormatTime(q.Start + i*interval), Lines: hist[i]})
+		for i, n := range st.Histogram {
+			out.Histogram = append(out.Histogram, histogramBucket{Time: logmodel.FormatTime(q.Start + int64(i)*interval), Lines: n})
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-func sortPods(p []podCount) {
-	for i := 1; i < len(p); i++ {
-		for j := i; j > 0 && (p[j].Lines > p[j-1].Lines || (p[j].Lines == p[j-1].Lines && p[j].Namespace+p[j].Pod < p[j-1].Namespace+p[j-1].Pod)); j-- {
-			p[j], p[j-1] = p[j-1], p[j]
-		}
-	}
 }
 
 // getLogMetrics serves GET /api/v1/logs/metrics: the seed's JSON metrics for
@@ -603,22 +442,16 @@ func (a *API) getLogMetrics(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("since: %v", err)
 	}
-	var ms []*store.Matcher
+	var ms []logmodel.Matcher
 	for _, f := range []struct{ param, label string }{{"cluster_id", "cluster"}, {"namespace", "namespace"}} {
-		m, err := listMatcher(f.label, v.Get(f.param))
-		if err != nil {
-			return err
-		}
-		if m != nil {
-			ms = append(ms, m)
-		}
+		ms = append(ms, listMatcher(f.label, v.Get(f.param))...)
 	}
 	tenants := []string{tenantOf(r)}
 	if v.Get("all") == "true" {
 		if !info(r).principal.Scopes.Has(auth.ScopeAdmin) {
 			return forbidden("all=true needs an admin token")
 		}
-		tenants = a.store.Tenants()
+		tenants = a.query.Tenants()
 	}
 	now := a.now().UnixNano()
 	type tenantMetrics struct {
@@ -632,22 +465,12 @@ func (a *API) getLogMetrics(w http.ResponseWriter, r *http.Request) error {
 	out := []tenantMetrics{}
 	for _, t := range tenants {
 		m := tenantMetrics{tenantRates: a.ingest.snapshot(t)}
-		ss, _, err := a.store.StreamStats(r.Context(), t, ms, now-int64(since), math.MaxInt64)
+		win, err := a.query.Window(r.Context(), t, ms, since, now)
 		if err != nil {
 			return err
 		}
-		for _, s := range ss {
-			m.WindowLines += s.Entries
-			m.WindowBytes += s.Bytes
-		}
-		m.ActiveStreams = len(ss)
+		m.WindowLines, m.WindowBytes, m.ActiveStreams, m.ErrorLines = win.Lines, win.Bytes, win.Streams, win.ErrorLines
 		m.WindowRate = float64(m.WindowLines) / since.Seconds()
-		n, _, _, err := a.store.Count(r.Context(), store.Query{Tenant: t, Matchers: ms, Start: now - int64(since),
-			MetaFilters: []*store.Matcher{store.MustMatcher(store.MatchEqual, logmodel.MetaLevel, "error")}})
-		if err != nil {
-			return err
-		}
-		m.ErrorLines = n
 		out = append(out, m)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"since": since.String(), "tenants": out})
@@ -658,7 +481,7 @@ func (a *API) getLogMetrics(w http.ResponseWriter, r *http.Request) error {
 // and the totals of every tenant are for admin tokens only.
 func (a *API) getStorageInfo(w http.ResponseWriter, r *http.Request) error {
 	tenant := tenantOf(r)
-	s := a.store.Stats(tenant)
+	s := a.query.Storage(tenant)
 	out := map[string]any{
 		"tenant":            tenant,
 		"bytes":             s.PartBytes,
@@ -667,12 +490,12 @@ func (a *API) getStorageInfo(w http.ResponseWriter, r *http.Request) error {
 		"entries":           s.Entries,
 		"streams":           s.Streams,
 		"compression_ratio": s.CompressionRatio,
-		"retention":         a.store.Retention(tenant).String(),
+		"retention":         a.query.Retention(tenant).String(),
 		"oldest_time":       timeOrEmpty(s.OldestTime),
 		"newest_time":       timeOrEmpty(s.NewestTime),
 	}
 	if isAdmin(r) {
-		all := a.store.Stats("")
+		all := a.query.Storage("")
 		out["path"] = all.Dir
 		out["disk"] = map[string]any{
 			"part_bytes":    all.PartBytes,

@@ -1,14 +1,12 @@
 package httpapi
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,27 +14,13 @@ import (
 
 	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/logql"
-	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/query"
 	"github.com/kubelog/kubelog/internal/timeparse"
 )
 
 // The Loki-compatible query API: the same paths, parameters and JSON shapes
 // as Grafana Loki's, so that Grafana, logcli and Loki's clients work
 // unchanged. Errors are plain text with the status code, as Loki answers.
-
-func (a *API) engine(tenant string) (*logql.Engine, error) {
-	return a.engineWith(tenant, false)
-}
-
-// engineWith is engine, reading archived objects too with withArchive.
-func (a *API) engineWith(tenant string, withArchive bool) (*logql.Engine, error) {
-	src := storeSource{st: a.store, tenant: tenant}
-	if withArchive {
-		src.arch = a.archive
-		return logql.NewEngine(archiveSource{src}, logql.DefaultConfig())
-	}
-	return logql.NewEngine(src, logql.DefaultConfig())
-}
 
 // lokiParams reads a request's parameters from the query string and, for
 // POST, a form body.
@@ -250,7 +234,7 @@ func (a *API) parseLokiQuery(r *http.Request) (*lokiRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if q.eng, err = a.engineWith(tenantOf(r), withArchive); err != nil {
+	if q.eng, err = a.query.LogQL(tenantOf(r), withArchive); err != nil {
 		return nil, err
 	}
 	return q, nil
@@ -317,7 +301,7 @@ func (a *API) lokiQueryRange(w http.ResponseWriter, r *http.Request) error {
 }
 
 // selectorMatchers parses an optional stream selector into store matchers.
-func selectorMatchers(s string) ([]*store.Matcher, error) {
+func selectorMatchers(s string) ([]logmodel.Matcher, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
@@ -326,20 +310,12 @@ func selectorMatchers(s string) ([]*store.Matcher, error) {
 		return nil, badRequest("%v", err)
 	}
 	ms, _ := logql.Pushdown(e)
-	var out []*store.Matcher
-	for _, m := range ms {
-		sm, err := store.NewMatcher(store.MatchType(m.Type), m.Name, m.Value)
-		if err != nil {
-			return nil, badRequest("%v", err)
-		}
-		out = append(out, sm)
-	}
-	return out, nil
+	return ms, nil
 }
 
 // lokiLabelQuery reads the range (six hours back by default, as Loki) and
 // the optional selector of the label endpoints.
-func (a *API) lokiLabelQuery(r *http.Request) (start, end int64, ms []*store.Matcher, err error) {
+func (a *API) lokiLabelQuery(r *http.Request) (start, end int64, ms []logmodel.Matcher, err error) {
 	_, start, end, ms, err = a.lokiSelection(r, 6*time.Hour)
 	return start, end + 1, ms, err
 }
@@ -347,7 +323,7 @@ func (a *API) lokiLabelQuery(r *http.Request) (start, end int64, ms []*store.Mat
 // lokiSelection reads the parameters of a request that selects streams over
 // a range: the range (lookback before end by default, end inclusive) and the
 // matchers of its optional query.
-func (a *API) lokiSelection(r *http.Request, lookback time.Duration) (get func(string) string, start, end int64, ms []*store.Matcher, err error) {
+func (a *API) lokiSelection(r *http.Request, lookback time.Duration) (get func(string) string, start, end int64, ms []logmodel.Matcher, err error) {
 	if get, err = lokiParams(r); err != nil {
 		return nil, 0, 0, nil, err
 	}
@@ -364,7 +340,7 @@ func (a *API) lokiLabels(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	names, err := a.store.LabelNames(r.Context(), tenantOf(r), ms, start, end)
+	names, err := a.query.LabelNames(r.Context(), tenantOf(r), ms, start, end)
 	if err != nil {
 		return err
 	}
@@ -378,7 +354,7 @@ func (a *API) lokiLabelValues(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	vals, err := a.store.LabelValues(r.Context(), tenantOf(r), r.PathValue("name"), ms, start, end)
+	vals, err := a.query.LabelValues(r.Context(), tenantOf(r), r.PathValue("name"), ms, start, end)
 	if err != nil {
 		return err
 	}
@@ -414,7 +390,7 @@ func (a *API) lokiSeries(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		series, err := a.store.Series(r.Context(), tenantOf(r), ms, start, end+1)
+		series, err := a.query.Series(r.Context(), tenantOf(r), ms, start, end+1)
 		if err != nil {
 			return err
 		}
@@ -435,16 +411,11 @@ func (a *API) lokiIndexStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ss, qs, err := a.store.StreamStats(r.Context(), tenantOf(r), ms, start, end+1)
+	st, err := a.query.IndexStats(r.Context(), tenantOf(r), ms, start, end+1)
 	if err != nil {
 		return err
 	}
-	var entries, bytes uint64
-	for _, s := range ss {
-		entries += s.Entries
-		bytes += s.Bytes
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"streams": len(ss), "chunks": qs.BlocksTotal, "entries": entries, "bytes": bytes})
+	writeJSON(w, http.StatusOK, map[string]any{"streams": st.Streams, "chunks": st.Chunks, "entries": st.Entries, "bytes": st.Bytes})
 	return nil
 }
 
@@ -473,82 +444,33 @@ func (a *API) lokiVolume(rangeQuery bool) handlerFunc {
 				targets = append(targets, m.Name)
 			}
 		}
-		group := func(ls logmodel.Labels) logmodel.Labels {
-			if len(targets) == 0 {
-				return ls
-			}
-			var out logmodel.Labels
-			for _, t := range targets {
-				if v := ls.Get(t); v != "" {
-					out = append(out, logmodel.Label{Name: t, Value: v})
-				}
-			}
-			return out.Sort()
-		}
-		steps := []int64{start}
-		step := end - start
+		req := query.VolumeRequest{Tenant: tenantOf(r), Matchers: ms, Start: start, End: end, Targets: targets, Limit: limit}
 		if rangeQuery {
 			d, err := lokiStep(get, start, end)
 			if err != nil {
 				return err
 			}
-			step = int64(d)
-			if (end-start)/step > 11_000 {
+			req.Step = int64(d)
+			if (end-start)/req.Step > 11_000 {
 				return badRequest("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
 			}
-			for t := start + step; t < end; t += step {
-				steps = append(steps, t)
-			}
 		}
-		type acc struct {
-			labels logmodel.Labels
-			total  uint64
-			points map[int64]uint64
-		}
-		groups := map[string]*acc{}
-		for _, t0 := range steps {
-			t1 := min(t0+step, end+1)
-			ss, _, err := a.store.StreamStats(r.Context(), tenantOf(r), ms, t0, t1)
-			if err != nil {
-				return err
-			}
-			for _, s := range ss {
-				g := group(s.Stream.Labels)
-				k := g.String()
-				ac := groups[k]
-				if ac == nil {
-					ac = &acc{labels: g, points: map[int64]uint64{}}
-					groups[k] = ac
-				}
-				ac.total += s.Bytes
-				ac.points[t1] += s.Bytes
-			}
-		}
-		list := make([]*acc, 0, len(groups))
-		for _, g := range groups {
-			list = append(list, g)
-		}
-		sort.Slice(list, func(i, j int) bool {
-			if list[i].total != list[j].total {
-				return list[i].total > list[j].total
-			}
-			return list[i].labels.String() < list[j].labels.String()
-		})
-		if len(list) > limit {
-			list = list[:limit]
+		list, err := a.query.Volume(r.Context(), req)
+		if err != nil {
+			return err
 		}
 		var result any
 		if rangeQuery {
 			m := make([]lokiSeries, 0, len(list))
 			for _, g := range list {
-				s := lokiSeries{Metric: g.labels.Map()}
-				ts := make([]int64, 0, len(g.points))
-				for t := range g.points {
+				s := lokiSeries{Metric: g.Labels.Map()}
+				ts := make([]int64, 0, len(g.Points))
+				for t := range g.Points {
 					ts = append(ts, t)
 				}
 				sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
 				for _, t := range ts {
-					s.Values = append(s.Values, [2]any{lokiSeconds(t), strconv.FormatUint(g.points[t], 10)})
+					s.Values = append(s.Values, [2]any{lokiSeconds(t), strconv.FormatUint(g.Points[t], 10)})
 				}
 				m = append(m, s)
 			}
@@ -556,7 +478,7 @@ func (a *API) lokiVolume(rangeQuery bool) handlerFunc {
 		} else {
 			v := make([]lokiSample, 0, len(list))
 			for _, g := range list {
-				v = append(v, lokiSample{Metric: g.labels.Map(), Value: [2]any{lokiSeconds(end), strconv.FormatUint(g.total, 10)}})
+				v = append(v, lokiSample{Metric: g.Labels.Map(), Value: [2]any{lokiSeconds(end), strconv.FormatUint(g.Total, 10)}})
 			}
 			result = v
 		}
@@ -575,10 +497,7 @@ func (a *API) lokiVolume(rangeQuery bool) handlerFunc {
 // flush serves POST /flush, as Loki's ingesters do: it writes the head to
 // durable parts and merges small parts, then answers 204.
 func (a *API) flush(w http.ResponseWriter, r *http.Request) error {
-	if err := a.store.Flush(r.Context()); err != nil {
-		return err
-	}
-	if err := a.store.RunMaintenance(r.Context()); err != nil {
+	if err := a.query.Compact(r.Context()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -662,7 +581,7 @@ func (a *API) logqlSearch(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	eng, err := a.engineWith(tenantOf(r), req.IncludeArchive)
+	eng, err := a.query.LogQL(tenantOf(r), req.IncludeArchive)
 	if err != nil {
 		return err
 	}
@@ -701,21 +620,7 @@ func (a *API) logqlSearch(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return queryError(err)
 		}
-		var ents []logmodel.Entry
-		for _, s := range v {
-			for _, e := range s.Entries {
-				ents = append(ents, logmodel.Entry{Labels: s.Labels, Timestamp: e.Timestamp, Line: []byte(e.Line), Metadata: e.Metadata, Cursor: e.Cursor})
-			}
-		}
-		// In the query's direction by (timestamp, cursor), the order of
-		// every other entry listing.
-		slices.SortFunc(ents, func(x, y logmodel.Entry) int {
-			c := cmp.Or(cmp.Compare(x.Timestamp, y.Timestamp), cmp.Compare(x.Cursor.Seq, y.Cursor.Seq))
-			if dir == logmodel.Backward {
-				return -c
-			}
-			return c
-		})
+		ents := query.Entries(v, dir)
 		logs := make([]logmodel.EntryJSON, len(ents))
 		for i := range ents {
 			logs[i] = ents[i].ToJSON()

@@ -271,7 +271,7 @@ func BenchmarkLokiQueryRange(b *testing.B) {
 		}
 	})
 	b.Run("store", func(b *testing.B) {
-		ms := []*store.Matcher{store.MustMatcher(store.MatchEqual, "namespace", "ns-3"), store.MustMatcher(store.MatchEqual, "pod", "app-3-7"), store.MustMatcher(store.MatchEqual, "container", "c1")}
+		ms := []logmodel.Matcher{logmodel.Matcher{Type: logmodel.MatchEqual, Name: "namespace", Value: "ns-3"}, logmodel.Matcher{Type: logmodel.MatchEqual, Name: "pod", Value: "app-3-7"}, logmodel.Matcher{Type: logmodel.MatchEqual, Name: "container", Value: "c1"}}
 		b.ReportAllocs()
 		for b.Loop() {
 			res, err := e.st.Query(context.Background(), store.Query{Tenant: "team-a", Matchers: ms, Start: start, End: end, Direction: logmodel.Backward, Limit: 100})
@@ -316,7 +316,7 @@ func BenchmarkLokiCountRange(b *testing.B) {
 		}
 	})
 	b.Run("store", func(b *testing.B) {
-		ms := []*store.Matcher{store.MustMatcher(store.MatchEqual, "cluster", "bench")}
+		ms := []logmodel.Matcher{logmodel.Matcher{Type: logmodel.MatchEqual, Name: "cluster", Value: "bench"}}
 		b.ReportAllocs()
 		for b.Loop() {
 			n, _, _, err := e.st.Count(context.Background(), store.Query{Tenant: "team-a", Matchers: ms, Start: start, End: end})

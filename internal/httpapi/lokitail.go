@@ -3,14 +3,13 @@ package httpapi
 import (
 	"bytes"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/logql"
-	"github.com/kubelog/kubelog/internal/store"
+	"github.com/kubelog/kubelog/internal/query"
 	"github.com/kubelog/kubelog/internal/tail"
 )
 
@@ -49,15 +48,11 @@ func (a *API) lokiTail(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("tail is a WebSocket endpoint: send an Upgrade: websocket request")
 	}
 	tenant := tenantOf(r)
-	q, match, err := tailSelection(tenant, expr)
+	eng, err := a.query.LogQL(tenant, false)
 	if err != nil {
 		return err
 	}
-	eng, err := a.engine(tenant)
-	if err != nil {
-		return err
-	}
-	cursor := a.store.LastCursor(tenant)
+	cursor := a.query.LastCursor(tenant)
 	initial, _, err := eng.QueryLogs(r.Context(), expr, start, now+1, logmodel.Forward, limit)
 	if err != nil {
 		return queryError(err)
@@ -122,7 +117,7 @@ func (a *API) lokiTail(w http.ResponseWriter, r *http.Request) error {
 		return sink.send("", "", b)
 	}
 	spec := tail.FollowSpec{
-		Tenant: tenant, Query: q, Match: match, Cursor: cursor, Flush: flush,
+		Tenant: tenant, Query: query.LogQLSelection(tenant, expr), Cursor: cursor, Flush: flush,
 		Idle: func() error {
 			if time.Since(lastWrite) >= heartbeatEvery {
 				lastWrite = time.Now()
@@ -131,7 +126,7 @@ func (a *API) lokiTail(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		},
 	}
-	_ = a.hub.Follow(ctx, a.store, spec, func(ev tail.Event) error {
+	_ = a.query.Follow(ctx, spec, func(ev tail.Event) error {
 		if ev.Entry != nil {
 			e := ev.Entry
 			batch = append(batch, logql.Entry{Labels: e.Labels, Timestamp: e.Timestamp, Line: bytes.Clone(e.Line), Metadata: e.Metadata, Cursor: e.Cursor})
@@ -139,59 +134,4 @@ func (a *API) lokiTail(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	return nil
-}
-
-// tailSelection turns a log query's pushed-down matchers and filters into a
-// store query for replay and the same test for live entries.
-func tailSelection(tenant string, expr logql.Expr) (store.Query, func(*logmodel.Entry) bool, error) {
-	ms, fs := logql.Pushdown(expr)
-	q := store.Query{Tenant: tenant}
-	for _, m := range ms {
-		sm, err := store.NewMatcher(store.MatchType(m.Type), m.Name, m.Value)
-		if err != nil {
-			return q, nil, badRequest("%v", err)
-		}
-		q.Matchers = append(q.Matchers, sm)
-	}
-	type lineTest func([]byte) bool
-	var tests []lineTest
-	for _, f := range fs {
-		switch f.Type {
-		case logql.FilterContains, logql.FilterNotContains:
-			needle, neg := []byte(f.Value), f.Type == logql.FilterNotContains
-			tests = append(tests, func(l []byte) bool { return bytes.Contains(l, needle) != neg })
-			t := store.LineContains
-			if neg {
-				t = store.LineNotContains
-			}
-			q.LineFilters = append(q.LineFilters, store.LineFilter{Type: t, Value: f.Value})
-		default:
-			re, err := regexp.Compile(f.Value)
-			if err != nil {
-				return q, nil, badRequest("%v", err)
-			}
-			neg := f.Type == logql.FilterNotRegexp
-			tests = append(tests, func(l []byte) bool { return re.Match(l) != neg })
-			t := store.LineRegexp
-			if neg {
-				t = store.LineNotRegexp
-			}
-			q.LineFilters = append(q.LineFilters, store.LineFilter{Type: t, Value: f.Value})
-		}
-	}
-	matchers := q.Matchers
-	match := func(e *logmodel.Entry) bool {
-		for _, m := range matchers {
-			if !m.Matches(e.Labels.Get(m.Name)) {
-				return false
-			}
-		}
-		for _, t := range tests {
-			if !t(e.Line) {
-				return false
-			}
-		}
-		return true
-	}
-	return q, match, nil
 }

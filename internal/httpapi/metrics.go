@@ -5,9 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/query"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/kubelog/kubelog/internal/store"
 )
 
 // apiMetrics are the API's Prometheus metrics.
@@ -20,7 +19,7 @@ type apiMetrics struct {
 	ingestErrors *prometheus.CounterVec
 }
 
-func newAPIMetrics(reg prometheus.Registerer, st *store.Store) (*apiMetrics, error) {
+func newAPIMetrics(reg prometheus.Registerer, q *query.Engine) (*apiMetrics, error) {
 	m := &apiMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kubelog_http_requests_total", Help: "HTTP requests by route and status code.",
@@ -42,7 +41,7 @@ func newAPIMetrics(reg prometheus.Registerer, st *store.Store) (*apiMetrics, err
 			Name: "kubelog_ingest_rejected_lines_total", Help: "Log lines rejected at ingest.",
 		}, []string{"tenant"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.rateLimited, m.ingestLines, m.ingestBytes, m.ingestErrors, &storeCollector{st: st}} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.rateLimited, m.ingestLines, m.ingestBytes, m.ingestErrors, &storeCollector{q: q}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -56,7 +55,7 @@ func (m *apiMetrics) observe(route string, code int, d time.Duration) {
 }
 
 // storeCollector exports the store's figures at scrape time.
-type storeCollector struct{ st *store.Store }
+type storeCollector struct{ q *query.Engine }
 
 var (
 	storeDescs = map[string]*prometheus.Desc{
@@ -87,7 +86,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.st.Stats("")
+	s := c.q.Storage("")
 	g := func(k string, v float64) {
 		ch <- prometheus.MustNewConstMetric(storeDescs[k], prometheus.GaugeValue, v)
 	}

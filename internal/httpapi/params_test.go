@@ -78,7 +78,7 @@ func TestRoutesReadOnlyDeclaredParameters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.api.apps, err = apps.New(apps.DefaultConfig(), apps.Deps{Clusters: coll, Store: e.st, Hub: e.api.hub, Signer: signer}); err != nil {
+	if e.api.apps, err = apps.New(apps.DefaultConfig(), apps.Deps{Clusters: coll, Query: e.api.query, Signer: signer}); err != nil {
 		t.Fatal(err)
 	}
 	for _, rt := range e.api.table {

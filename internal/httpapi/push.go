@@ -44,7 +44,7 @@ func (a *API) push(w http.ResponseWriter, r *http.Request) error {
 		a.ingest.failedPush(tenant)
 		return err
 	}
-	res, err := a.store.Append(r.Context(), tenant, entries)
+	res, err := a.query.Append(r.Context(), tenant, entries)
 	a.ingest.accepted(tenant, res.Accepted, acceptedBytes(entries, res))
 	a.metrics.ingestLines.WithLabelValues(tenant).Add(float64(res.Accepted))
 	if err != nil {

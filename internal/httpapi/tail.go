@@ -73,7 +73,7 @@ func (a *API) parseResumeCursor(tenant, field, s string) (logmodel.Cursor, error
 	if err != nil {
 		return c, badRequest("%s: %q is not a cursor returned by this API", field, s)
 	}
-	if last := a.store.LastCursor(tenant); c.Seq > last.Seq {
+	if last := a.query.LastCursor(tenant); c.Seq > last.Seq {
 		return c, badRequest("%s: the cursor is ahead of the newest entry of tenant %q", field, tenant)
 	}
 	return c, nil
@@ -100,7 +100,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := checkSessionFields(&req.Filter, &req.Service); err != nil {
 		return err
 	}
-	cursor := a.store.LastCursor(tenant)
+	cursor := a.query.LastCursor(tenant)
 	if req.LastCursor != "" {
 		if cursor, err = a.parseResumeCursor(tenant, "lastCursor", req.LastCursor); err != nil {
 			return err
@@ -285,7 +285,6 @@ func (a *API) streamSession(w http.ResponseWriter, r *http.Request) error {
 	spec := tail.FollowSpec{
 		Tenant: s.Tenant,
 		Query:  tail.QueryFor(s.Tenant, flt, s.Service),
-		Match:  tail.MatchFilter(flt, s.Service),
 		Cursor: cursor,
 		Flush:  sink.flush,
 		Idle: func() error {
@@ -299,7 +298,7 @@ func (a *API) streamSession(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		},
 	}
-	err = a.hub.Follow(ctx, a.store, spec, func(ev tail.Event) error {
+	err = a.query.Follow(ctx, spec, func(ev tail.Event) error {
 		lastWrite = time.Now()
 		if ev.Gap != nil {
 			b, _ := json.Marshal(map[string]any{"after": ev.Gap.After.String(), "next": ev.Gap.Next.String(), "missing": ev.Gap.Missing,

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // Expr is a parsed LogQL query: a *LogExpr (a log query) or one of the
@@ -17,45 +19,14 @@ type Expr interface {
 	isExpr()
 }
 
-// MatchType is the operator of a label matcher.
-type MatchType uint8
-
-// The label matcher operators. Regular expressions are fully anchored.
-const (
-	MatchEqual     MatchType = iota // =
-	MatchNotEqual                   // !=
-	MatchRegexp                     // =~
-	MatchNotRegexp                  // !~
-)
-
-// String returns the operator as written in LogQL.
-func (t MatchType) String() string {
-	switch t {
-	case MatchNotEqual:
-		return "!="
-	case MatchRegexp:
-		return "=~"
-	case MatchNotRegexp:
-		return "!~"
-	}
-	return "="
-}
-
-// Matcher compares a label with a value. An absent label compares as "".
-type Matcher struct {
-	Type  MatchType
-	Name  string
-	Value string
-}
-
-// String renders the Matcher in canonical LogQL.
-func (m Matcher) String() string { return m.Name + m.Type.String() + quote(m.Value) }
+// matcherString renders a matcher in canonical LogQL.
+func matcherString(m logmodel.Matcher) string { return m.Name + m.Type.String() + quote(m.Value) }
 
 // LogExpr is a stream selector followed by a log pipeline; on its own it is a
 // log query.
 type LogExpr struct {
 	// Matchers select streams; all must match.
-	Matchers []Matcher
+	Matchers []logmodel.Matcher
 	// Pipeline runs on each entry, left to right.
 	Pipeline []Stage
 }
@@ -70,7 +41,7 @@ func (e *LogExpr) String() string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(m.String())
+		b.WriteString(matcherString(m))
 	}
 	b.WriteByte('}')
 	for _, s := range e.Pipeline {
@@ -272,7 +243,7 @@ func (f *LabelFormat) String() string {
 // the label only when its value matches.
 type LabelRef struct {
 	Name    string
-	Matcher *Matcher
+	Matcher *logmodel.Matcher
 }
 
 func writeLabelRefs(b *strings.Builder, refs []LabelRef) {
@@ -282,7 +253,7 @@ func writeLabelRefs(b *strings.Builder, refs []LabelRef) {
 		}
 		b.WriteByte(' ')
 		if r.Matcher != nil {
-			b.WriteString(r.Matcher.String())
+			b.WriteString(matcherString(*r.Matcher))
 		} else {
 			b.WriteString(r.Name)
 		}
@@ -371,12 +342,12 @@ func (op CmpOp) compare(a, b float64) bool {
 }
 
 // MatcherFilter compares a label as a string.
-type MatcherFilter struct{ Matcher Matcher }
+type MatcherFilter struct{ Matcher logmodel.Matcher }
 
 func (*MatcherFilter) isLabelFilter() {}
 
 // String renders the MatcherFilter in canonical LogQL.
-func (f *MatcherFilter) String() string { return f.Matcher.String() }
+func (f *MatcherFilter) String() string { return matcherString(f.Matcher) }
 
 // NumericFilter compares a label read as a float64.
 type NumericFilter struct {

@@ -15,7 +15,7 @@ import (
 type Counter interface {
 	// CountStreams returns the counts of the streams matching the matchers
 	// over [start, end). Streams without entries may be left out.
-	CountStreams(ctx context.Context, matchers []Matcher, start, end int64) ([]StreamCount, error)
+	CountStreams(ctx context.Context, matchers []logmodel.Matcher, start, end int64) ([]StreamCount, error)
 }
 
 // StreamCount is one stream's entries and line bytes over a range.

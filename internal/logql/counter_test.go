@@ -12,7 +12,7 @@ import (
 // countingSource is a MemSource that also answers counts, as the store does.
 type countingSource struct{ MemSource }
 
-func (c *countingSource) CountStreams(ctx context.Context, ms []Matcher, start, end int64) ([]StreamCount, error) {
+func (c *countingSource) CountStreams(ctx context.Context, ms []logmodel.Matcher, start, end int64) ([]StreamCount, error) {
 	byKey := map[string]*StreamCount{}
 	var out []*StreamCount
 	err := c.SelectLogs(ctx, SelectParams{Matchers: ms, Start: start, End: end}, func(_ int, e *Entry) error {

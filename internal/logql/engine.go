@@ -29,42 +29,15 @@ type Entry struct {
 	Cursor logmodel.Cursor
 }
 
-// LineFilterType is the comparison of a pushed-down line filter.
-type LineFilterType uint8
-
-// The pushed-down line filter types.
-const (
-	// FilterContains keeps lines containing Value (bytes.Contains).
-	FilterContains LineFilterType = iota
-	// FilterNotContains drops lines containing Value.
-	FilterNotContains
-	// FilterRegexp keeps lines matching the Go regular expression Value,
-	// unanchored (regexp.Match).
-	FilterRegexp
-	// FilterNotRegexp drops lines matching Value.
-	FilterNotRegexp
-)
-
-// String returns contains, notcontains, regex or notregex.
-func (t LineFilterType) String() string {
-	return [...]string{"contains", "notcontains", "regex", "notregex"}[t]
-}
-
-// LineFilter is a line filter the source applies itself.
-type LineFilter struct {
-	Type  LineFilterType
-	Value string
-}
-
 // SelectParams says which entries a query needs.
 type SelectParams struct {
 	// Matchers select streams by label; all must match. An absent label
 	// compares as "". Regular expressions are fully anchored.
-	Matchers []Matcher
+	Matchers []logmodel.Matcher
 	// Start is inclusive and End exclusive, in Unix nanoseconds.
 	Start, End int64
 	// Filters must all pass for an entry to be delivered.
-	Filters []LineFilter
+	Filters []logmodel.LineFilter
 	// Direction and Limit: when Limit > 0, the delivered entries must
 	// include the Limit first matching entries in Direction order (by
 	// timestamp, ties broken any way); the source may deliver more, in any

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sync"
 	"sync/atomic"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // MemSource is a Source over entries held in memory, for tests and small
@@ -26,7 +28,7 @@ func (m *MemSource) Workers() int { return max(m.Parallelism, 1) }
 // SelectLogs splits the entries among the workers and calls fn for each
 // match.
 func (m *MemSource) SelectLogs(ctx context.Context, p SelectParams, fn func(worker int, e *Entry) error) error {
-	var matchers []*compiledMatcher
+	var matchers []*logmodel.CompiledMatcher
 	for _, mt := range p.Matchers {
 		cm, err := compileMatcher(mt)
 		if err != nil {
@@ -37,15 +39,15 @@ func (m *MemSource) SelectLogs(ctx context.Context, p SelectParams, fn func(work
 	var filters []func([]byte) bool
 	for _, f := range p.Filters {
 		switch f.Type {
-		case FilterContains, FilterNotContains:
-			needle, neg := []byte(f.Value), f.Type == FilterNotContains
+		case logmodel.LineContains, logmodel.LineNotContains:
+			needle, neg := []byte(f.Value), f.Type == logmodel.LineNotContains
 			filters = append(filters, func(l []byte) bool { return bytes.Contains(l, needle) != neg })
-		case FilterRegexp, FilterNotRegexp:
+		case logmodel.LineRegexp, logmodel.LineNotRegexp:
 			re, err := regexp.Compile(f.Value)
 			if err != nil {
 				return fmt.Errorf("memsource: line filter: %w", err)
 			}
-			neg := f.Type == FilterNotRegexp
+			neg := f.Type == logmodel.LineNotRegexp
 			filters = append(filters, func(l []byte) bool { return re.Match(l) != neg })
 		}
 	}
@@ -54,7 +56,7 @@ func (m *MemSource) SelectLogs(ctx context.Context, p SelectParams, fn func(work
 			return false
 		}
 		for _, cm := range matchers {
-			if !cm.matches(e.Labels.Get(cm.Name)) {
+			if !cm.Matches(e.Labels.Get(cm.Name)) {
 				return false
 			}
 		}

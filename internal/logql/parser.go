@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // maxDepth bounds the nesting of a query so that a hostile one cannot
@@ -621,12 +623,12 @@ func (p *parser) parseLabelReplace() (Expr, error) {
 }
 
 // parseSelector reads {matcher, ...}.
-func (p *parser) parseSelector() ([]Matcher, error) {
+func (p *parser) parseSelector() ([]logmodel.Matcher, error) {
 	open, err := p.expect(tokLBrace)
 	if err != nil {
 		return nil, err
 	}
-	var ms []Matcher
+	var ms []logmodel.Matcher
 	for p.peek().kind != tokRBrace {
 		m, err := p.parseMatcher()
 		if err != nil {
@@ -654,44 +656,44 @@ func (p *parser) parseSelector() ([]Matcher, error) {
 	return ms, nil
 }
 
-func matchesEmpty(m Matcher) bool {
+func matchesEmpty(m logmodel.Matcher) bool {
 	switch m.Type {
-	case MatchEqual:
+	case logmodel.MatchEqual:
 		return m.Value == ""
-	case MatchNotEqual:
+	case logmodel.MatchNotEqual:
 		return m.Value != ""
 	}
 	cm, err := compileMatcher(m)
-	return err != nil || cm.matches("")
+	return err != nil || cm.Matches("")
 }
 
 // parseMatcher reads name op "value" with a string operator.
-func (p *parser) parseMatcher() (Matcher, error) {
+func (p *parser) parseMatcher() (logmodel.Matcher, error) {
 	name, err := p.expect(tokIdent)
 	if err != nil {
-		return Matcher{}, err
+		return logmodel.Matcher{}, err
 	}
-	var t MatchType
+	var t logmodel.MatchType
 	switch p.peek().kind {
 	case tokEq:
-		t = MatchEqual
+		t = logmodel.MatchEqual
 	case tokNeq:
-		t = MatchNotEqual
+		t = logmodel.MatchNotEqual
 	case tokRe:
-		t = MatchRegexp
+		t = logmodel.MatchRegexp
 	case tokNre:
-		t = MatchNotRegexp
+		t = logmodel.MatchNotRegexp
 	default:
-		return Matcher{}, p.unexpected("=, !=, =~ or !~")
+		return logmodel.Matcher{}, p.unexpected("=, !=, =~ or !~")
 	}
 	p.next()
 	v, err := p.expect(tokString)
 	if err != nil {
-		return Matcher{}, err
+		return logmodel.Matcher{}, err
 	}
-	m := Matcher{Type: t, Name: name.text, Value: v.text}
+	m := logmodel.Matcher{Type: t, Name: name.text, Value: v.text}
 	if _, err := compileMatcher(m); err != nil {
-		return Matcher{}, p.errAt(v.pos, "%s", err)
+		return logmodel.Matcher{}, p.errAt(v.pos, "%s", err)
 	}
 	return m, nil
 }

@@ -2,6 +2,8 @@ package logql
 
 import (
 	"strconv"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // isCmpTok reports whether k compares a label with a value.
@@ -424,14 +426,14 @@ func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
 			return nil, p.unexpected("NUMBER, DURATION or BYTES")
 		}
 		p.next()
-		m := Matcher{Name: name.text, Value: v.text}
+		m := logmodel.Matcher{Name: name.text, Value: v.text}
 		switch opTok.kind {
 		case tokNeq:
-			m.Type = MatchNotEqual
+			m.Type = logmodel.MatchNotEqual
 		case tokRe:
-			m.Type = MatchRegexp
+			m.Type = logmodel.MatchRegexp
 		case tokNre:
-			m.Type = MatchNotRegexp
+			m.Type = logmodel.MatchNotRegexp
 		}
 		if _, err := compileMatcher(m); err != nil {
 			return nil, p.errAt(v.pos, "%s", err)

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // parseCases are queries and their canonical form ("" when the query is
@@ -177,7 +179,7 @@ func TestParseAST(t *testing.T) {
 			Op: RangeRate,
 			Range: &LogRange{
 				Log: &LogExpr{
-					Matchers: []Matcher{{Type: MatchEqual, Name: "app", Value: "x"}},
+					Matchers: []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "app", Value: "x"}},
 					Pipeline: []Stage{
 						&LineFilterExpr{Op: LineContains, Values: []LineFilterValue{{Value: "e"}, {Value: "f"}}},
 						&JSONParser{Fields: []ParserField{{Label: "b", Path: "c.d"}}},

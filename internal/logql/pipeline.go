@@ -2,6 +2,7 @@ package logql
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -213,20 +214,12 @@ func compileLineFilterValue(op LineFilterOp, v LineFilterValue) (func([]byte) bo
 	return pat.matchWhole, nil
 }
 
-// compiledMatcher is a Matcher ready to run.
-type compiledMatcher struct {
-	Matcher
-	re *regexp.Regexp
-}
-
-func compileMatcher(m Matcher) (*compiledMatcher, error) {
-	cm := &compiledMatcher{Matcher: m}
-	if m.Type == MatchRegexp || m.Type == MatchNotRegexp {
-		re, err := compileAnchored(m.Value)
-		if err != nil {
-			return nil, fmt.Errorf("invalid regular expression in matcher %s: %w", m.Name, err)
-		}
-		cm.re = re
+// compileMatcher readies a matcher to run, naming it in the error of a bad
+// regular expression.
+func compileMatcher(m logmodel.Matcher) (*logmodel.CompiledMatcher, error) {
+	cm, err := m.Compile()
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression in matcher %s: %w", m.Name, errors.Unwrap(err))
 	}
 	return cm, nil
 }
@@ -234,18 +227,6 @@ func compileMatcher(m Matcher) (*compiledMatcher, error) {
 // compileAnchored compiles a fully anchored regular expression.
 func compileAnchored(expr string) (*regexp.Regexp, error) {
 	return regexp.Compile("^(?:" + expr + ")$")
-}
-
-func (m *compiledMatcher) matches(v string) bool {
-	switch m.Type {
-	case MatchEqual:
-		return v == m.Value
-	case MatchNotEqual:
-		return v != m.Value
-	case MatchRegexp:
-		return m.re.MatchString(v)
-	}
-	return !m.re.MatchString(v)
 }
 
 // labelFilterFunc tests the labels of an entry; it may set a pipeline error.
@@ -268,7 +249,7 @@ func compileLabelFilter(f LabelFilter) (labelFilterFunc, error) {
 			// A filter that accepts an error asks to keep the errored
 			// entries: metric queries then count them.
 			return func(lb *labelsBuilder) bool {
-				ok := m.matches(lb.err)
+				ok := m.Matches(lb.err)
 				if ok && lb.err != "" {
 					lb.preserved = lb.err
 				}
@@ -277,7 +258,7 @@ func compileLabelFilter(f LabelFilter) (labelFilterFunc, error) {
 		}
 		return func(lb *labelsBuilder) bool {
 			v, _ := lb.get(m.Name)
-			return m.matches(v)
+			return m.Matches(v)
 		}, nil
 	case *NumericFilter:
 		return numericFilter(f.Name, f.Op, f.Value, func(s string) (float64, error) {
@@ -375,7 +356,7 @@ func parseLabelDuration(s string) (time.Duration, error) {
 // dropKeepStage implements drop and keep.
 type dropKeepStage struct {
 	names    []string
-	matchers []*compiledMatcher // nil for a bare name
+	matchers []*logmodel.CompiledMatcher // nil for a bare name
 	keep     bool
 	scratch  []logmodel.Label
 }
@@ -383,7 +364,7 @@ type dropKeepStage struct {
 func newDropKeep(refs []LabelRef, keep bool) (stage, error) {
 	s := &dropKeepStage{keep: keep}
 	for _, r := range refs {
-		var cm *compiledMatcher
+		var cm *logmodel.CompiledMatcher
 		if r.Matcher != nil {
 			var err error
 			if cm, err = compileMatcher(*r.Matcher); err != nil {
@@ -399,7 +380,7 @@ func newDropKeep(refs []LabelRef, keep bool) (stage, error) {
 // selects reports whether the stage names label l.
 func (s *dropKeepStage) selects(name, value string) bool {
 	for i, n := range s.names {
-		if n == name && (s.matchers[i] == nil || s.matchers[i].matches(value)) {
+		if n == name && (s.matchers[i] == nil || s.matchers[i].Matches(value)) {
 			return true
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
 // Pushdown returns what a store can use to skip data for e: the stream
@@ -11,7 +13,7 @@ import (
 // several selectors (a binary operation), only the matchers and filters
 // common to all of them are returned. The engine passes the same filters to
 // Source.SelectLogs, one selector at a time.
-func Pushdown(e Expr) ([]Matcher, []LineFilter) {
+func Pushdown(e Expr) ([]logmodel.Matcher, []logmodel.LineFilter) {
 	var logs []*LogExpr
 	walkLogExprs(e, func(le *LogExpr) { logs = append(logs, le) })
 	if len(logs) == 0 {
@@ -60,9 +62,9 @@ func walkLogExprs(e Expr, fn func(*LogExpr)) {
 // pushdownFilters returns the line filters of a pipeline that a source can
 // apply, and marks the stages they replace. A line filter can move to the
 // source when no stage before it changes the line.
-func pushdownFilters(stages []Stage) ([]LineFilter, []bool) {
+func pushdownFilters(stages []Stage) ([]logmodel.LineFilter, []bool) {
 	skip := make([]bool, len(stages))
-	var out []LineFilter
+	var out []logmodel.LineFilter
 	for i, s := range stages {
 		switch s := s.(type) {
 		case *LineFormat, *UnpackParser, *Decolorize:
@@ -78,7 +80,7 @@ func pushdownFilters(stages []Stage) ([]LineFilter, []bool) {
 }
 
 // sourceFilters translates a line filter for the source, if it can be.
-func sourceFilters(f *LineFilterExpr) ([]LineFilter, bool) {
+func sourceFilters(f *LineFilterExpr) ([]logmodel.LineFilter, bool) {
 	for _, v := range f.Values {
 		if v.IP {
 			return nil, false
@@ -88,11 +90,11 @@ func sourceFilters(f *LineFilterExpr) ([]LineFilter, bool) {
 	switch f.Op {
 	case LineContains, LineNotContains:
 		if len(f.Values) == 1 || f.Op == LineNotContains {
-			out := make([]LineFilter, len(f.Values))
+			out := make([]logmodel.LineFilter, len(f.Values))
 			for i, v := range f.Values {
-				out[i] = LineFilter{Type: FilterContains, Value: v.Value}
+				out[i] = logmodel.LineFilter{Type: logmodel.LineContains, Value: v.Value}
 				if f.Op == LineNotContains {
-					out[i].Type = FilterNotContains
+					out[i].Type = logmodel.LineNotContains
 				}
 			}
 			return out, true
@@ -116,18 +118,18 @@ func sourceFilters(f *LineFilterExpr) ([]LineFilter, bool) {
 			res = append(res, re)
 		}
 	}
-	typ := FilterRegexp
+	typ := logmodel.LineRegexp
 	if f.Op.negated() {
-		typ = FilterNotRegexp
+		typ = logmodel.LineNotRegexp
 	}
-	if typ == FilterNotRegexp {
-		out := make([]LineFilter, len(res))
+	if typ == logmodel.LineNotRegexp {
+		out := make([]logmodel.LineFilter, len(res))
 		for i, r := range res {
-			out[i] = LineFilter{Type: typ, Value: lineRegexp(r)}
+			out[i] = logmodel.LineFilter{Type: typ, Value: lineRegexp(r)}
 		}
 		return out, true
 	}
-	return []LineFilter{{Type: typ, Value: lineRegexp(strings.Join(res, "|"))}}, true
+	return []logmodel.LineFilter{{Type: typ, Value: lineRegexp(strings.Join(res, "|"))}}, true
 }
 
 // patternRegexp returns a regular expression equivalent to a |> pattern.

@@ -520,14 +520,14 @@ func (ev *evaluator) absent(e *RangeAggExpr, series []*rangeSeries) matrixValue 
 
 // absentLabels returns the labels set by equality matchers; a name matched
 // more than once is left out.
-func absentLabels(ms []Matcher) logmodel.Labels {
+func absentLabels(ms []logmodel.Matcher) logmodel.Labels {
 	count := map[string]int{}
 	for _, m := range ms {
 		count[m.Name]++
 	}
 	ls := logmodel.Labels{}
 	for _, m := range ms {
-		if m.Type == MatchEqual && count[m.Name] == 1 {
+		if m.Type == logmodel.MatchEqual && count[m.Name] == 1 {
 			ls = append(ls, logmodel.Label{Name: m.Name, Value: m.Value})
 		}
 	}

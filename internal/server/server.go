@@ -30,6 +30,7 @@ import (
 	"github.com/kubelog/kubelog/internal/httpapi"
 	"github.com/kubelog/kubelog/internal/kapi"
 	"github.com/kubelog/kubelog/internal/meta"
+	"github.com/kubelog/kubelog/internal/query"
 	"github.com/kubelog/kubelog/internal/secrets"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/internal/tail"
@@ -151,6 +152,7 @@ type Server struct {
 	db       *meta.DB
 	st       *store.Store
 	hub      *tail.Hub
+	query    *query.Engine
 	coll     *collector.Manager
 	arch     *archive.Manager
 	clusters *clusters.Service
@@ -266,6 +268,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	if err := s.arch.Start(ctx); err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
+	if s.query, err = query.New(query.Deps{Store: s.st, Hub: s.hub, Archive: s.arch}); err != nil {
+		return nil, err
+	}
 	appsSvc, err := s.startApps(reg)
 	if err != nil {
 		return nil, err
@@ -279,7 +284,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, adminOut io.Writer
 	acfg.PublicMetrics = cfg.PublicMetrics
 	acfg.Version = cfg.Version
 	s.api, err = httpapi.New(acfg, httpapi.Deps{
-		Store: s.st, Hub: s.hub, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
+		Query: s.query, Meta: s.db, Auth: authn, Limiter: limiter, Limits: s.limits,
 		Logger: log.With("component", "http"), Registry: reg, Archive: s.arch, Clusters: s.clusters, Apps: appsSvc, Kube: s.kube,
 	})
 	if err != nil {
@@ -398,7 +403,7 @@ func (s *Server) startApps(reg prometheus.Registerer) (*apps.Service, error) {
 	}
 	cfg := apps.DefaultConfig()
 	cfg.LinkTTL = s.cfg.AppsLinkTTL
-	return apps.New(cfg, apps.Deps{Clusters: s.coll, Store: s.st, Hub: s.hub, Signer: signer, Archive: s.arch.Links(s.cfg.AppsLinkTTL)})
+	return apps.New(cfg, apps.Deps{Clusters: s.coll, Query: s.query, Signer: signer, Archive: s.arch.Links(s.cfg.AppsLinkTTL)})
 }
 
 // applyRetention gives the store each tenant's configured retention.

@@ -200,7 +200,7 @@ func benchStore(b *testing.B, n int, flush bool) (*Store, int64) {
 func BenchmarkQueryHeadNeedle(b *testing.B) {
 	s, raw := benchStore(b, 200_000, false)
 	ctx := context.Background()
-	q := Query{Tenant: "bench", Limit: 1000, LineFilters: []LineFilter{{Type: LineContains, Value: dataset.Needle}}}
+	q := Query{Tenant: "bench", Limit: 1000, LineFilters: []logmodel.LineFilter{{Type: logmodel.LineContains, Value: dataset.Needle}}}
 	b.ReportAllocs()
 	b.SetBytes(raw)
 	for b.Loop() {
@@ -217,7 +217,7 @@ func BenchmarkQueryHeadNeedle(b *testing.B) {
 func BenchmarkQueryNeedle(b *testing.B) {
 	s, _ := flushedStore(b, 200_000)
 	ctx := context.Background()
-	q := Query{Tenant: "bench", Limit: 1000, LineFilters: []LineFilter{{Type: LineToken, Value: dataset.Needle}}}
+	q := Query{Tenant: "bench", Limit: 1000, LineFilters: []logmodel.LineFilter{{Type: logmodel.LineToken, Value: dataset.Needle}}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.Query(ctx, q); err != nil {
@@ -229,7 +229,7 @@ func BenchmarkQueryNeedle(b *testing.B) {
 func BenchmarkCountRegexp(b *testing.B) {
 	s, raw := flushedStore(b, 200_000)
 	ctx := context.Background()
-	q := Query{Tenant: "bench", LineFilters: []LineFilter{{Type: LineRegexp, Value: `(?i)fail(ed|ure)`}}}
+	q := Query{Tenant: "bench", LineFilters: []logmodel.LineFilter{{Type: logmodel.LineRegexp, Value: `(?i)fail(ed|ure)`}}}
 	b.ReportAllocs()
 	b.SetBytes(raw)
 	for b.Loop() {

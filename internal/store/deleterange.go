@@ -14,7 +14,7 @@ import (
 // part holding such entries without them, the way merges rewrite parts; a
 // part left empty is dropped. It returns the number of entries removed.
 // The archive calls it once the entries are safely in object storage.
-func (s *Store) DeleteRange(ctx context.Context, tenant string, matchers []*Matcher, start, end int64, maxSeq uint64) (int64, error) {
+func (s *Store) DeleteRange(ctx context.Context, tenant string, matchers []logmodel.Matcher, start, end int64, maxSeq uint64) (int64, error) {
 	if err := validTenant(tenant); err != nil {
 		return 0, err
 	}
@@ -32,7 +32,7 @@ func (s *Store) DeleteRange(ctx context.Context, tenant string, matchers []*Matc
 
 // deleteRangeFromParts rewrites the parts of DeleteRange and returns the
 // number of entries removed.
-func (s *Store) deleteRangeFromParts(ctx context.Context, tenant string, matchers []*Matcher, start, end int64, maxSeq uint64) (int64, error) {
+func (s *Store) deleteRangeFromParts(ctx context.Context, tenant string, matchers []logmodel.Matcher, start, end int64, maxSeq uint64) (int64, error) {
 	s.manifestMu.Lock()
 	defer s.manifestMu.Unlock()
 	s.mu.RLock()
@@ -49,7 +49,11 @@ func (s *Store) deleteRangeFromParts(ctx context.Context, tenant string, matcher
 	if t == nil {
 		return 0, nil
 	}
-	streams := t.match(matchers)
+	ms, err := logmodel.CompileMatchers(matchers)
+	if err != nil {
+		return 0, err
+	}
+	streams := t.match(ms)
 	var total int64
 	for _, p := range cands {
 		if err := ctx.Err(); err != nil {

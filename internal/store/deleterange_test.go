@@ -30,7 +30,7 @@ func TestDeleteRange(t *testing.T) {
 	late := mustAppend(t, s, "t1", ent(a, base.Add(90*time.Minute+time.Second), "a-late"))
 	// a-late falls inside the range but came after the snapshot: it stays.
 	start, end := base.Add(time.Hour).UnixNano(), base.Add(3*time.Hour).UnixNano()
-	n, err := s.DeleteRange(ctx, "t1", []*Matcher{MustMatcher(MatchEqual, "namespace", "a")}, start, end, snap)
+	n, err := s.DeleteRange(ctx, "t1", []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "namespace", Value: "a"}}, start, end, snap)
 	if err != nil {
 		t.Fatalf("DeleteRange: %v", err)
 	}
@@ -39,7 +39,7 @@ func TestDeleteRange(t *testing.T) {
 	}
 	count := func(ns string, from, to int64) int {
 		t.Helper()
-		res, err := s.Query(ctx, Query{Tenant: "t1", Matchers: []*Matcher{MustMatcher(MatchEqual, "namespace", ns)}, Start: from, End: to, Limit: 1000, Direction: logmodel.Forward})
+		res, err := s.Query(ctx, Query{Tenant: "t1", Matchers: []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "namespace", Value: ns}}, Start: from, End: to, Limit: 1000, Direction: logmodel.Forward})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func TestDeleteRange(t *testing.T) {
 	if got := count("b", start, end); got != 120 {
 		t.Errorf("namespace b in the range: got %d; want 120 (not selected)", got)
 	}
-	res, err := s.Query(ctx, Query{Tenant: "t1", Matchers: []*Matcher{MustMatcher(MatchEqual, "namespace", "a")}, Start: base.Add(59 * time.Minute).UnixNano(), Limit: 2, Direction: logmodel.Forward})
+	res, err := s.Query(ctx, Query{Tenant: "t1", Matchers: []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "namespace", Value: "a"}}, Start: base.Add(59 * time.Minute).UnixNano(), Limit: 2, Direction: logmodel.Forward})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,13 @@ func newFilterPlan(q Query) (*plan, error) {
 	if pl.end == 0 {
 		pl.end = math.MaxInt64
 	}
+	var err error
+	if pl.matchers, err = logmodel.CompileMatchers(q.Matchers); err != nil {
+		return nil, err
+	}
+	if pl.meta, err = logmodel.CompileMatchers(q.MetaFilters); err != nil {
+		return nil, err
+	}
 	for _, f := range q.LineFilters {
 		c, err := compileFilter(f)
 		if err != nil {
@@ -96,7 +103,7 @@ func (f *EntryFilter) MayMatchBloom(filter []byte) bool {
 
 // MatchLabels reports whether a stream's labels satisfy the matchers.
 func (f *EntryFilter) MatchLabels(ls logmodel.Labels) bool {
-	for _, m := range f.pl.q.Matchers {
+	for _, m := range f.pl.matchers {
 		if !m.Matches(ls.Get(m.Name)) {
 			return false
 		}

@@ -30,12 +30,12 @@ func TestEntryFilterAndBloom(t *testing.T) {
 		}
 	}
 	f(Query{}, true, true, true, true)
-	f(Query{LineFilters: []LineFilter{{Type: LineContains, Value: "needle-7f3a9c"}}}, true, false, true, false)
-	f(Query{LineFilters: []LineFilter{{Type: LineContains, Value: "missing-haystack"}}}, false, false, false, false)
+	f(Query{LineFilters: []logmodel.LineFilter{{Type: logmodel.LineContains, Value: "needle-7f3a9c"}}}, true, false, true, false)
+	f(Query{LineFilters: []logmodel.LineFilter{{Type: logmodel.LineContains, Value: "missing-haystack"}}}, false, false, false, false)
 	f(Query{RequiredTokens: []string{"login"}}, true)
 	f(Query{RequiredTokens: []string{"logout"}}, false)
 	f(Query{Start: 101, End: 102}, true, false, true, false)
-	f(Query{Matchers: []*Matcher{MustMatcher(MatchEqual, "app", "web")}}, true, false, false, false)
+	f(Query{Matchers: []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "app", Value: "web"}}}, true, false, false, false)
 	f(Query{Direction: logmodel.Forward, After: &logmodel.PageToken{Timestamp: 101, Seq: 2}}, true, false, false, true)
 }
 

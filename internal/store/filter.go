@@ -7,111 +7,13 @@ import (
 	"regexp/syntax"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kubelog/kubelog/internal/logmodel"
 )
-
-// MatchType is a label or metadata comparison.
-type MatchType uint8
-
-const (
-	MatchEqual     MatchType = iota // =
-	MatchNotEqual                   // !=
-	MatchRegexp                     // =~ (fully anchored)
-	MatchNotRegexp                  // !~
-)
-
-func (t MatchType) String() string {
-	switch t {
-	case MatchNotEqual:
-		return "!="
-	case MatchRegexp:
-		return "=~"
-	case MatchNotRegexp:
-		return "!~"
-	}
-	return "="
-}
-
-// Matcher compares one label (or metadata key) with a value. An absent label
-// compares as the empty string, as in Prometheus and Loki.
-type Matcher struct {
-	Type  MatchType
-	Name  string
-	Value string
-	re    *regexp.Regexp
-}
-
-// NewMatcher builds a matcher, compiling regular expressions fully anchored.
-func NewMatcher(t MatchType, name, value string) (*Matcher, error) {
-	m := &Matcher{Type: t, Name: name, Value: value}
-	if t == MatchRegexp || t == MatchNotRegexp {
-		re, err := regexp.Compile("^(?:" + value + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("matcher %s%s%q: %w", name, t, value, err)
-		}
-		m.re = re
-	}
-	return m, nil
-}
-
-// MustMatcher is NewMatcher for constant, known-good arguments; it panics on
-// error.
-func MustMatcher(t MatchType, name, value string) *Matcher {
-	m, err := NewMatcher(t, name, value)
-	if err != nil {
-		panic("BUG: " + err.Error())
-	}
-	return m
-}
-
-// Matches reports whether v satisfies the matcher.
-func (m *Matcher) Matches(v string) bool {
-	switch m.Type {
-	case MatchEqual:
-		return v == m.Value
-	case MatchNotEqual:
-		return v != m.Value
-	case MatchRegexp:
-		return m.re.MatchString(v)
-	default:
-		return !m.re.MatchString(v)
-	}
-}
-
-func (m *Matcher) String() string { return fmt.Sprintf("%s%s%q", m.Name, m.Type, m.Value) }
-
-// LineFilterType selects how a line filter compares.
-type LineFilterType uint8
-
-const (
-	// LineContains keeps lines that contain Value.
-	LineContains LineFilterType = iota
-	// LineNotContains drops lines that contain Value.
-	LineNotContains
-	// LineContainsFold keeps lines that contain Value, ignoring ASCII case.
-	LineContainsFold
-	// LineNotContainsFold drops lines that contain Value, ignoring ASCII case.
-	LineNotContainsFold
-	// LineRegexp keeps lines that match the regular expression Value.
-	LineRegexp
-	// LineNotRegexp drops lines that match Value.
-	LineNotRegexp
-	// LineToken keeps lines holding Value as whole tokens: the text of Value
-	// with a token boundary at both ends ("error" matches "an error:" but not
-	// "errors"). Blocks whose bloom filter lacks Value's tokens are skipped.
-	LineToken
-	// LineTokenFold is LineToken ignoring ASCII case.
-	LineTokenFold
-)
-
-// LineFilter is one line filter of a query.
-type LineFilter struct {
-	Type  LineFilterType
-	Value string
-}
 
 // compiledFilter is a LineFilter ready to run.
 type compiledFilter struct {
-	typ    LineFilterType
+	typ    logmodel.LineFilterType
 	needle []byte // lowercased for the Fold types
 	re     *regexp.Regexp
 	// lit is a literal every regexp match contains; litFold means compare it
@@ -120,12 +22,12 @@ type compiledFilter struct {
 	litFold bool
 }
 
-func compileFilter(f LineFilter) (*compiledFilter, error) {
+func compileFilter(f logmodel.LineFilter) (*compiledFilter, error) {
 	c := &compiledFilter{typ: f.Type, needle: []byte(f.Value)}
 	switch f.Type {
-	case LineContainsFold, LineNotContainsFold, LineTokenFold:
+	case logmodel.LineContainsFold, logmodel.LineNotContainsFold, logmodel.LineTokenFold:
 		c.needle = bytes.ToLower(c.needle)
-	case LineRegexp, LineNotRegexp:
+	case logmodel.LineRegexp, logmodel.LineNotRegexp:
 		re, err := regexp.Compile(f.Value)
 		if err != nil {
 			return nil, fmt.Errorf("line filter regexp %q: %w", f.Value, err)
@@ -133,7 +35,7 @@ func compileFilter(f LineFilter) (*compiledFilter, error) {
 		c.re = re
 		lit, fold := requiredLiteral(f.Value)
 		c.lit, c.litFold = []byte(lit), fold
-	case LineContains, LineNotContains, LineToken:
+	case logmodel.LineContains, logmodel.LineNotContains, logmodel.LineToken:
 	default:
 		return nil, fmt.Errorf("unknown line filter type %d", f.Type)
 	}
@@ -143,21 +45,21 @@ func compileFilter(f LineFilter) (*compiledFilter, error) {
 // match evaluates the filter on one line.
 func (c *compiledFilter) match(line []byte) bool {
 	switch c.typ {
-	case LineContains:
+	case logmodel.LineContains:
 		return bytes.Contains(line, c.needle)
-	case LineNotContains:
+	case logmodel.LineNotContains:
 		return !bytes.Contains(line, c.needle)
-	case LineContainsFold:
+	case logmodel.LineContainsFold:
 		return indexFold(line, c.needle) >= 0
-	case LineNotContainsFold:
+	case logmodel.LineNotContainsFold:
 		return indexFold(line, c.needle) < 0
-	case LineRegexp:
+	case logmodel.LineRegexp:
 		return c.regexpMatch(line)
-	case LineNotRegexp:
+	case logmodel.LineNotRegexp:
 		return !c.regexpMatch(line)
-	case LineToken:
+	case logmodel.LineToken:
 		return containsToken(line, c.needle, false)
-	case LineTokenFold:
+	case logmodel.LineTokenFold:
 		return containsToken(line, c.needle, true)
 	}
 	return false
@@ -181,11 +83,11 @@ func (c *compiledFilter) regexpMatch(line []byte) bool {
 // as a whole. It returns nil for filters without one.
 func (c *compiledFilter) anchor() ([]byte, bool) {
 	switch c.typ {
-	case LineContains, LineToken:
+	case logmodel.LineContains, logmodel.LineToken:
 		return c.needle, false
-	case LineContainsFold, LineTokenFold:
+	case logmodel.LineContainsFold, logmodel.LineTokenFold:
 		return c.needle, true
-	case LineRegexp:
+	case logmodel.LineRegexp:
 		if len(c.lit) > 0 {
 			return c.lit, c.litFold
 		}
@@ -198,15 +100,15 @@ func (c *compiledFilter) anchor() ([]byte, bool) {
 // substringHashes).
 func (c *compiledFilter) hashes() (tokens, grams, inner []uint64) {
 	switch c.typ {
-	case LineToken, LineTokenFold:
+	case logmodel.LineToken, logmodel.LineTokenFold:
 		for _, tok := range splitTokens(string(c.needle)) {
 			if indexableToken(tok) {
 				tokens = append(tokens, tokenHash(tok))
 			}
 		}
-	case LineContains, LineContainsFold:
+	case logmodel.LineContains, logmodel.LineContainsFold:
 		return substringHashes(string(c.needle))
-	case LineRegexp:
+	case logmodel.LineRegexp:
 		if len(c.lit) > 0 {
 			return substringHashes(string(c.lit))
 		}

@@ -199,8 +199,8 @@ func TestNeedleSkipsBlocks(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []LineFilter{{Type: LineToken, Value: "xneedle-7f3a9cx"}, {Type: LineContains, Value: "needl"}} {
-		res, err := s.Query(ctx, Query{Tenant: "t", Limit: 1000, LineFilters: []LineFilter{f}})
+	for _, f := range []logmodel.LineFilter{{Type: logmodel.LineToken, Value: "xneedle-7f3a9cx"}, {Type: logmodel.LineContains, Value: "needl"}} {
+		res, err := s.Query(ctx, Query{Tenant: "t", Limit: 1000, LineFilters: []logmodel.LineFilter{f}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,12 +273,12 @@ func TestHeadSearch(t *testing.T) {
 		mustAppend(t, s, "t", batch...)
 		all = append(all, batch...)
 	}
-	for _, f := range []LineFilter{
-		{Type: LineContains, Value: "error"},
-		{Type: LineContainsFold, Value: "error"},
-		{Type: LineContains, Value: "rorE"},
-		{Type: LineRegexp, Value: `fail(ed|ure)`},
-		{Type: LineRegexp, Value: `(?i)err`},
+	for _, f := range []logmodel.LineFilter{
+		{Type: logmodel.LineContains, Value: "error"},
+		{Type: logmodel.LineContainsFold, Value: "error"},
+		{Type: logmodel.LineContains, Value: "rorE"},
+		{Type: logmodel.LineRegexp, Value: `fail(ed|ure)`},
+		{Type: logmodel.LineRegexp, Value: `(?i)err`},
 	} {
 		c, err := compileFilter(f)
 		if err != nil {
@@ -290,13 +290,13 @@ func TestHeadSearch(t *testing.T) {
 				want++
 			}
 		}
-		pl, err := s.prepare(Query{Tenant: "t", LineFilters: []LineFilter{f}}, false, 0)
+		pl, err := s.prepare(Query{Tenant: "t", LineFilters: []logmodel.LineFilter{f}}, false, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		search := pl.headSearch
 		pl.release()
-		res, err := s.Query(ctx, Query{Tenant: "t", Limit: 10000, LineFilters: []LineFilter{f}})
+		res, err := s.Query(ctx, Query{Tenant: "t", Limit: 10000, LineFilters: []logmodel.LineFilter{f}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -114,7 +114,7 @@ type StreamStat struct {
 // StreamStats counts entries and bytes per stream over [start, end) from
 // block metadata and timestamps, without decompressing lines. end 0 means no
 // upper bound.
-func (s *Store) StreamStats(ctx context.Context, tenant string, matchers []*Matcher, start, end int64) ([]StreamStat, QueryStats, error) {
+func (s *Store) StreamStats(ctx context.Context, tenant string, matchers []logmodel.Matcher, start, end int64) ([]StreamStat, QueryStats, error) {
 	pl, err := s.prepareMode(Query{Tenant: tenant, Matchers: matchers, Start: start, End: end}, false, 0, true)
 	if err != nil {
 		return nil, QueryStats{}, err
@@ -214,7 +214,7 @@ func (s *Store) Count(ctx context.Context, q Query) (entries, bytes uint64, stat
 
 // Series returns the label sets of streams with entries in [start, end) that
 // match the matchers, sorted.
-func (s *Store) Series(ctx context.Context, tenant string, matchers []*Matcher, start, end int64) ([]logmodel.Labels, error) {
+func (s *Store) Series(ctx context.Context, tenant string, matchers []logmodel.Matcher, start, end int64) ([]logmodel.Labels, error) {
 	streams, err := s.activeStreams(tenant, matchers, start, end)
 	if err != nil {
 		return nil, err
@@ -229,7 +229,7 @@ func (s *Store) Series(ctx context.Context, tenant string, matchers []*Matcher, 
 
 // LabelNames returns the label names of matching streams with entries in
 // [start, end), sorted.
-func (s *Store) LabelNames(ctx context.Context, tenant string, matchers []*Matcher, start, end int64) ([]string, error) {
+func (s *Store) LabelNames(ctx context.Context, tenant string, matchers []logmodel.Matcher, start, end int64) ([]string, error) {
 	streams, err := s.activeStreams(tenant, matchers, start, end)
 	if err != nil {
 		return nil, err
@@ -245,7 +245,7 @@ func (s *Store) LabelNames(ctx context.Context, tenant string, matchers []*Match
 
 // LabelValues returns the values of label name among matching streams with
 // entries in [start, end), sorted.
-func (s *Store) LabelValues(ctx context.Context, tenant, name string, matchers []*Matcher, start, end int64) ([]string, error) {
+func (s *Store) LabelValues(ctx context.Context, tenant, name string, matchers []logmodel.Matcher, start, end int64) ([]string, error) {
 	streams, err := s.activeStreams(tenant, matchers, start, end)
 	if err != nil {
 		return nil, err
@@ -270,7 +270,7 @@ func sortedKeys(m map[string]bool) []string {
 
 // activeStreams returns matching streams with a block or head entries
 // overlapping [start, end), judged at block granularity.
-func (s *Store) activeStreams(tenant string, matchers []*Matcher, start, end int64) ([]*Stream, error) {
+func (s *Store) activeStreams(tenant string, matchers []logmodel.Matcher, start, end int64) ([]*Stream, error) {
 	pl, err := s.prepareMode(Query{Tenant: tenant, Matchers: matchers, Start: start, End: end}, false, 0, true)
 	if err != nil {
 		return nil, err

@@ -118,10 +118,10 @@ func checkRandomQuery(t *testing.T, s *Store, rng *rand.Rand, model []modelEntry
 		q.Direction = logmodel.Backward
 	}
 	if rng.IntN(2) == 0 {
-		q.Matchers = append(q.Matchers, MustMatcher(MatchEqual, "namespace", fmt.Sprintf("ns%d", rng.IntN(3))))
+		q.Matchers = append(q.Matchers, logmodel.Matcher{Type: logmodel.MatchEqual, Name: "namespace", Value: fmt.Sprintf("ns%d", rng.IntN(3))})
 	}
 	if rng.IntN(3) == 0 {
-		q.Matchers = append(q.Matchers, MustMatcher(MatchRegexp, "pod", "pod[1-5]"))
+		q.Matchers = append(q.Matchers, logmodel.Matcher{Type: logmodel.MatchRegexp, Name: "pod", Value: "pod[1-5]"})
 	}
 	if rng.IntN(2) == 0 {
 		q.Start = testBase.Add(time.Duration(rng.IntN(150)) * time.Second).UnixNano()
@@ -129,20 +129,20 @@ func checkRandomQuery(t *testing.T, s *Store, rng *rand.Rand, model []modelEntry
 	}
 	switch rng.IntN(5) {
 	case 0:
-		q.LineFilters = []LineFilter{{Type: LineToken, Value: words[rng.IntN(len(words))]}}
+		q.LineFilters = []logmodel.LineFilter{{Type: logmodel.LineToken, Value: words[rng.IntN(len(words))]}}
 	case 1:
-		q.LineFilters = []LineFilter{{Type: LineNotContains, Value: words[rng.IntN(len(words))]}}
+		q.LineFilters = []logmodel.LineFilter{{Type: logmodel.LineNotContains, Value: words[rng.IntN(len(words))]}}
 	case 2:
-		q.LineFilters = []LineFilter{{Type: LineRegexp, Value: "(?i)(err|warn)"}}
+		q.LineFilters = []logmodel.LineFilter{{Type: logmodel.LineRegexp, Value: "(?i)(err|warn)"}}
 	case 3:
 		// A substring cut from a line: bloom grams must never lose a match.
 		w := words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
 		a := rng.IntN(len(w))
 		b := a + 1 + rng.IntN(len(w)-a)
-		q.LineFilters = []LineFilter{{Type: LineContains, Value: w[a:b]}}
+		q.LineFilters = []logmodel.LineFilter{{Type: logmodel.LineContains, Value: w[a:b]}}
 	}
 	if rng.IntN(4) == 0 {
-		q.MetaFilters = []*Matcher{MustMatcher(MatchEqual, "level", words[rng.IntN(3)])}
+		q.MetaFilters = []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "level", Value: words[rng.IntN(3)]}}
 	}
 	var want []modelEntry
 	for _, e := range model {
@@ -264,7 +264,7 @@ func checkRandomQuery(t *testing.T, s *Store, rng *rand.Rand, model []modelEntry
 
 func modelMatch(q Query, e modelEntry) bool {
 	for _, m := range q.Matchers {
-		if !m.Matches(e.labels.Get(m.Name)) {
+		if !mustCompile(m).Matches(e.labels.Get(m.Name)) {
 			return false
 		}
 	}
@@ -281,28 +281,36 @@ func modelMatch(q Query, e modelEntry) bool {
 		}
 	}
 	for _, m := range q.MetaFilters {
-		if !m.Matches(e.md.Get(m.Name)) {
+		if !mustCompile(m).Matches(e.md.Get(m.Name)) {
 			return false
 		}
 	}
 	return true
 }
 
+func mustCompile(m logmodel.Matcher) *logmodel.CompiledMatcher {
+	c, err := m.Compile()
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
 // naiveFilter evaluates a filter without the engine's shortcuts.
 func naiveFilter(c *compiledFilter, line string) bool {
 	switch c.typ {
-	case LineToken:
+	case logmodel.LineToken:
 		for _, tok := range splitTokens(line) {
 			if tok == string(c.needle) {
 				return true
 			}
 		}
 		return false
-	case LineNotContains:
+	case logmodel.LineNotContains:
 		return !containsString(line, string(c.needle))
-	case LineContains:
+	case logmodel.LineContains:
 		return containsString(line, string(c.needle))
-	case LineRegexp:
+	case logmodel.LineRegexp:
 		return c.re.MatchString(line)
 	}
 	panic("naiveFilter: unsupported filter")

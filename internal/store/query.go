@@ -18,7 +18,7 @@ import (
 type Query struct {
 	Tenant string
 	// Matchers select streams by label; all must match.
-	Matchers []*Matcher
+	Matchers []logmodel.Matcher
 	// Streams, when not nil, keeps only the selected streams with these
 	// IDs. EntryFilter ignores it.
 	Streams []uint64
@@ -26,9 +26,9 @@ type Query struct {
 	// no upper bound.
 	Start, End int64
 	// LineFilters must all pass.
-	LineFilters []LineFilter
+	LineFilters []logmodel.LineFilter
 	// MetaFilters compare structured metadata; all must match.
-	MetaFilters []*Matcher
+	MetaFilters []logmodel.Matcher
 	// Predicate, when set, is a further test run after the filters above. It
 	// may run concurrently on several goroutines.
 	Predicate func(s *Stream, e *EntryView) bool
@@ -89,11 +89,13 @@ type plan struct {
 	parts   []*part
 	heads   []*head
 	filters []*compiledFilter
-	tokens  []uint64
-	grams   []uint64 // checked only in parts whose blooms hold grams
-	inner   []uint64 // checked only in parts whose blooms hold inner grams
-	anchor  []byte
-	fold    bool
+	// matchers and meta are q.Matchers and q.MetaFilters compiled.
+	matchers, meta []*logmodel.CompiledMatcher
+	tokens         []uint64
+	grams          []uint64 // checked only in parts whose blooms hold grams
+	inner          []uint64 // checked only in parts whose blooms hold inner grams
+	anchor         []byte
+	fold           bool
 	// anchorDigits says the anchor holds digits, so it must be searched in
 	// the text with its digits merged back.
 	anchorDigits bool
@@ -168,7 +170,7 @@ func (s *Store) prepareMode(q Query, seqMode bool, afterSeq uint64, wholeStreams
 	if pl.t == nil {
 		return pl, nil
 	}
-	pl.streams = pl.t.match(q.Matchers)
+	pl.streams = pl.t.match(pl.matchers)
 	if q.Streams != nil {
 		only := make(map[uint64]*Stream, len(q.Streams))
 		for _, id := range q.Streams {
@@ -376,13 +378,13 @@ func (pl *plan) release() {
 }
 
 // match returns the tenant's streams that satisfy every matcher.
-func (t *tenant) match(ms []*Matcher) map[uint64]*Stream {
+func (t *tenant) match(ms []*logmodel.CompiledMatcher) map[uint64]*Stream {
 	t.smu.RLock()
 	defer t.smu.RUnlock()
 	var cands []*Stream
-	var best *Matcher
+	var best *logmodel.CompiledMatcher
 	for _, m := range ms {
-		if m.Type == MatchEqual && m.Value != "" {
+		if m.Type == logmodel.MatchEqual && m.Value != "" {
 			if best == nil || len(t.postings[m.Name][m.Value]) < len(t.postings[best.Name][best.Value]) {
 				best = m
 			}
@@ -598,7 +600,7 @@ func (sc *scanner) accept(st *Stream, e *EntryView) bool {
 			return false
 		}
 	}
-	for _, m := range pl.q.MetaFilters {
+	for _, m := range pl.meta {
 		if !m.Matches(e.Metadata.Get(m.Name)) {
 			return false
 		}

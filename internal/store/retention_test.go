@@ -118,7 +118,7 @@ func TestQueryDuringRetentionSeesWholeParts(t *testing.T) {
 	done := make(chan error)
 	go func() {
 		for i := 0; i < 30; i++ {
-			n, _, _, err := s.Count(ctx, Query{Tenant: "t", LineFilters: []LineFilter{{Type: LineContains, Value: " i"}}})
+			n, _, _, err := s.Count(ctx, Query{Tenant: "t", LineFilters: []logmodel.LineFilter{{Type: logmodel.LineContains, Value: " i"}}})
 			if err != nil {
 				done <- err
 				return

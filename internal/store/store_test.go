@@ -123,15 +123,15 @@ func TestAppendQueryAcrossFlushAndRestart(t *testing.T) {
 		if got, want := lines(res.Entries), "a1 hello"; got != want || res.HasMore {
 			t.Fatalf("%s: page 2 got %q more=%v; want %q", stage, got, res.HasMore, want)
 		}
-		res, _ = s.Query(ctx, Query{Tenant: "t1", Matchers: []*Matcher{MustMatcher(MatchEqual, "app", "a")}})
+		res, _ = s.Query(ctx, Query{Tenant: "t1", Matchers: []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "app", Value: "a"}}})
 		if got, want := lines(res.Entries), "a1 hello|a3 error here"; got != want {
 			t.Fatalf("%s: matcher got %q; want %q", stage, got, want)
 		}
-		res, _ = s.Query(ctx, Query{Tenant: "t1", LineFilters: []LineFilter{{Type: LineToken, Value: "error"}}})
+		res, _ = s.Query(ctx, Query{Tenant: "t1", LineFilters: []logmodel.LineFilter{{Type: logmodel.LineToken, Value: "error"}}})
 		if got, want := lines(res.Entries), "a3 error here"; got != want {
 			t.Fatalf("%s: token got %q; want %q", stage, got, want)
 		}
-		res, _ = s.Query(ctx, Query{Tenant: "t1", MetaFilters: []*Matcher{MustMatcher(MatchEqual, "level", "info")}})
+		res, _ = s.Query(ctx, Query{Tenant: "t1", MetaFilters: []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "level", Value: "info"}}})
 		if got, want := lines(res.Entries), "b2 world"; got != want {
 			t.Fatalf("%s: metadata got %q; want %q", stage, got, want)
 		}
@@ -301,7 +301,7 @@ func TestAppendInterleavedStreams(t *testing.T) {
 		t.Fatalf("accepted %d, err %v", res.Accepted, err)
 	}
 	for _, i := range []int{0, 7, 63, 64, 127, 149} {
-		q, err := s.Query(context.Background(), Query{Tenant: "t1", Matchers: []*Matcher{MustMatcher(MatchEqual, "pod", fmt.Sprintf("p%03d", i))}})
+		q, err := s.Query(context.Background(), Query{Tenant: "t1", Matchers: []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "pod", Value: fmt.Sprintf("p%03d", i)}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func TestFlushedHeadIsReleased(t *testing.T) {
 	if old.Value() != nil {
 		t.Fatal("the flushed head is still reachable")
 	}
-	res, err := s.Query(ctx, Query{Tenant: "t", Matchers: []*Matcher{MustMatcher(MatchRegexp, "pod", "job-.*")}, Limit: 1000})
+	res, err := s.Query(ctx, Query{Tenant: "t", Matchers: []logmodel.Matcher{{Type: logmodel.MatchRegexp, Name: "pod", Value: "job-.*"}}, Limit: 1000})
 	if err != nil || len(res.Entries) != 101 {
 		t.Fatalf("query: %d entries, %v", len(res.Entries), err)
 	}

@@ -247,10 +247,9 @@ type Gap struct {
 // FollowSpec says what to follow.
 type FollowSpec struct {
 	Tenant string
-	// Query selects streams and entries for reads from the store; Match must
-	// accept exactly the same entries for the live path.
+	// Query selects the entries, both for reads from the store and, through
+	// store.EntryFilter, for the live path.
 	Query store.Query
-	Match func(e *logmodel.Entry) bool
 	// Cursor is where to resume: entries after it are delivered.
 	Cursor logmodel.Cursor
 	// ReadBatch is how many entries one store read returns.
@@ -272,6 +271,10 @@ func (h *Hub) Follow(ctx context.Context, r Reader, spec FollowSpec, deliver fun
 	if spec.ReadBatch <= 0 {
 		spec.ReadBatch = 500
 	}
+	live, err := store.NewEntryFilter(spec.Query)
+	if err != nil {
+		return err
+	}
 	cursor := spec.Cursor
 	if oldest := r.OldestCursor(spec.Tenant); !cursor.IsZero() && oldest.Seq > cursor.Seq+1 {
 		gap := &Gap{After: cursor, Next: oldest, Missing: oldest.Seq - cursor.Seq - 1}
@@ -281,7 +284,7 @@ func (h *Hub) Follow(ctx context.Context, r Reader, spec FollowSpec, deliver fun
 		cursor = logmodel.Cursor{Seq: oldest.Seq - 1}
 	}
 	for {
-		sub := h.Subscribe(spec.Tenant, spec.Match)
+		sub := h.Subscribe(spec.Tenant, live.Match)
 		err := h.catchUpAndLive(ctx, r, spec, sub, &cursor, deliver)
 		h.Unsubscribe(sub)
 		if err != errResync {
@@ -364,17 +367,6 @@ func flush(spec FollowSpec) error {
 	return spec.Flush()
 }
 
-// MatchFilter builds the live-path test that matches a store query built by
-// QueryFor.
-func MatchFilter(f *Filter, service string) func(e *logmodel.Entry) bool {
-	return func(e *logmodel.Entry) bool {
-		if service != "" && service != "*" && e.Labels.Get("app") != service {
-			return false
-		}
-		return f.Match(e.Labels, e.Metadata, e.Line)
-	}
-}
-
 // streamLabels are the keys known to be stream labels, so that an equality
 // on them can select streams before any line is read.
 var streamLabels = map[string]bool{"cluster": true, "namespace": true, "pod": true, "container": true, "app": true, "node": true}
@@ -384,15 +376,13 @@ var streamLabels = map[string]bool{"cluster": true, "namespace": true, "pod": tr
 func QueryFor(tenant string, f *Filter, service string) store.Query {
 	q := store.Query{Tenant: tenant}
 	if service != "" && service != "*" {
-		q.Matchers = append(q.Matchers, store.MustMatcher(store.MatchEqual, "app", service))
+		q.Matchers = append(q.Matchers, logmodel.Matcher{Type: logmodel.MatchEqual, Name: "app", Value: service})
 	}
 	for k, v := range f.Equalities() {
 		if !streamLabels[k] || v == "" {
 			continue
 		}
-		if m, err := store.NewMatcher(store.MatchEqual, k, v); err == nil {
-			q.Matchers = append(q.Matchers, m)
-		}
+		q.Matchers = append(q.Matchers, logmodel.Matcher{Type: logmodel.MatchEqual, Name: k, Value: v})
 	}
 	q.Predicate = func(st *store.Stream, e *store.EntryView) bool {
 		return f.Match(st.Labels, e.Metadata, e.Line)

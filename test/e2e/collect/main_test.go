@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kubelog/kubelog/internal/collector"
+	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/store"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
@@ -174,7 +175,7 @@ func stored(t *testing.T, st *store.Store, namespaces ...string) map[string][]st
 	var mu sync.Mutex
 	out := make(map[string][]storedEntry)
 	for _, ns := range namespaces {
-		q := store.Query{Tenant: tenant, Matchers: []*store.Matcher{store.MustMatcher(store.MatchEqual, "namespace", ns)}}
+		q := store.Query{Tenant: tenant, Matchers: []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "namespace", Value: ns}}}
 		_, err := st.Scan(t.Context(), q, func(_ int, s *store.Stream, e *store.EntryView) error {
 			k := s.Labels.Get("namespace") + "/" + s.Labels.Get("pod") + "/" + s.Labels.Get("container")
 			mu.Lock()

@@ -1,9 +1,10 @@
-package httpapi
+package query
 
 import (
+	"cmp"
 	"context"
-	"fmt"
 	"math"
+	"slices"
 
 	"github.com/kubelog/kubelog/internal/archive"
 	"github.com/kubelog/kubelog/internal/logmodel"
@@ -11,6 +12,47 @@ import (
 	"github.com/kubelog/kubelog/internal/logql"
 	"github.com/kubelog/kubelog/internal/store"
 )
+
+// LogQL returns a LogQL engine over the tenant's entries, the archived
+// ones too with withArchive: the entry point of instant, range and log
+// queries.
+func (e *Engine) LogQL(tenant string, withArchive bool) (*logql.Engine, error) {
+	src := storeSource{st: e.st, tenant: tenant}
+	if !withArchive {
+		return logql.NewEngine(src, e.logql)
+	}
+	if e.arch == nil {
+		return nil, ErrNoArchive
+	}
+	src.arch = e.arch
+	return logql.NewEngine(archiveSource{src}, e.logql)
+}
+
+// LogQLSelection is the store query of a log query's stream selector and
+// the line filters it pushes down, for a follow of the query.
+func LogQLSelection(tenant string, expr logql.Expr) store.Query {
+	ms, fs := logql.Pushdown(expr)
+	return store.Query{Tenant: tenant, Matchers: ms, LineFilters: fs}
+}
+
+// Entries flattens a log query's streams into entries in the direction by
+// (timestamp, cursor), the order of every other entry listing.
+func Entries(v logql.Streams, dir logmodel.Direction) []logmodel.Entry {
+	var ents []logmodel.Entry
+	for _, s := range v {
+		for _, e := range s.Entries {
+			ents = append(ents, logmodel.Entry{Labels: s.Labels, Timestamp: e.Timestamp, Line: []byte(e.Line), Metadata: e.Metadata, Cursor: e.Cursor})
+		}
+	}
+	slices.SortFunc(ents, func(x, y logmodel.Entry) int {
+		c := cmp.Or(cmp.Compare(x.Timestamp, y.Timestamp), cmp.Compare(x.Cursor.Seq, y.Cursor.Seq))
+		if dir == logmodel.Backward {
+			return -c
+		}
+		return c
+	})
+	return ents
+}
 
 // storeSource serves one tenant's entries to the LogQL engine, pushing the
 // matchers, the time range and the line filters down into the store, where
@@ -26,40 +68,13 @@ var _ logql.Source = storeSource{}
 
 func (s storeSource) Workers() int { return s.st.Workers() }
 
-func (s storeSource) query(p logql.SelectParams) (store.Query, error) {
-	q := store.Query{Tenant: s.tenant, Start: p.Start, End: p.End, Direction: p.Direction, Limit: p.Limit}
-	for _, m := range p.Matchers {
-		sm, err := store.NewMatcher(store.MatchType(m.Type), m.Name, m.Value)
-		if err != nil {
-			return q, err
-		}
-		q.Matchers = append(q.Matchers, sm)
-	}
-	for _, f := range p.Filters {
-		var t store.LineFilterType
-		switch f.Type {
-		case logql.FilterContains:
-			t = store.LineContains
-		case logql.FilterNotContains:
-			t = store.LineNotContains
-		case logql.FilterRegexp:
-			t = store.LineRegexp
-		case logql.FilterNotRegexp:
-			t = store.LineNotRegexp
-		default:
-			return q, fmt.Errorf("BUG: unknown pushed-down filter %v", f.Type)
-		}
-		q.LineFilters = append(q.LineFilters, store.LineFilter{Type: t, Value: f.Value})
-	}
-	return q, nil
+func (s storeSource) query(p logql.SelectParams) store.Query {
+	return store.Query{Tenant: s.tenant, Matchers: p.Matchers, LineFilters: p.Filters, Start: p.Start, End: p.End, Direction: p.Direction, Limit: p.Limit}
 }
 
 // SelectLogs implements logql.Source.
 func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn func(worker int, e *logql.Entry) error) error {
-	q, err := s.query(p)
-	if err != nil {
-		return err
-	}
+	q := s.query(p)
 	if p.Limit > 0 {
 		res, err := s.st.Query(ctx, q)
 		if err != nil {
@@ -81,6 +96,7 @@ func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn fu
 		return nil
 	}
 	var archived []logmodel.Entry
+	var err error
 	var seen map[uint64]bool
 	if s.arch != nil {
 		q.Limit = math.MaxInt32
@@ -116,12 +132,8 @@ func (s storeSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn fu
 var _ logql.Counter = storeSource{}
 
 // CountStreams implements logql.Counter from block metadata.
-func (s storeSource) CountStreams(ctx context.Context, ms []logql.Matcher, start, end int64) ([]logql.StreamCount, error) {
-	q, err := s.query(logql.SelectParams{Matchers: ms})
-	if err != nil {
-		return nil, err
-	}
-	stats, _, err := s.st.StreamStats(ctx, s.tenant, q.Matchers, start, end)
+func (s storeSource) CountStreams(ctx context.Context, ms []logmodel.Matcher, start, end int64) ([]logql.StreamCount, error) {
+	stats, _, err := s.st.StreamStats(ctx, s.tenant, ms, start, end)
 	if err != nil {
 		return nil, err
 	}
@@ -130,4 +142,20 @@ func (s storeSource) CountStreams(ctx context.Context, ms []logql.Matcher, start
 		out[i] = logql.StreamCount{Labels: st.Stream.Labels, Entries: st.Entries, Bytes: st.Bytes}
 	}
 	return out, nil
+}
+
+// archiveSource is a storeSource that reads the archive too. It is not a
+// logql.Counter: counts from local block metadata would miss the archive, so
+// metric queries read the entries.
+type archiveSource struct {
+	src storeSource
+}
+
+var _ logql.Source = archiveSource{}
+
+func (s archiveSource) Workers() int { return s.src.Workers() }
+
+// SelectLogs implements logql.Source.
+func (s archiveSource) SelectLogs(ctx context.Context, p logql.SelectParams, fn func(worker int, e *logql.Entry) error) error {
+	return s.src.SelectLogs(ctx, p, fn)
 }
