@@ -103,7 +103,7 @@ func operations() []op {
 		{method: "GET", path: SessionsPath + "/{id}", scope: "read", summary: "A tail session", status: 200, answer: Session{}},
 		{method: "PATCH", path: SessionsPath + "/{id}", scope: "read", summary: "Change a tail session's filter or service", body: SessionPatch{}, status: 200, answer: Session{}},
 		{method: "DELETE", path: SessionsPath + "/{id}", scope: "read", summary: "End a tail session", status: 200, answer: Session{}},
-		{method: "GET", path: SessionsPath + "/{id}/stream", scope: "read", summary: "Follow a tail session: Server-Sent Events (an entry per event, id its cursor; event gap for entries retention deleted), or WebSocket messages with Upgrade: websocket. Resumes after Last-Event-ID or cursor", query: []string{"cursor"}, status: 200, answer: eventStream},
+		{method: "GET", path: SessionsPath + "/{id}/stream", scope: "read", summary: "Follow a tail session: Server-Sent Events (an entry per event, id its cursor; event gap for entries retention deleted), or WebSocket messages with Upgrade: websocket. Resumes after Last-Event-ID or cursor", query: []string{"cursor"}, status: 200, answer: eventStream, more: map[int]any{101: nil}},
 
 		{method: "GET", path: l + "/archive/policies", scope: "manage", summary: "Archive policies, or the one with id", query: []string{"id"}, status: 200, answer: oneOf{PolicyList{}, Policy{}}},
 		{method: "GET", path: l + "/archive/policies/{id}", scope: "manage", summary: "An archive policy", status: 200, answer: Policy{}},

@@ -20,14 +20,15 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
 
 // rollout is the Deployment of cases (a), (c), (e) and (f): rolled out twice,
 // RUN logs written by each revision's pod. Its tests share it.
 type rollout struct {
-	app        appJSON
-	deps       []deploymentJSON // newest first
+	app        apiclient.App
+	deps       []apiclient.Deployment // newest first
 	v1, v2     []string
 	v2File     *logFile
 	rs2        string
@@ -112,16 +113,12 @@ func TestRollout(t *testing.T) {
 	if r.deps[1].Phase != "SUPERSEDED" || !slices.Equal(r.deps[0].Components, []string{"app"}) {
 		t.Fatalf("deployments: %+v", r.deps)
 	}
-	var one struct {
-		Deployment deploymentJSON `json:"deployment"`
-	}
+	var one apiclient.DeploymentAnswer
 	getJSON(t, "/v2/apps/"+r.app.ID+"/deployments/"+r.deps[1].ID, &one)
 	if one.Deployment.ID != r.deps[1].ID || one.Deployment.Revision != 1 {
 		t.Fatalf("GET deployment: %+v", one.Deployment)
 	}
-	var app struct {
-		App appJSON `json:"app"`
-	}
+	var app apiclient.AppAnswer
 	getJSON(t, "/v2/apps/"+r.app.ID, &app)
 	if app.App.Kind != "Deployment" || app.App.Cluster != "default" || app.App.Name != "web" || app.App.CreatedAt.IsZero() {
 		t.Fatalf("GET app: %+v", app.App)
@@ -177,7 +174,7 @@ func TestSignedURL(t *testing.T) {
 	testenv.SkipIfDisabled(t)
 	t.Parallel()
 	r := rolledOut(t)
-	var l logsJSON
+	var l apiclient.AppLogs
 	start := time.Now()
 	getJSON(t, logsURL(r.app.ID, r.deps[1].ID, "app", "RUN"), &l)
 	asked := time.Since(start)
@@ -213,7 +210,7 @@ func checkRefusals(t *testing.T, r *rollout) {
 	f := func(token, p string, code int, id, say string) {
 		t.Helper()
 		got, b := get(t, token, p)
-		var e struct{ ID, Message string }
+		var e apiclient.ErrorBody
 		_ = json.Unmarshal(b, &e)
 		if got != code || e.ID != id || !strings.Contains(e.Message, say) {
 			t.Fatalf("GET %s: %d %s; want %d %s saying %q", p, got, b, code, id, say)
@@ -241,12 +238,12 @@ func TestLiveURL(t *testing.T) {
 	t.Parallel()
 	r := rolledOut(t)
 	ctx := testContext(t)
-	var l logsJSON
+	var l apiclient.AppLogs
 	getJSON(t, logsURL(r.app.ID, r.deps[0].ID, "app", "RUN", "follow=true"), &l)
 	if l.LiveURL == "" {
 		t.Fatalf("follow=true gave no live_url: %+v", l)
 	}
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(l.LiveURL, "http"), nil)
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(l.LiveURL, "http"), &websocket.DialOptions{HTTPClient: testenv.HTTP})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +251,7 @@ func TestLiveURL(t *testing.T) {
 	// The same link as Server-Sent Events.
 	sreq, _ := http.NewRequestWithContext(ctx, "GET", l.LiveURL, nil)
 	sreq.Header.Set("Accept", "text/event-stream")
-	sresp, err := http.DefaultClient.Do(sreq)
+	sresp, err := testenv.HTTP.Do(sreq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,9 +264,7 @@ func TestLiveURL(t *testing.T) {
 		sc := bufio.NewScanner(sresp.Body)
 		for sc.Scan() {
 			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var m struct {
-					Data string `json:"data"`
-				}
+				var m apiclient.LiveLine
 				if json.Unmarshal([]byte(d), &m) == nil {
 					sse <- m.Data
 				}
@@ -290,9 +285,7 @@ func TestLiveURL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after %d of %d lines: %v", len(got), len(want), err)
 		}
-		var m struct {
-			Data string `json:"data"`
-		}
+		var m apiclient.LiveLine
 		if err := json.Unmarshal(b, &m); err != nil {
 			t.Fatalf("message %q: %v", b, err)
 		}
@@ -483,13 +476,13 @@ func TestPodConnectionTimeout(t *testing.T) {
 	go func() {
 		req, _ := http.NewRequest("GET", serverURL+logsURL(a.ID, a.ActiveDeploymentID, "app", "RUN", "pod_connection_timeout=90s"), nil)
 		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testenv.HTTP.Do(req)
 		if err != nil {
 			done <- answer{code: -1, body: []byte(err.Error())}
 			return
 		}
 		defer resp.Body.Close()
-		var l logsJSON
+		var l apiclient.AppLogs
 		_ = json.NewDecoder(resp.Body).Decode(&l)
 		done <- answer{code: resp.StatusCode, body: []byte(l.URL), took: time.Since(start)}
 	}()
@@ -565,12 +558,12 @@ func TestRateLimit(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", serverURL+"/v2/apps", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testenv.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e struct{ ID, Message string }
+	var e apiclient.ErrorBody
 	_ = json.NewDecoder(resp.Body).Decode(&e)
 	if resp.StatusCode != http.StatusTooManyRequests || e.ID != "too_many_requests" || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("third request: %d %+v; want 429 too_many_requests with Retry-After", resp.StatusCode, e)
@@ -618,7 +611,7 @@ func TestServerRestart(t *testing.T) {
 	base := k.URL
 	getAt := func(base, path string, v any) []byte {
 		t.Helper()
-		resp, b, err := testenv.Request(http.DefaultClient, "GET", base+path, adminToken, nil)
+		resp, b, err := testenv.Request(testenv.HTTP, "GET", base+path, adminToken, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -637,7 +630,7 @@ func TestServerRestart(t *testing.T) {
 	a := findApp(t, ns, name)
 	path := logsURL(a.ID, a.ActiveDeploymentID, "app", "DEPLOY")
 	deployLines := func(base string) []string {
-		var l logsJSON
+		var l apiclient.AppLogs
 		getAt(base, path, &l)
 		return messages(t, getAt(base, strings.TrimPrefix(l.URL, base), nil))
 	}
@@ -653,7 +646,7 @@ func TestServerRestart(t *testing.T) {
 	// Let the rollout's other Events arrive too.
 	time.Sleep(2 * time.Second)
 	before = deployLines(base)
-	var signed logsJSON
+	var signed apiclient.AppLogs
 	getAt(base, path, &signed)
 	_ = k.Stop(syscall.SIGTERM)
 	k2, err := startKubelog(dataDir, nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
 
@@ -31,7 +32,7 @@ type archivedEntry struct {
 // token) and returns the entries of the zstd object.
 func fetchArchived(t *testing.T, link string) []archivedEntry {
 	t.Helper()
-	resp, err := http.Get(link)
+	resp, err := testenv.HTTP.Get(link)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func fetchArchived(t *testing.T, link string) []archivedEntry {
 // historic asks path for its logs and returns historic_logs.
 func historic(t *testing.T, path string) []string {
 	t.Helper()
-	var l logsJSON
+	var l apiclient.AppLogs
 	getJSON(t, path, &l)
 	if l.HistoricLogs == nil {
 		t.Fatalf("%s: historic_logs is null; want a list", path)
@@ -121,11 +122,11 @@ func TestHistoricLogs(t *testing.T) {
 	code, b := send("POST", "/api/v1/logs/archive/policies", adminToken, fmt.Sprintf(`{"name":"hist","selector":%q,"older_than":"1h","schedule":"@daily","enabled":false,
 		"destination":{"endpoint":%q,"region":%q,"bucket":"hist","prefix":"kubelog","access_key_id":%q,"secret_access_key":%q,"path_style":true}}`,
 		`{namespace="`+ns+`"}`, s3.Endpoint, s3.Region, s3.AccessKey, s3.SecretKey))
-	var pol struct{ ID string }
+	var pol apiclient.Policy
 	if err := json.Unmarshal(b, &pol); code/100 != 2 || err != nil || pol.ID == "" {
 		t.Fatalf("create policy: %d %s", code, b)
 	}
-	var dep deploymentJSON
+	var dep apiclient.Deployment
 	for _, d := range deployments(t, a.ID) {
 		if d.ID == a.ActiveDeploymentID {
 			dep = d
@@ -134,7 +135,7 @@ func TestHistoricLogs(t *testing.T) {
 	rfc := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 	code, b = send("POST", "/api/v1/logs/archive/start", adminToken, fmt.Sprintf(`{"policy_id":%q,"start_time":%q,"end_time":%q}`,
 		pol.ID, rfc(dep.CreatedAt.Add(-time.Minute)), rfc(time.Now().Add(time.Second))))
-	var job struct{ ID, Status, Error string }
+	var job apiclient.ArchiveJob
 	if err := json.Unmarshal(b, &job); code/100 != 2 || err != nil || job.ID == "" {
 		t.Fatalf("start job: %d %s", code, b)
 	}
@@ -172,7 +173,7 @@ func TestHistoricLogs(t *testing.T) {
 	sig := q.Get("X-Amz-Signature")
 	q.Set("X-Amz-Signature", strings.Repeat("0", len(sig)))
 	u.RawQuery = q.Encode()
-	resp, err := http.Get(u.String())
+	resp, err := testenv.HTTP.Get(u.String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
 
@@ -130,7 +131,7 @@ func get(t *testing.T, token, path string) (int, []byte) {
 	if strings.HasPrefix(path, "/") {
 		u = serverURL + path
 	}
-	resp, b, err := testenv.Request(http.DefaultClient, "GET", u, token, nil)
+	resp, b, err := testenv.Request(testenv.HTTP, "GET", u, token, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func get(t *testing.T, token, path string) (int, []byte) {
 
 // send sends a request with a JSON body outside of a test.
 func send(method, path, token, body string) (int, []byte) {
-	resp, b, err := testenv.Request(http.DefaultClient, method, serverURL+path, token, strings.NewReader(body))
+	resp, b, err := testenv.Request(testenv.HTTP, method, serverURL+path, token, strings.NewReader(body))
 	if err != nil {
 		return 0, []byte(err.Error())
 	}
@@ -150,7 +151,7 @@ func send(method, path, token, body string) (int, []byte) {
 func newToken(t *testing.T, tenant, name, scopes string) string {
 	t.Helper()
 	code, b := send("POST", "/api/v1/logs/tokens", adminToken, fmt.Sprintf(`{"tenant":%q,"name":%q,"scopes":%q}`, tenant, name, scopes))
-	var tok struct{ Token string }
+	var tok apiclient.Token
 	_ = json.Unmarshal(b, &tok)
 	if code != http.StatusCreated && code != http.StatusOK || tok.Token == "" {
 		t.Fatalf("create token of tenant %s: %d %s", tenant, code, b)
@@ -170,39 +171,12 @@ func getJSON(t *testing.T, path string, v any) {
 	}
 }
 
-type appJSON struct {
-	ID                 string    `json:"id"`
-	Name               string    `json:"name"`
-	Namespace          string    `json:"namespace"`
-	Cluster            string    `json:"cluster"`
-	Kind               string    `json:"kind"`
-	ActiveDeploymentID string    `json:"active_deployment_id"`
-	CreatedAt          time.Time `json:"created_at"`
-}
-
-type deploymentJSON struct {
-	ID         string    `json:"id"`
-	Revision   int64     `json:"revision"`
-	CreatedAt  time.Time `json:"created_at"`
-	Phase      string    `json:"phase"`
-	Instances  int       `json:"instances"`
-	Components []string  `json:"components"`
-}
-
-type logsJSON struct {
-	LiveURL      string   `json:"live_url"`
-	URL          string   `json:"url"`
-	HistoricLogs []string `json:"historic_logs"`
-}
-
 // findApp waits until GET /v2/apps lists the app ns/name.
-func findApp(t *testing.T, ns, name string) appJSON {
+func findApp(t *testing.T, ns, name string) apiclient.App {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var l struct {
-			Apps []appJSON `json:"apps"`
-		}
+		var l apiclient.AppList
 		getJSON(t, "/v2/apps", &l)
 		for _, a := range l.Apps {
 			if a.Namespace == ns && a.Name == name && a.ActiveDeploymentID != "" {
@@ -217,11 +191,9 @@ func findApp(t *testing.T, ns, name string) appJSON {
 }
 
 // deployments returns the app's deployments.
-func deployments(t *testing.T, appID string) []deploymentJSON {
+func deployments(t *testing.T, appID string) []apiclient.Deployment {
 	t.Helper()
-	var l struct {
-		Deployments []deploymentJSON `json:"deployments"`
-	}
+	var l apiclient.DeploymentList
 	getJSON(t, "/v2/apps/"+appID+"/deployments", &l)
 	return l.Deployments
 }
@@ -239,7 +211,7 @@ func logsURL(appID, depID, component, typ string, extra ...string) string {
 // messages of the lines (component and timestamp checked and stripped).
 func download(t *testing.T, path string) []string {
 	t.Helper()
-	var l logsJSON
+	var l apiclient.AppLogs
 	getJSON(t, path, &l)
 	code, b := get(t, "", l.URL)
 	if code != http.StatusOK {

@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/minio/minio-go/v7"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/archive"
 	"github.com/kubelog/kubelog/internal/dataset"
 )
@@ -230,10 +231,7 @@ func TestArchiveExactDeleteAndSearch(t *testing.T) {
 	// Only objects overlapping the query are downloaded.
 	hourStart := start.Add(5 * time.Hour)
 	hourRange := "start_time=" + url.QueryEscape(rfc(hourStart)) + "&end_time=" + url.QueryEscape(rfc(hourStart.Add(time.Hour)))
-	var meta struct {
-		Objects []archive.Object `json:"objects"`
-		HasMore bool             `json:"has_more"`
-	}
+	var meta apiclient.ObjectList
 	s.must("GET", "/api/v1/logs/s3/metadata?namespace=ns-0&limit=1000&"+hourRange, nil, &meta)
 	var pg rawPage
 	s.must("GET", "/api/v1/logs?namespace=ns-0&limit=5000&include_archive=true&"+hourRange, nil, &pg)
@@ -271,11 +269,7 @@ func TestArchiveExactDeleteAndSearch(t *testing.T) {
 	var listed []archive.Object
 	cursor := ""
 	for {
-		var page struct {
-			Objects    []archive.Object `json:"objects"`
-			HasMore    bool             `json:"has_more"`
-			NextCursor string           `json:"next_cursor"`
-		}
+		var page apiclient.ObjectList
 		s.must("GET", "/api/v1/logs/s3/metadata?limit=7&cursor="+url.QueryEscape(cursor), nil, &page)
 		listed = append(listed, page.Objects...)
 		if !page.HasMore {
@@ -323,26 +317,16 @@ func TestArchiveExactDeleteAndSearch(t *testing.T) {
 			t.Fatalf("search returned %s", l)
 		}
 	}
-	var stats struct {
-		Total       archive.Totals            `json:"total"`
-		ByPolicy    map[string]archive.Totals `json:"by_policy"`
-		ByNamespace map[string]archive.Totals `json:"by_namespace"`
-	}
+	var stats apiclient.ArchiveStats
 	s.must("GET", "/api/v1/logs/s3/stats", nil, &stats)
 	if stats.Total.Objects != int64(len(objs)) || stats.Total.Lines != n || stats.ByPolicy[pid].Lines != n ||
 		stats.ByNamespace["ns-0"].Lines+stats.ByNamespace["ns-1"].Lines != n || stats.Total.CompressionRatio < 2 {
 		t.Fatalf("/s3/stats: %+v", stats)
 	}
-	var info struct {
-		Archive []struct {
-			Bucket       string               `json:"bucket"`
-			Reachability archive.Reachability `json:"reachability"`
-			Usage        archive.Totals       `json:"usage"`
-		} `json:"archive_destinations"`
-	}
+	var info apiclient.StorageInfo
 	s.must("GET", "/api/v1/logs/storage/info", nil, &info)
-	if len(info.Archive) != 1 || !info.Archive[0].Reachability.Reachable || info.Archive[0].Usage.Lines != n {
-		t.Fatalf("/storage/info archive: %+v", info.Archive)
+	if len(info.ArchiveDestinations) != 1 || !info.ArchiveDestinations[0].Reachability.Reachable || info.ArchiveDestinations[0].Usage.Lines != n {
+		t.Fatalf("/storage/info archive: %+v", info.ArchiveDestinations)
 	}
 
 	// The CLI lists and prints objects.

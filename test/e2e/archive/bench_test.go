@@ -1,7 +1,6 @@
 package archive_test
 
 import (
-	"encoding/json"
 	"net/url"
 	"os"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/dataset"
 )
 
@@ -46,17 +46,13 @@ func TestArchiveThroughput(t *testing.T) {
 	pid := s.createPolicy(policyBody("throughput", "throughput", false))
 	cpu0, mcpu0 := cpuSeconds(t, s.Cmd.Process.Pid), cpuSeconds(t, minioPid(t))
 	j := s.startJob(pid)
-	var done struct {
-		job
-		StartedAt  time.Time `json:"started_at"`
-		FinishedAt time.Time `json:"finished_at"`
-	}
+	var done apiclient.ArchiveJob
 	s.waitJob(j.ID, 10*time.Minute)
 	s.must("GET", "/api/v1/logs/archive/jobs/"+j.ID, nil, &done)
 	if done.Status != "succeeded" || done.Progress.Lines != int64(n) {
-		t.Fatalf("job: %+v", done.job)
+		t.Fatalf("job: %+v", done)
 	}
-	took := done.FinishedAt.Sub(done.StartedAt).Seconds()
+	took := done.FinishedAt.Sub(*done.StartedAt).Seconds()
 	cpu, mcpu := cpuSeconds(t, s.Cmd.Process.Pid)-cpu0, cpuSeconds(t, minioPid(t))-mcpu0
 	t.Logf("CPU during the job: kubelog %.2fs (%.1f MB/s of log lines per kubelog CPU second), MinIO %.2fs; with both: %.1f MB/s per CPU second",
 		cpu, float64(p.rawBytes)/cpu/1e6, mcpu, float64(p.rawBytes)/(cpu+mcpu)/1e6)
@@ -76,13 +72,7 @@ func TestArchiveThroughput(t *testing.T) {
 	}
 	body := map[string]any{"query": dataset.Needle, "start_time": rfc(dp.start), "end_time": rfc(dp.end), "limit": 100, "include_archive": true}
 	var best time.Duration
-	var r struct {
-		Logs  []json.RawMessage `json:"logs"`
-		Stats struct {
-			ObjectsFetched int   `json:"archive_objects_fetched"`
-			BytesFetched   int64 `json:"archive_bytes_fetched"`
-		} `json:"stats"`
-	}
+	var r apiclient.LogsPage
 	for i := 0; i < 3; i++ {
 		began := time.Now()
 		s.must("POST", "/api/v1/logs/search", body, &r)

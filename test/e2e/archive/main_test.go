@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/dataset"
 	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
@@ -105,7 +105,7 @@ func (s *server) do(method, path string, body any, hdr ...string) (int, []byte) 
 		}
 		rd = bytes.NewReader(raw)
 	}
-	resp, b, err := testenv.Request(http.DefaultClient, method, s.URL+path, adminToken, rd, hdr...)
+	resp, b, err := testenv.Request(testenv.HTTP, method, s.URL+path, adminToken, rd, hdr...)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -194,45 +194,29 @@ func policyBody(name, bucket string, deleteAfter bool) map[string]any {
 	}
 }
 
-type job struct {
-	ID       string `json:"id"`
-	Status   string `json:"status"`
-	Error    string `json:"error"`
-	Progress struct {
-		Objects         int64   `json:"objects"`
-		Lines           int64   `json:"lines"`
-		RawBytes        int64   `json:"raw_bytes"`
-		CompressedBytes int64   `json:"compressed_bytes"`
-		TotalLines      int64   `json:"total_lines"`
-		Percent         float64 `json:"percent"`
-	} `json:"progress"`
-	ManifestKey    string `json:"manifest_key"`
-	DeletedEntries int64  `json:"deleted_entries"`
-}
-
 func (s *server) createPolicy(body map[string]any) string {
 	s.t.Helper()
-	var p struct{ ID string }
+	var p apiclient.Policy
 	s.must("POST", "/api/v1/logs/archive/policies", body, &p)
 	return p.ID
 }
 
-func (s *server) startJob(policyID string, extra ...string) job {
+func (s *server) startJob(policyID string, extra ...string) apiclient.ArchiveJob {
 	s.t.Helper()
 	body := map[string]string{"policy_id": policyID}
 	for i := 0; i+1 < len(extra); i += 2 {
 		body[extra[i]] = extra[i+1]
 	}
-	var j job
+	var j apiclient.ArchiveJob
 	s.must("POST", "/api/v1/logs/archive/start", body, &j)
 	return j
 }
 
-func (s *server) waitJob(id string, timeout time.Duration) job {
+func (s *server) waitJob(id string, timeout time.Duration) apiclient.ArchiveJob {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		var j job
+		var j apiclient.ArchiveJob
 		s.must("GET", "/api/v1/logs/archive/jobs/"+id, nil, &j)
 		if j.Status != "pending" && j.Status != "running" {
 			return j

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubelog/kubelog/internal/apiclient"
 )
 
 // TestFailedUploadDeletesNothing removes the bucket after the policy is
@@ -21,13 +23,7 @@ func TestFailedUploadDeletesNothing(t *testing.T) {
 	bucket := "vanishing"
 	pid := s.createPolicy(policyBody("vanishing", bucket, true))
 	healthOf := func() (string, string) {
-		var h struct {
-			Status     string `json:"status"`
-			Components map[string]struct {
-				Status  string `json:"status"`
-				Message string `json:"message"`
-			} `json:"components"`
-		}
+		var h apiclient.Health
 		s.must("GET", "/health", nil, &h)
 		return h.Status, h.Components["archive"].Status + " " + h.Components["archive"].Message
 	}
@@ -53,13 +49,9 @@ func TestFailedUploadDeletesNothing(t *testing.T) {
 		t.Fatalf("kubelog archive start --wait: %v\n%s", err, out)
 	}
 	t.Logf("kubelog archive start --wait:\n%s", out)
-	var list struct {
-		Jobs []job `json:"jobs"`
-	}
+	var list apiclient.ArchiveJobList
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		var busy struct {
-			Jobs []job `json:"jobs"`
-		}
+		var busy apiclient.ArchiveJobList
 		s.must("GET", "/api/v1/logs/archive/jobs?status=pending,running&policy_id="+pid, nil, &busy)
 		if len(busy.Jobs) == 0 {
 			break
@@ -82,17 +74,10 @@ func TestFailedUploadDeletesNothing(t *testing.T) {
 	if len(local) != n {
 		t.Fatalf("after a failed upload, %d entries are local; want all %d", len(local), n)
 	}
-	var info struct {
-		Archive []struct {
-			Reachability struct {
-				Reachable bool   `json:"reachable"`
-				Error     string `json:"error"`
-			} `json:"reachability"`
-		} `json:"archive_destinations"`
-	}
+	var info apiclient.StorageInfo
 	s.must("GET", "/api/v1/logs/storage/info", nil, &info)
-	if len(info.Archive) != 1 || info.Archive[0].Reachability.Reachable || !strings.Contains(info.Archive[0].Reachability.Error, "does not exist") {
-		t.Fatalf("/storage/info for a missing bucket: %+v", info.Archive)
+	if len(info.ArchiveDestinations) != 1 || info.ArchiveDestinations[0].Reachability.Reachable || !strings.Contains(info.ArchiveDestinations[0].Reachability.Error, "does not exist") {
+		t.Fatalf("/storage/info for a missing bucket: %+v", info.ArchiveDestinations)
 	}
 }
 
@@ -108,7 +93,7 @@ func TestPolicies(t *testing.T) {
 		if code != 400 {
 			t.Fatalf("%s: %d %s; want 400", name, code, b)
 		}
-		var e struct{ ID, Message string }
+		var e apiclient.ErrorBody
 		_ = json.Unmarshal(b, &e)
 		for _, w := range want {
 			if !strings.Contains(e.Message, w) {
@@ -143,10 +128,7 @@ func TestPolicies(t *testing.T) {
 	if code != 201 || strings.Contains(string(b), s3.SecretKey) || !strings.Contains(string(b), `"secret_access_key":"<redacted>"`) {
 		t.Fatalf("create: %d %s", code, b)
 	}
-	var created struct {
-		ID          string `json:"id"`
-		Compression string `json:"compression"`
-	}
+	var created apiclient.Policy
 	_ = json.Unmarshal(b, &created)
 	if created.Compression != "zstd" {
 		t.Fatalf("default compression %q; want zstd", created.Compression)
@@ -195,9 +177,7 @@ func TestPolicies(t *testing.T) {
 	if code, b := s.do("PUT", "/api/v1/logs/archive/policies/"+created.ID, map[string]any{"enabled": true}); code != 200 || !strings.Contains(string(b), `"enabled":true`) {
 		t.Fatalf("enable: %d %s", code, b)
 	}
-	var list struct {
-		Jobs []job `json:"jobs"`
-	}
+	var list apiclient.ArchiveJobList
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		s.must("GET", "/api/v1/logs/archive/jobs?status=succeeded&policy_id="+created.ID, nil, &list)
 		if len(list.Jobs) > 0 && list.Jobs[0].Progress.Lines == 1000 {

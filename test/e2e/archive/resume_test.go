@@ -3,13 +3,14 @@ package archive_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"path"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/kubelog/kubelog/internal/apiclient"
 )
 
 // TestArchiveResumesAfterKill9 kills the server in the middle of a job and
@@ -29,7 +30,7 @@ func TestArchiveResumesAfterKill9(t *testing.T) {
 	j := s.startJob(pid)
 	var killedAt int64
 	for deadline := time.Now().Add(time.Minute); ; {
-		var cur job
+		var cur apiclient.ArchiveJob
 		s.must("GET", "/api/v1/logs/archive/jobs/"+j.ID, nil, &cur)
 		if cur.Status != "running" && cur.Status != "pending" {
 			t.Fatalf("the job ended (%s, %d objects) before it could be killed", cur.Status, cur.Progress.Objects)
@@ -88,10 +89,7 @@ func TestArchiveResumesAfterKill9(t *testing.T) {
 	if len(seen) != n {
 		t.Fatalf("the bucket holds %d distinct entries; want %d", len(seen), n)
 	}
-	var meta struct {
-		Objects []json.RawMessage `json:"objects"`
-		HasMore bool              `json:"has_more"`
-	}
+	var meta apiclient.ObjectList
 	s.must("GET", "/api/v1/logs/s3/metadata?limit=1000", nil, &meta)
 	if len(meta.Objects) != len(objs) || meta.HasMore {
 		t.Fatalf("the index lists %d objects; the bucket has %d", len(meta.Objects), len(objs))
@@ -99,14 +97,12 @@ func TestArchiveResumesAfterKill9(t *testing.T) {
 
 	// A second job over the same range, cancelled at once.
 	j2 := s.startJob(pid, "start_time", start.Format(time.RFC3339), "end_time", start.Add(24*time.Hour).Format(time.RFC3339))
-	var cancelled job
+	var cancelled apiclient.ArchiveJob
 	s.must("DELETE", "/api/v1/logs/archive/jobs/"+j2.ID, nil, &cancelled)
 	if cancelled.Status != "cancelled" {
 		t.Fatalf("cancelled job: %s", cancelled.Status)
 	}
-	var list struct {
-		Jobs []job `json:"jobs"`
-	}
+	var list apiclient.ArchiveJobList
 	s.must("GET", "/api/v1/logs/archive/jobs?status=cancelled&policy_id="+pid, nil, &list)
 	if len(list.Jobs) != 1 || list.Jobs[0].ID != j2.ID {
 		t.Fatalf("cancelled jobs: %+v", list.Jobs)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
 
@@ -28,7 +28,7 @@ func (p *serveProc) call(t *testing.T, token, method, path string, body any, out
 		}
 		rd = bytes.NewReader(b)
 	}
-	resp, b, err := testenv.Request(http.DefaultClient, method, p.URL+"/api/v1/logs"+path, token, rd, "Content-Type", "application/json")
+	resp, b, err := testenv.Request(testenv.HTTP, method, p.URL+"/api/v1/logs"+path, token, rd, "Content-Type", "application/json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func (p *serveProc) must(t *testing.T, want int, method, path string, body any, 
 func (p *serveProc) errorID(t *testing.T, method, path string, body any, wantCode int, wantID string) string {
 	t.Helper()
 	code, b := p.call(t, serveToken, method, path, body, nil)
-	var e struct{ ID, Message string }
+	var e apiclient.ErrorBody
 	_ = json.Unmarshal([]byte(b), &e)
 	if code != wantCode || e.ID != wantID {
 		t.Fatalf("%s %s: got %d %s; want %d with id %s", method, path, code, b, wantCode, wantID)
@@ -62,43 +62,12 @@ func (p *serveProc) errorID(t *testing.T, method, path string, body any, wantCod
 	return e.Message
 }
 
-type clusterCfg struct {
-	ID, Name, Tenant, Kubeconfig, Context string
-	InCluster                             bool   `json:"in_cluster"`
-	CreatedAt                             string `json:"created_at"`
-	UpdatedAt                             string `json:"updated_at"`
-}
-
-type collectionCfg struct {
-	ID            string `json:"id"`
-	ClusterID     string `json:"cluster_id"`
-	Namespace     string `json:"namespace"`
-	Enabled       bool   `json:"enabled"`
-	IncludeInit   bool   `json:"include_init"`
-	LabelSelector string `json:"label_selector"`
-}
-
-type jobResp struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Status   string `json:"status"`
-	Lines    int64  `json:"lines"`
-	Bytes    int64  `json:"bytes"`
-	Errors   []string
-	Progress []struct {
-		Pod, Container, Status string
-		Lines                  int64
-	}
-	StartedAt string `json:"started_at"`
-	EndedAt   string `json:"ended_at"`
-}
-
 // waitJob polls a job until its status is one of want.
-func (p *serveProc) waitJob(t *testing.T, id string, want ...string) jobResp {
+func (p *serveProc) waitJob(t *testing.T, id string, want ...string) apiclient.CollectJob {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		var j jobResp
+		var j apiclient.CollectJob
 		p.must(t, 200, "GET", "/collect/jobs/"+id, nil, &j)
 		if slices.Contains(want, j.Status) {
 			return j
@@ -142,26 +111,18 @@ func TestAPI(t *testing.T) {
 
 	// The --kubeconfig context is cluster "default" with an all-namespaces
 	// config; credentials never come back.
-	var list struct {
-		Clusters []clusterCfg
-		Total    int
-	}
+	var list apiclient.ClusterList
 	p.must(t, 200, "GET", "/clusters/configs", nil, &list)
 	if list.Total != 1 || list.Clusters[0].ID != "default" || list.Clusters[0].Name != "default" || list.Clusters[0].Kubeconfig != "<redacted>" {
 		t.Fatalf("cluster configs: got %+v; want the default cluster, redacted", list)
 	}
-	var cfgs struct {
-		Configs []collectionCfg
-		Total   int
-	}
+	var cfgs apiclient.CollectionList
 	p.must(t, 200, "GET", "/config?cluster_id=default", nil, &cfgs)
 	if cfgs.Total != 1 || cfgs.Configs[0].Namespace != "*" || !cfgs.Configs[0].Enabled || !cfgs.Configs[0].IncludeInit {
 		t.Fatalf("collection configs: got %+v; want one enabled all-namespaces config", cfgs)
 	}
 	defaultCfg := cfgs.Configs[0].ID
-	var health struct {
-		Components map[string]struct{ Status string }
-	}
+	var health apiclient.Health
 	p.must(t, 200, "GET", "/health", nil, &health)
 	if health.Components["clusters"].Status != "ok" {
 		t.Fatalf("health: got %+v; want the clusters component ok", health)
@@ -171,7 +132,7 @@ func TestAPI(t *testing.T) {
 
 	// From here on only explicit configs and jobs collect.
 	p.must(t, 200, "POST", "/config/disable/cluster", map[string]any{"cluster_id": "default"}, nil)
-	var dc collectionCfg
+	var dc apiclient.CollectionConfig
 	p.must(t, 200, "GET", "/config?id="+defaultCfg, nil, &dc)
 	if dc.Enabled {
 		t.Fatalf("after disable/cluster: got %+v; want disabled", dc)
@@ -208,13 +169,13 @@ func testClusterConfigs(t *testing.T, p *serveProc) {
 	t.Logf("unreachable: %s", msg)
 
 	// Create, read, update and delete; the kubeconfig is never shown.
-	var c clusterCfg
+	var c apiclient.Cluster
 	body := p.must(t, 201, "POST", "/clusters/configs", map[string]any{"name": "second", "kubeconfig": kc}, &c)
 	if c.Kubeconfig != "<redacted>" || c.Name != "second" || c.Tenant != "default" || c.ID == "" || c.CreatedAt == "" || strings.Contains(body, "token") {
 		t.Fatalf("created: got %s", body)
 	}
 	p.errorID(t, "POST", "/clusters/configs", map[string]any{"name": "second", "kubeconfig": kc}, 409, "conflict")
-	var got clusterCfg
+	var got apiclient.Cluster
 	p.must(t, 200, "GET", "/clusters/configs?id="+c.ID, nil, &got)
 	if got.Kubeconfig != "<redacted>" || got.Name != "second" {
 		t.Fatalf("get: got %+v", got)
@@ -227,13 +188,7 @@ func testClusterConfigs(t *testing.T, p *serveProc) {
 	// Status and metrics show the new cluster connected.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var st struct {
-			Clusters []struct {
-				ClusterID     string `json:"cluster_id"`
-				Reachable     bool   `json:"reachable"`
-				ServerVersion string `json:"server_version"`
-			}
-		}
+		var st apiclient.ClusterStatusList
 		p.must(t, 200, "GET", "/clusters/status", nil, &st)
 		ok := len(st.Clusters) == 2
 		for _, s := range st.Clusters {
@@ -247,12 +202,12 @@ func testClusterConfigs(t *testing.T, p *serveProc) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	var m map[string]any
+	var m apiclient.ClusterMetrics
 	p.must(t, 200, "GET", "/clusters/"+c.ID+"/metrics", nil, &m)
-	if m["name"] != "renamed" || m["reachable"] != true {
+	if m.Name != "renamed" || !m.Reachable {
 		t.Fatalf("metrics: got %v", m)
 	}
-	var rf struct{ Refreshed []string }
+	var rf apiclient.ClusterRefresh
 	p.must(t, 200, "POST", "/clusters/refresh", map[string]any{"cluster_id": c.ID}, &rf)
 	if len(rf.Refreshed) != 1 || rf.Refreshed[0] != c.ID {
 		t.Fatalf("refresh one: got %+v", rf)
@@ -263,7 +218,7 @@ func testClusterConfigs(t *testing.T, p *serveProc) {
 	}
 
 	// Another tenant sees none of this tenant's clusters.
-	var tok struct{ Token string }
+	var tok apiclient.Token
 	p.must(t, 201, "POST", "/tokens", map[string]any{"tenant": "team-b", "name": "mgr", "scopes": "read,manage"}, &tok)
 	code, b := p.call(t, tok.Token, "GET", "/clusters/configs", nil, nil)
 	if code != 200 || !strings.Contains(b, `"total":0`) {
@@ -298,7 +253,7 @@ func testConfigToggle(t *testing.T, p *serveProc) {
 	} {
 		p.errorID(t, "POST", "/config", body, 400, "bad_request")
 	}
-	var cfg collectionCfg
+	var cfg apiclient.CollectionConfig
 	p.must(t, 201, "POST", "/config", map[string]any{"cluster_id": "default", "namespace": ns}, &cfg)
 	if !cfg.Enabled || !cfg.IncludeInit || cfg.Namespace != ns {
 		t.Fatalf("created config: got %+v; want enabled with include_init by default", cfg)
@@ -314,7 +269,7 @@ func testConfigToggle(t *testing.T, p *serveProc) {
 	write("before", 50)
 	p.waitLines(t, ns, cs, 30*time.Second)
 
-	var dis struct{ Disabled int }
+	var dis apiclient.Disabled
 	p.must(t, 200, "POST", "/config/disable", map[string]any{"cluster_id": "default", "namespace": ns}, &dis)
 	if dis.Disabled != 1 {
 		t.Fatalf("disable namespace: got %+v; want 1 config disabled", dis)
@@ -326,7 +281,7 @@ func testConfigToggle(t *testing.T, p *serveProc) {
 	if now := len(p.logs(t, ns)[cs[0].key()]); now != stored {
 		t.Fatalf("collection went on while disabled: %d lines, then %d", stored, now)
 	}
-	var bulk struct{ Updated int }
+	var bulk apiclient.BulkUpdated
 	p.must(t, 200, "POST", "/config/bulk-update", map[string]any{"ids": []string{cfg.ID}, "enabled": true}, &bulk)
 	if bulk.Updated != 1 {
 		t.Fatalf("bulk update: got %+v", bulk)
@@ -337,7 +292,7 @@ func testConfigToggle(t *testing.T, p *serveProc) {
 	t.Logf("re-enabled: every line stored exactly once %v after the last write", time.Since(start).Round(time.Millisecond))
 	p.errorID(t, "POST", "/config/bulk-update", map[string]any{"ids": []string{"nope"}, "enabled": true}, 400, "bad_request")
 	p.errorID(t, "POST", "/config/bulk-update", map[string]any{"ids": []string{cfg.ID}}, 400, "bad_request")
-	var upd collectionCfg
+	var upd apiclient.CollectionConfig
 	p.must(t, 200, "PUT", "/config?id="+cfg.ID, map[string]any{"label_selector": "app=none"}, &upd)
 	if upd.LabelSelector != "app=none" || upd.Namespace != ns {
 		t.Fatalf("update: got %+v", upd)
@@ -358,7 +313,7 @@ func testOneTimeJob(t *testing.T, p *serveProc) {
 	p.errorID(t, "POST", "/collect", map[string]any{"namespace": ns, "tail_lines": -1}, 400, "bad_request")
 	p.errorID(t, "POST", "/collect", map[string]any{"namespace": ns, "since": "banana"}, 400, "bad_request")
 	p.errorID(t, "POST", "/collect", map[string]any{"namespace": ns, "cluster_id": "nope"}, 400, "bad_request")
-	var j jobResp
+	var j apiclient.CollectJob
 	p.must(t, 201, "POST", "/collect", map[string]any{"cluster_id": "default", "namespace": ns, "pods": []string{"once-0"}, "tail_lines": 10}, &j)
 	if j.Type != "once" || (j.Status != "pending" && j.Status != "running") {
 		t.Fatalf("created job: got %+v", j)
@@ -371,10 +326,7 @@ func testOneTimeJob(t *testing.T, p *serveProc) {
 	if d := testenv.DiffMultiset(p.logs(t, ns)[cs[0].key()], want); d != "" {
 		t.Fatalf("stored after tail_lines=10: %s", d)
 	}
-	var jobs struct {
-		Jobs  []jobResp
-		Total int
-	}
+	var jobs apiclient.CollectJobList
 	p.must(t, 200, "GET", "/collect/jobs", nil, &jobs)
 	if jobs.Total < 1 || jobs.Jobs[0].ID != j.ID {
 		t.Fatalf("job list: got %+v", jobs)
@@ -383,7 +335,7 @@ func testOneTimeJob(t *testing.T, p *serveProc) {
 	p.errorID(t, "GET", "/collect/jobs/nope", nil, 404, "not_found")
 
 	// A bulk job reads every pod of the namespace.
-	var b jobResp
+	var b apiclient.CollectJob
 	p.must(t, 201, "POST", "/collect/bulk", map[string]any{"namespace": ns}, &b)
 	b = p.waitJob(t, b.ID, "succeeded", "failed")
 	if b.Status != "succeeded" || b.Lines != 100 {
@@ -395,13 +347,10 @@ func testOneTimeJob(t *testing.T, p *serveProc) {
 
 	// Without a namespace, a bulk job reads every namespace of the cluster
 	// (other tests' pods may fail it; this pod must be read whole).
-	var all jobResp
+	var all apiclient.CollectJob
 	p.must(t, 201, "POST", "/collect/bulk", map[string]any{"cluster_id": "default"}, &all)
 	all = p.waitJob(t, all.ID, "succeeded", "failed")
-	i := slices.IndexFunc(all.Progress, func(pp struct {
-		Pod, Container, Status string
-		Lines                  int64
-	}) bool {
+	i := slices.IndexFunc(all.Progress, func(pp apiclient.PodProgress) bool {
 		return pp.Pod == "once-0"
 	})
 	if i < 0 || all.Progress[i].Lines != 100 || all.Progress[i].Status != "succeeded" {
@@ -416,33 +365,27 @@ func testOneTimeJob(t *testing.T, p *serveProc) {
 // testLive checks the live listings with cluster_id.
 func testLive(t *testing.T, p *serveProc) {
 	const ns = "api-live"
-	var cfg collectionCfg
+	var cfg apiclient.CollectionConfig
 	p.must(t, 201, "POST", "/config", map[string]any{"cluster_id": "default", "namespace": ns, "only_containers": []string{"app"}}, &cfg)
 	cs := newPod(t, ns, "live-0", []string{"app", "side"}, testenv.PodOptions{})
 	cs[0].write(t, "live line")
 	p.waitLines(t, ns, cs[:1], 30*time.Second)
 
-	type item struct {
-		Name, Namespace, Pod string
-		Live, Collected      bool
-		Entries              int
-		Kind, State          string
-	}
-	var nss struct{ Namespaces []item }
+	var nss apiclient.NamespaceList
 	p.must(t, 200, "GET", "/namespaces?cluster_id=default", nil, &nss)
-	i := slices.IndexFunc(nss.Namespaces, func(it item) bool { return it.Name == ns })
+	i := slices.IndexFunc(nss.Namespaces, func(it apiclient.ListItem) bool { return it.Name == ns })
 	if i < 0 || !nss.Namespaces[i].Live || !nss.Namespaces[i].Collected || nss.Namespaces[i].Entries != 1 {
 		t.Fatalf("namespaces: got %+v; want %s live, collected, 1 entry", nss, ns)
 	}
-	if i := slices.IndexFunc(nss.Namespaces, func(it item) bool { return it.Name == "kube-system" }); i < 0 || nss.Namespaces[i].Collected {
+	if i := slices.IndexFunc(nss.Namespaces, func(it apiclient.ListItem) bool { return it.Name == "kube-system" }); i < 0 || nss.Namespaces[i].Collected {
 		t.Fatalf("namespaces: kube-system missing or collected: %+v", nss)
 	}
-	var pods struct{ Pods []item }
+	var pods apiclient.PodList
 	p.must(t, 200, "GET", "/pods?cluster_id=default&namespace="+ns, nil, &pods)
 	if len(pods.Pods) != 1 || !pods.Pods[0].Live || !pods.Pods[0].Collected || pods.Pods[0].Name != "live-0" {
 		t.Fatalf("pods: got %+v", pods)
 	}
-	var ctrs struct{ Containers []item }
+	var ctrs apiclient.ContainerList
 	p.must(t, 200, "GET", "/containers?cluster_id=default&namespace="+ns+"&pod=live-0", nil, &ctrs)
 	if len(ctrs.Containers) != 2 {
 		t.Fatalf("containers: got %+v", ctrs)
@@ -454,7 +397,7 @@ func testLive(t *testing.T, p *serveProc) {
 		}
 	}
 	// Without cluster_id the listing is the store's, as before.
-	var stored struct{ Pods []item }
+	var stored apiclient.PodList
 	p.must(t, 200, "GET", "/pods?namespace="+ns, nil, &stored)
 	if len(stored.Pods) != 1 || stored.Pods[0].Live {
 		t.Fatalf("store-only pods: got %+v", stored)
@@ -470,7 +413,7 @@ func testContinuousJob(t *testing.T, p *serveProc, dataDir string) {
 	const ns = "api-cont"
 	cs := newPod(t, ns, "cont-0", []string{"app"}, testenv.PodOptions{})
 	p.errorID(t, "POST", "/collect/continuous", map[string]any{"namespace": ns, "tail_lines": 5}, 400, "bad_request")
-	var j jobResp
+	var j apiclient.CollectJob
 	p.must(t, 201, "POST", "/collect/continuous", map[string]any{"namespace": ns, "pods": []string{"cont-0"}}, &j)
 	if j.Status != "running" || j.Type != "continuous" {
 		t.Fatalf("continuous job: got %+v", j)
@@ -498,11 +441,9 @@ func testContinuousJob(t *testing.T, p *serveProc, dataDir string) {
 	p.waitLines(t, ns, cs, 60*time.Second)
 	// The restart registered the --kubeconfig cluster again without a
 	// duplicate, and kept its (disabled) all-namespaces config as it was.
-	var list struct{ Total int }
+	var list apiclient.ClusterList
 	p.must(t, 200, "GET", "/clusters/configs", nil, &list)
-	var cfgs struct {
-		Configs []collectionCfg
-	}
+	var cfgs apiclient.CollectionList
 	p.must(t, 200, "GET", "/config?cluster_id=default&namespace=*", nil, &cfgs)
 	if list.Total != 1 || len(cfgs.Configs) != 1 || cfgs.Configs[0].Enabled {
 		t.Fatalf("after restart: %d clusters, configs %+v; want 1 cluster and its one disabled config", list.Total, cfgs.Configs)

@@ -3,7 +3,6 @@ package collect
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
 
@@ -42,17 +42,11 @@ func (p *serveProc) logs(t *testing.T, ns string) map[string][]string {
 		if cursor != "" {
 			u += "&cursor=" + cursor
 		}
-		_, b, err := testenv.Request(http.DefaultClient, "GET", u, serveToken, nil)
+		_, b, err := testenv.Request(testenv.HTTP, "GET", u, serveToken, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var page struct {
-			Logs []struct {
-				Namespace, Pod, Container, Message string
-			} `json:"logs"`
-			HasMore    bool   `json:"has_more"`
-			NextCursor string `json:"next_cursor"`
-		}
+		var page apiclient.LogsPage
 		if err := json.Unmarshal(b, &page); err != nil {
 			t.Fatalf("logs: %v: %s", err, b)
 		}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
 
@@ -385,9 +386,7 @@ func TestTenantCluster(t *testing.T) {
 	waitFor(t, 30*time.Second, "tenant-c's lines", func() string {
 		q := url.Values{"namespace": {ns}, "pod": {pod}, "limit": {"1000"}}
 		code, b := srv.do(t, token, "GET", "/api/v1/logs?"+q.Encode(), "", "")
-		var page struct {
-			Logs []struct{ Message, Cluster string } `json:"logs"`
-		}
+		var page apiclient.LogsPage
 		if err := json.Unmarshal(b, &page); err != nil || code != 200 {
 			return fmt.Sprintf("logs: %d %s", code, b)
 		}

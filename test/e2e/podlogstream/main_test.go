@@ -38,6 +38,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
@@ -196,7 +197,7 @@ current-context: kubelog
 func httpClient() *http.Client {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return &http.Client{Timeout: 30 * time.Second, Transport: testenv.Checked(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}})}
 }
 
 // do makes a request to s with token and returns the status and body.
@@ -218,7 +219,7 @@ func (s *server) createToken(t *testing.T, tenant, name, scopes string) string {
 	t.Helper()
 	code, b := s.do(t, adminToken, "POST", "/api/v1/logs/tokens", "application/json",
 		fmt.Sprintf(`{"tenant":%q,"name":%q,"scopes":%q}`, tenant, name, scopes))
-	var out struct{ Token string }
+	var out apiclient.Token
 	if err := json.Unmarshal(b, &out); err != nil || code != http.StatusCreated || out.Token == "" {
 		t.Fatalf("create token: %d %s", code, b)
 	}
@@ -237,13 +238,7 @@ func (s *server) logs(t *testing.T, ns, pod string) map[string][]string {
 			q.Set("cursor", cursor)
 		}
 		code, b := s.do(t, adminToken, "GET", "/api/v1/logs?"+q.Encode(), "", "")
-		var page struct {
-			Logs []struct {
-				Container, Message string
-			} `json:"logs"`
-			HasMore    bool   `json:"has_more"`
-			NextCursor string `json:"next_cursor"`
-		}
+		var page apiclient.LogsPage
 		if err := json.Unmarshal(b, &page); err != nil || code != 200 {
 			t.Fatalf("logs: %d %s", code, b)
 		}

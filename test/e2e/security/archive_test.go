@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/archive"
 )
 
@@ -19,7 +20,7 @@ func TestArchiveKeyOfAnotherTenant(t *testing.T) {
 	w := shared(t)
 	s := w.srv
 	hour := time.Now().UTC().Truncate(time.Hour)
-	var j struct{ ID, Status, Error string }
+	var j apiclient.ArchiveJob
 	s.must(t, w.victim, 201, "POST", "/api/v1/logs/archive/start", map[string]string{"policy_id": w.victimPolicy,
 		"start_time": hour.Add(-5 * time.Hour).Format(time.RFC3339), "end_time": hour.Add(-time.Hour).Format(time.RFC3339)}, &j)
 	waitFor(t, time.Minute, "victim's archive job done", func() (bool, string) {
@@ -29,9 +30,7 @@ func TestArchiveKeyOfAnotherTenant(t *testing.T) {
 	if j.Status != "succeeded" {
 		t.Fatalf("victim's archive job: %s %s", j.Status, j.Error)
 	}
-	var meta struct {
-		Objects []struct{ Key string }
-	}
+	var meta apiclient.ObjectList
 	s.must(t, w.victim, 200, "GET", "/api/v1/logs/s3/metadata?namespace="+victimNS, nil, &meta)
 	if len(meta.Objects) == 0 {
 		t.Fatal("victim's archive lists no object")

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/kubelog/kubelog/test/e2e/testenv"
+
+	"github.com/kubelog/kubelog/internal/apiclient"
 )
 
 // TestSecretsAtRest is attack 4, on a server of its own: after a tenant
@@ -83,26 +85,13 @@ func TestSecretsAtRest(t *testing.T) {
 	s2.must(t, evil, 200, "GET", "/api/v1/logs/clusters/configs?id="+clusterID, nil, nil)
 	s2.must(t, evil, 200, "GET", "/api/v1/logs/archive/policies/"+policyID, nil, nil)
 	waitFor(t, 30*time.Second, "the cluster reachable after the restart", func() (bool, string) {
-		var st struct {
-			Clusters []struct {
-				ClusterID string `json:"cluster_id"`
-				Reachable bool   `json:"reachable"`
-			}
-		}
+		var st apiclient.ClusterStatusList
 		r := s2.must(t, evil, 200, "GET", "/api/v1/logs/clusters/status", nil, &st)
 		return len(st.Clusters) == 1 && st.Clusters[0].ClusterID == clusterID && st.Clusters[0].Reachable, r.String()
 	})
-	var info struct {
-		Dests []struct {
-			PolicyID     string `json:"policy_id"`
-			Reachability struct {
-				Reachable bool   `json:"reachable"`
-				Error     string `json:"error"`
-			} `json:"reachability"`
-		} `json:"archive_destinations"`
-	}
+	var info apiclient.StorageInfo
 	r := s2.must(t, evil, 200, "GET", "/api/v1/logs/storage/info", nil, &info)
-	if len(info.Dests) != 1 || info.Dests[0].PolicyID != policyID || !info.Dests[0].Reachability.Reachable {
+	if len(info.ArchiveDestinations) != 1 || info.ArchiveDestinations[0].PolicyID != policyID || !info.ArchiveDestinations[0].Reachability.Reachable {
 		t.Errorf("archive destination after the restart: got %s; want the policy's bucket reachable with the unsealed secret", r)
 	}
 
@@ -191,12 +180,7 @@ func TestSecretKeyOutsideDataDir(t *testing.T) {
 	}
 	cleanupServer(t, s2)
 	waitFor(t, 30*time.Second, "the cluster reachable with the key given again", func() (bool, string) {
-		var st struct {
-			Clusters []struct {
-				ClusterID string `json:"cluster_id"`
-				Reachable bool   `json:"reachable"`
-			}
-		}
+		var st apiclient.ClusterStatusList
 		r := s2.must(t, evil, 200, "GET", "/api/v1/logs/clusters/status", nil, &st)
 		return len(st.Clusters) == 1 && st.Clusters[0].ClusterID == clusterID && st.Clusters[0].Reachable, r.String()
 	})

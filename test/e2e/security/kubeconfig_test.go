@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubelog/kubelog/internal/apiclient"
 )
 
 // kubeconfigDoc returns a kubeconfig (as JSON, which is YAML) with one
@@ -99,9 +101,7 @@ current-context: x
 	// Nothing ran, now or later (a retry in the background, a collector).
 	noFileAppears(t, marker, 2*time.Second)
 	issuer.untouched(t)
-	var list struct {
-		Clusters []struct{ ID, Name string }
-	}
+	var list apiclient.ClusterList
 	s.must(t, w.evil, 200, "GET", "/api/v1/logs/clusters/configs", nil, &list)
 	if len(list.Clusters) != 1 || list.Clusters[0].ID != w.evilCluster || list.Clusters[0].Name != "evil-c" {
 		t.Errorf("evil's clusters after the refusals: got %+v; want only evil-c, unchanged", list.Clusters)

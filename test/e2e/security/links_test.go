@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/apps"
 )
 
@@ -59,9 +60,7 @@ func createLinksJob(t *testing.T) string {
 func listApps(t *testing.T, s *server, token, appID string) {
 	t.Helper()
 	waitFor(t, 30*time.Second, "the Job listed as an app", func() (bool, string) {
-		var as struct {
-			Apps []struct{ ID, Name string }
-		}
+		var as apiclient.AppList
 		r := s.must(t, token, 200, "GET", "/v2/apps", nil, &as)
 		for _, a := range as.Apps {
 			if a.ID == appID && a.Name == linksJob {
@@ -100,7 +99,7 @@ func getLink(t *testing.T, s *server, pathAndToken string, live bool) reply {
 		return r // the stream stays open: not read
 	}
 	r.body, _ = io.ReadAll(resp.Body)
-	var e struct{ ID, Message string }
+	var e apiclient.ErrorBody
 	if json.Unmarshal(r.body, &e) == nil {
 		r.id, r.msg = e.ID, e.Message
 	}
@@ -170,10 +169,7 @@ func TestSignedLinks(t *testing.T) {
 	// Evil gets a link of its own from the server: its registration of the
 	// cluster has the same Job, under the same id.
 	listApps(t, s, w.evil, appID)
-	var minted struct {
-		URL     string `json:"url"`
-		LiveURL string `json:"live_url"`
-	}
+	var minted apiclient.AppLogs
 	s.must(t, w.evil, 200, "GET", "/v2/apps/"+appID+"/deployments/"+appID+"/logs?type=RUN&follow=true&pod_connection_timeout=0s", nil, &minted)
 	evilLink, err := url.Parse(minted.URL)
 	if err != nil {

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/kubelog/kubelog/test/e2e/testenv"
+
+	"github.com/kubelog/kubelog/internal/apiclient"
 )
 
 var (
@@ -89,6 +91,7 @@ func run(m *testing.M) int {
 // client sends the tests' requests. It does not follow redirects, so that a
 // redirect is seen as what it is, and it gives up on a hung answer.
 var client = &http.Client{
+	Transport:     testenv.Checked(nil),
 	Timeout:       2 * time.Minute,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
@@ -195,7 +198,7 @@ func (s *server) call(token, method, path string, body any, hdr ...string) (repl
 		return reply{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	r := reply{code: resp.StatusCode, header: resp.Header, body: b}
-	var e struct{ ID, Message string }
+	var e apiclient.ErrorBody
 	if json.Unmarshal(b, &e) == nil {
 		r.id, r.msg = e.ID, e.Message
 	}
@@ -243,7 +246,7 @@ func (s *server) newToken(tenant, name, scopes string) (id, secret string, err e
 	if err != nil {
 		return "", "", err
 	}
-	var tok struct{ ID, Token string }
+	var tok apiclient.Token
 	if err := json.Unmarshal(r.body, &tok); err != nil || r.code != http.StatusCreated || tok.Token == "" {
 		return "", "", fmt.Errorf("create a token of tenant %s: got %s; want 201 with the secret", tenant, r)
 	}
@@ -283,7 +286,7 @@ func (s *server) registerCluster(token, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var c struct{ ID string }
+	var c apiclient.Cluster
 	if err := json.Unmarshal(r.body, &c); err != nil || r.code != http.StatusCreated || c.ID == "" {
 		return "", fmt.Errorf("register cluster %s: got %s; want 201", name, r)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubelog/kubelog/internal/apiclient"
 )
 
 // TestQueryStrings is attack 5: a query string that a lenient parser would
@@ -25,9 +27,7 @@ func TestQueryStrings(t *testing.T) {
 		t.Fatalf("evil's pushed line is not answered: %s", r)
 	}
 	logs := func(r reply) int {
-		var page struct {
-			Logs []json.RawMessage `json:"logs"`
-		}
+		var page apiclient.LogsPage
 		_ = json.Unmarshal(r.body, &page)
 		return len(page.Logs)
 	}

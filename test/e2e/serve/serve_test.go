@@ -25,6 +25,7 @@ import (
 	"github.com/grafana/loki/pkg/push"
 	"github.com/klauspost/compress/snappy"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/ingest"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
@@ -77,24 +78,11 @@ func (s *server) stop(sig syscall.Signal) int {
 
 func (s *server) do(token, method, path string, body []byte, hdr ...string) (int, []byte, http.Header) {
 	s.t.Helper()
-	resp, b, err := testenv.Request(http.DefaultClient, method, s.URL+path, token, bytes.NewReader(body), hdr...)
+	resp, b, err := testenv.Request(testenv.HTTP, method, s.URL+path, token, bytes.NewReader(body), hdr...)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	return resp.StatusCode, b, resp.Header
-}
-
-type logsPage struct {
-	Logs []struct {
-		Timestamp string            `json:"timestamp"`
-		Cursor    string            `json:"cursor"`
-		Namespace string            `json:"namespace"`
-		Level     string            `json:"level"`
-		Message   string            `json:"message"`
-		Labels    map[string]string `json:"labels"`
-	} `json:"logs"`
-	HasMore    bool   `json:"has_more"`
-	NextCursor string `json:"next_cursor"`
 }
 
 // allLogs pages through GET /api/v1/logs?query and returns the messages.
@@ -111,7 +99,7 @@ func (s *server) allLogs(token, query string) []string {
 		if code != 200 {
 			s.t.Fatalf("GET /api/v1/logs?%s: %d %s", q, code, b)
 		}
-		var p logsPage
+		var p apiclient.LogsPage
 		if err := json.Unmarshal(b, &p); err != nil {
 			s.t.Fatal(err)
 		}
@@ -239,7 +227,7 @@ func TestPushAndQueryLoghub(t *testing.T) {
 
 	// Search expressions.
 	code, b, _ := s.do(adminToken, "POST", "/api/v1/logs/search", []byte(`{"query":"namespace:openssh \"Failed password\"","limit":5000}`))
-	var p logsPage
+	var p apiclient.LogsPage
 	_ = json.Unmarshal(b, &p)
 	want := len(filterLines(corpus, []string{"openssh"}, func(l string) bool { return strings.Contains(strings.ToLower(l), "failed password") }))
 	if code != 200 || len(p.Logs) != want || want == 0 {
@@ -248,23 +236,15 @@ func TestPushAndQueryLoghub(t *testing.T) {
 
 	// Listings and stats.
 	code, b, _ = s.do(adminToken, "GET", "/api/v1/logs/namespaces", nil)
-	var ns struct {
-		Namespaces []struct {
-			Name    string `json:"name"`
-			Entries int    `json:"entries"`
-		} `json:"namespaces"`
-	}
+	var ns apiclient.NamespaceList
 	_ = json.Unmarshal(b, &ns)
 	if code != 200 || len(ns.Namespaces) != len(corpus) || ns.Namespaces[0].Entries != 2000 {
 		t.Fatalf("namespaces: %d %s", code, b)
 	}
 	code, b, _ = s.do(adminToken, "GET", "/api/v1/logs/stats", nil)
-	var st struct {
-		TotalLines int            `json:"total_lines"`
-		ByLevel    map[string]int `json:"by_level"`
-	}
+	var st apiclient.Stats
 	_ = json.Unmarshal(b, &st)
-	if code != 200 || st.TotalLines != total || st.ByLevel["error"] != count(func(l string) bool { return ingest.DetectLevel([]byte(l)) == "error" }) {
+	if code != 200 || int(st.TotalLines) != total || int(st.ByLevel["error"]) != count(func(l string) bool { return ingest.DetectLevel([]byte(l)) == "error" }) {
 		t.Fatalf("stats: %d %s", code, b)
 	}
 	if code := s.stop(syscall.SIGTERM); code != 0 {
@@ -404,9 +384,7 @@ func TestRateLimitsForReal(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("create token: %d %s", code, b)
 	}
-	var tok struct {
-		Token string `json:"token"`
-	}
+	var tok apiclient.Token
 	_ = json.Unmarshal(b, &tok)
 	for i := 0; i < 3; i++ {
 		if code, b, _ := s.do(tok.Token, "GET", "/api/v1/logs", nil); code != 200 {
