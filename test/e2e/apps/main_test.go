@@ -150,11 +150,9 @@ func send(method, path, token, body string) (int, []byte) {
 // newToken creates a token of tenant with scopes and returns its secret.
 func newToken(t *testing.T, tenant, name, scopes string) string {
 	t.Helper()
-	code, b := send("POST", "/api/v1/logs/tokens", adminToken, fmt.Sprintf(`{"tenant":%q,"name":%q,"scopes":%q}`, tenant, name, scopes))
-	var tok apiclient.Token
-	_ = json.Unmarshal(b, &tok)
-	if code != http.StatusCreated && code != http.StatusOK || tok.Token == "" {
-		t.Fatalf("create token of tenant %s: %d %s", tenant, code, b)
+	tok, err := admin().CreateToken(t.Context(), apiclient.TokenRequest{Tenant: tenant, Name: name, Scopes: scopes})
+	if err != nil || tok.Token == "" {
+		t.Fatalf("create token of tenant %s: %v", tenant, err)
 	}
 	return tok.Token
 }
@@ -171,13 +169,18 @@ func getJSON(t *testing.T, path string, v any) {
 	}
 }
 
+// admin is a client of the shared server acting with the admin token.
+func admin() *apiclient.Client { return testenv.API(serverURL, adminToken) }
+
 // findApp waits until GET /v2/apps lists the app ns/name.
 func findApp(t *testing.T, ns, name string) apiclient.App {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var l apiclient.AppList
-		getJSON(t, "/v2/apps", &l)
+		l, err := admin().Apps(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, a := range l.Apps {
 			if a.Namespace == ns && a.Name == name && a.ActiveDeploymentID != "" {
 				return a
@@ -193,8 +196,10 @@ func findApp(t *testing.T, ns, name string) apiclient.App {
 // deployments returns the app's deployments.
 func deployments(t *testing.T, appID string) []apiclient.Deployment {
 	t.Helper()
-	var l apiclient.DeploymentList
-	getJSON(t, "/v2/apps/"+appID+"/deployments", &l)
+	l, err := admin().Deployments(t.Context(), appID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return l.Deployments
 }
 

@@ -194,32 +194,50 @@ func policyBody(name, bucket string, deleteAfter bool) map[string]any {
 	}
 }
 
+// api is a client of s acting with the admin token.
+func (s *server) api() *apiclient.Client { return testenv.API(s.URL, adminToken) }
+
 func (s *server) createPolicy(body map[string]any) string {
 	s.t.Helper()
 	var p apiclient.Policy
-	s.must("POST", "/api/v1/logs/archive/policies", body, &p)
+	if err := s.api().Do(context.Background(), "POST", "/api/v1/logs/archive/policies", body, &p); err != nil {
+		s.t.Fatal(err)
+	}
 	return p.ID
 }
 
+// startJob starts a job of the policy; extra are "start_time" and
+// "end_time" with their values.
 func (s *server) startJob(policyID string, extra ...string) apiclient.ArchiveJob {
 	s.t.Helper()
-	body := map[string]string{"policy_id": policyID}
+	req := apiclient.ArchiveStart{PolicyID: policyID}
 	for i := 0; i+1 < len(extra); i += 2 {
-		body[extra[i]] = extra[i+1]
+		switch extra[i] {
+		case "start_time":
+			req.StartTime = extra[i+1]
+		case "end_time":
+			req.EndTime = extra[i+1]
+		default:
+			s.t.Fatalf("BUG: startJob takes start_time and end_time, not %s", extra[i])
+		}
 	}
-	var j apiclient.ArchiveJob
-	s.must("POST", "/api/v1/logs/archive/start", body, &j)
-	return j
+	j, err := s.api().StartArchive(context.Background(), req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return *j
 }
 
 func (s *server) waitJob(id string, timeout time.Duration) apiclient.ArchiveJob {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		var j apiclient.ArchiveJob
-		s.must("GET", "/api/v1/logs/archive/jobs/"+id, nil, &j)
+		j, err := s.api().ArchiveJob(context.Background(), id)
+		if err != nil {
+			s.t.Fatal(err)
+		}
 		if j.Status != "pending" && j.Status != "running" {
-			return j
+			return *j
 		}
 		if time.Now().After(deadline) {
 			s.t.Fatalf("job %s still %s after %s: %+v", id, j.Status, timeout, j.Progress)

@@ -200,6 +200,11 @@ func httpClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: testenv.Checked(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}})}
 }
 
+// api is a client of s acting with token.
+func (s *server) api(token string) *apiclient.Client {
+	return apiclient.New(s.URL, token, httpClient())
+}
+
 // do makes a request to s with token and returns the status and body.
 func (s *server) do(t *testing.T, token, method, path, contentType, body string) (int, []byte) {
 	t.Helper()
@@ -217,11 +222,9 @@ func (s *server) do(t *testing.T, token, method, path, contentType, body string)
 // createToken creates a token of tenant with scopes and returns its secret.
 func (s *server) createToken(t *testing.T, tenant, name, scopes string) string {
 	t.Helper()
-	code, b := s.do(t, adminToken, "POST", "/api/v1/logs/tokens", "application/json",
-		fmt.Sprintf(`{"tenant":%q,"name":%q,"scopes":%q}`, tenant, name, scopes))
-	var out apiclient.Token
-	if err := json.Unmarshal(b, &out); err != nil || code != http.StatusCreated || out.Token == "" {
-		t.Fatalf("create token: %d %s", code, b)
+	out, err := s.api(adminToken).CreateToken(t.Context(), apiclient.TokenRequest{Tenant: tenant, Name: name, Scopes: scopes})
+	if err != nil || out.Token == "" {
+		t.Fatalf("create token: %v", err)
 	}
 	return out.Token
 }
@@ -233,14 +236,9 @@ func (s *server) logs(t *testing.T, ns, pod string) map[string][]string {
 	out := map[string][]string{}
 	cursor := ""
 	for {
-		q := url.Values{"namespace": {ns}, "pod": {pod}, "direction": {"forward"}, "limit": {"5000"}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
-		code, b := s.do(t, adminToken, "GET", "/api/v1/logs?"+q.Encode(), "", "")
-		var page apiclient.LogsPage
-		if err := json.Unmarshal(b, &page); err != nil || code != 200 {
-			t.Fatalf("logs: %d %s", code, b)
+		page, err := s.api(adminToken).Logs(t.Context(), apiclient.LogsQuery{Namespace: ns, Pod: pod, Direction: "forward", Limit: 5000, Cursor: cursor})
+		if err != nil {
+			t.Fatalf("logs: %v", err)
 		}
 		for _, l := range page.Logs {
 			out[l.Container] = append(out[l.Container], l.Message)
