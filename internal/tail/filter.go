@@ -31,6 +31,15 @@ import (
 // ignoring case; =~ and !~ are RE2 regexps, anchored for labels and metadata,
 // unanchored for msg. A quoted text alone matches lines containing it,
 // ignoring case.
+//
+// This is not the search language of POST /api/v1/logs/search, and cannot
+// be: the seed's filters (level=error) and every stored session's filter are
+// written in this grammar, and the same text means something else in
+// search, where = is not an operator, only upper-case AND, OR and NOT are
+// keywords, an absent field matches nothing and regexps are unanchored.
+// Here an absent key compares as "" and label regexps are anchored, as in
+// LogQL's matchers, which tail clients use beside it.
+// TestFilterIsNotTheSearchLanguage pins each difference.
 
 // Filter is a parsed filter. The zero-value-free nil *Filter matches all.
 type Filter struct {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kubelog/kubelog/internal/logmodel"
+	"github.com/kubelog/kubelog/internal/search"
 )
 
 func TestFilterMatch(t *testing.T) {
@@ -120,4 +121,68 @@ func asciiLowerBytes(b []byte) []byte {
 		out[i] = c
 	}
 	return out
+}
+
+// The tail filter keeps its own grammar rather than the search language's:
+// the same text means something else there, and stored sessions hold
+// filters written in this one. Each case is a filter whose tail meaning
+// differs from its search meaning on the same entry.
+func TestFilterIsNotTheSearchLanguage(t *testing.T) {
+	labels := logmodel.FromPairs("namespace", "payments", "pod", "api-7f9")
+	md := logmodel.FromPairs("level", "error")
+	line := []byte("Timeout talking to db-1 after 30s")
+	for _, tc := range []struct {
+		filter, why  string
+		tail, search bool
+	}{
+		{"level=error", "search has no = operator: the text is a phrase the line lacks", true, false},
+		{"level=error and not pod=x", "lower-case and/not are keywords here, words in search", true, false},
+		{"node!=n1", "a missing key compares as \"\" here (as LogQL matchers); search's absent field matches nothing", true, false},
+		{`"out talk"`, "quoted text is a substring here; a search phrase must start on a token boundary", true, false},
+		{`pod=~"api"`, "label regexps are anchored here (as LogQL), unanchored in search", false, true},
+	} {
+		flt, err := ParseFilter(tc.filter)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.filter, err)
+		}
+		if got := flt.Match(labels, md, line); got != tc.tail {
+			t.Errorf("%q as a tail filter: got %v; want %v (%s)", tc.filter, got, tc.tail, tc.why)
+		}
+		expr, err := search.Parse(searchSpelling(tc.filter))
+		if err != nil {
+			t.Fatalf("%q in search: %v", tc.filter, err)
+		}
+		rec := searchRecord{labels: labels, md: md, line: line}
+		if got := expr.Match(rec); got != tc.search {
+			t.Errorf("%q in the search language: got %v; want %v (%s)", tc.filter, got, tc.search, tc.why)
+		}
+	}
+}
+
+// searchSpelling writes a regexp comparison the way the search language
+// does (field:/re/); other filters are given as they are.
+func searchSpelling(filter string) string {
+	if k, re, ok := strings.Cut(filter, `=~"`); ok {
+		return k + ":/" + strings.TrimSuffix(re, `"`) + "/"
+	}
+	return filter
+}
+
+// searchRecord lets a search expression see an entry as a tail filter does.
+type searchRecord struct {
+	labels, md logmodel.Labels
+	line       []byte
+}
+
+func (r searchRecord) Line() []byte { return r.line }
+
+func (r searchRecord) Field(name string) (string, bool) {
+	for _, ls := range []logmodel.Labels{r.labels, r.md} {
+		for _, l := range ls {
+			if l.Name == name {
+				return l.Value, true
+			}
+		}
+	}
+	return "", false
 }
