@@ -24,7 +24,9 @@ type clusterCollector struct {
 	spec   Cluster
 	client kubernetes.Interface
 	// probe asks for the server version, with a timeout.
-	probe  kubernetes.Interface
+	probe kubernetes.Interface
+	// logs opens the containers' log streams.
+	logs   LogSource
 	pods   corelisters.PodLister
 	synced cache.InformerSynced
 	// slots bounds the streams reading at once (Config.MaxStreams).

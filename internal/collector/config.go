@@ -61,6 +61,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock drives timers and rates; nil means the real clock.
 	Clock clock.WithTicker
+	// LogSource, when set, returns what opens the log streams of a cluster;
+	// nil opens them with the cluster's API client (ClientLogSource).
+	LogSource func(Cluster) LogSource
 	// Registerer, when set, receives the kubelog_collector_* metrics.
 	Registerer prometheus.Registerer
 }

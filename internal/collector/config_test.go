@@ -1,10 +1,13 @@
 package collector
 
 import (
+	"context"
+	"log/slog"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 )
 
 func TestSelects(t *testing.T) {
@@ -63,5 +66,31 @@ func TestConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Fatalf("%s: got no error; want one", name)
 		}
+	}
+}
+
+// TestConfigLogSource checks that a cluster's streams open through the
+// Config's LogSource, given the cluster.
+func TestConfigLogSource(t *testing.T) {
+	logs := newFakeLogs()
+	var got Cluster
+	cfg := DefaultConfig()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.LogSource = func(cl Cluster) LogSource { got = cl; return logs }
+	m, err := NewManager(cfg, &memSink{}, &MemoryCheckpoints{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cl := Cluster{ID: "c1", Name: "test", Tenant: "t1", RESTConfig: &rest.Config{Host: "http://127.0.0.1:1"}}
+	if err := m.AddCluster(context.Background(), cl, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.cluster("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != cl.ID || c.logs != LogSource(logs) {
+		t.Fatalf("log source made for %+v and used %T; want it made for %+v and used", got, c.logs, cl)
 	}
 }

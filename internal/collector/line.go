@@ -1,8 +1,10 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -167,4 +169,71 @@ func (p *position) take(ts int64) (ordinal int, ok bool) {
 	}
 	p.last = Resume{Timestamp: ts, Count: 1}
 	return 0, true
+}
+
+// Line is one line of a log stream opened with timestamps=true.
+type Line struct {
+	// Timestamp is the node's timestamp in Unix nanoseconds.
+	Timestamp int64
+	// Text is what the container wrote, without the newline.
+	Text []byte
+	// Truncated is set when the line was longer than the limit and its end
+	// was dropped.
+	Truncated bool
+}
+
+// lineReader reads the lines of log streams opened with timestamps=true.
+type lineReader struct {
+	parser lineParser
+	// maxBytes bounds a line; the rest of a longer one is dropped.
+	maxBytes int
+	// onBytes, when set, is called after each read that returned bytes.
+	onBytes func()
+	// onBadLine, when set, is told of each line that does not start with a
+	// timestamp; the line is dropped.
+	onBadLine func(error)
+}
+
+// read reads lines from body until it fails or ends, passing each to emit,
+// and returns the error that ended it: io.EOF at the end, or emit's error.
+// The slices of the lines passed are emit's to keep. A last line without a
+// newline is dropped: it is read again whole after the stream reopens.
+func (r *lineReader) read(body io.Reader, emit func(Line) error) error {
+	br := bufio.NewReaderSize(body, 64<<10)
+	var long []byte
+	truncated := false
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(frag) > 0 && r.onBytes != nil {
+			r.onBytes()
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if room := r.maxBytes - len(long); room > 0 {
+				long = append(long, frag[:min(room, len(frag))]...)
+			}
+			truncated = truncated || len(long)+len(frag) > r.maxBytes
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		raw := frag[:len(frag)-1]
+		if long != nil {
+			if room := r.maxBytes - len(long); room > 0 {
+				long = append(long, raw[:min(room, len(raw))]...)
+			}
+			truncated = truncated || len(raw) > r.maxBytes-len(long)
+			raw = long
+		}
+		// text may alias the reader's buffer: emit gets a copy.
+		ts, text, perr := r.parser.parse(raw)
+		if perr != nil {
+			if r.onBadLine != nil {
+				r.onBadLine(perr)
+			}
+		} else if err := emit(Line{Timestamp: ts, Text: append(make([]byte, 0, len(text)), text...), Truncated: truncated}); err != nil {
+			return err
+		}
+		long, truncated = nil, false
+	}
 }

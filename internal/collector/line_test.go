@@ -2,6 +2,9 @@ package collector
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -159,4 +162,39 @@ func BenchmarkLineParser(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestLineReader(t *testing.T) {
+	f := func(name string, r lineReader, in string, want string, wantBad int) {
+		t.Helper()
+		var got []string
+		bad := 0
+		r.onBadLine = func(error) { bad++ }
+		err := r.read(strings.NewReader(in), func(l Line) error {
+			s := string(l.Text)
+			if len(s) > 20 {
+				s = fmt.Sprintf("%c*%d", s[0], len(s))
+			}
+			if l.Truncated {
+				s += "(truncated)"
+			}
+			got = append(got, s)
+			return nil
+		})
+		if !errors.Is(err, io.EOF) {
+			t.Fatalf("%s: read: %v; want EOF", name, err)
+		}
+		if strings.Join(got, " ") != want || bad != wantBad {
+			t.Fatalf("%s: got %q and %d bad lines; want %q and %d", name, got, bad, want, wantBad)
+		}
+	}
+	const ts = "2026-01-02T03:04:05Z "
+	r := lineReader{maxBytes: 1 << 20}
+	f("lines", r, ts+"a\n"+ts+"b\n", "a b", 0)
+	f("unterminated last line dropped", r, ts+"a\n"+ts+"b", "a", 0)
+	f("no timestamp", r, "a\n\n"+ts+"b\n", "b", 2)
+	long := strings.Repeat("x", 200<<10)
+	f("line over the buffer", r, ts+long+"\n", fmt.Sprintf("x*%d", 200<<10), 0)
+	f("long line truncated", lineReader{maxBytes: 100 << 10}, ts+long+"\n"+ts+"b\n", fmt.Sprintf("x*%d(truncated) b", 100<<10-len(ts)), 0)
+	f("empty", r, "", "", 0)
 }

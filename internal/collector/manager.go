@@ -132,8 +132,12 @@ func (m *Manager) AddCluster(ctx context.Context, cl Cluster, sels []Selection) 
 	if _, dup := m.clusters[cl.ID]; dup {
 		return fmt.Errorf("cluster %s: already added", cl.ID)
 	}
+	var logs LogSource = ClientLogSource{Client: client}
+	if m.cfg.LogSource != nil {
+		logs = m.cfg.LogSource(cl)
+	}
 	c := &clusterCollector{
-		m: m, spec: cl, client: client, probe: probe, sels: compiled,
+		m: m, spec: cl, client: client, probe: probe, logs: logs, sels: compiled,
 		slots:   make(chan struct{}, m.cfg.MaxStreams),
 		kick:    make(chan struct{}, 1),
 		streams: make(map[string]context.CancelFunc),

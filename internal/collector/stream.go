@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -88,13 +87,6 @@ type stream struct {
 	lastByte atomic.Int64
 }
 
-// readLine is a line read from a connection, parsed.
-type readLine struct {
-	ts        int64
-	text      []byte
-	truncated bool
-}
-
 // run streams until the instance is read to its end, the stream is stopped
 // (ctx) or the pod is gone. It reports whether the instance was read to its
 // end. It holds a slot of the cluster's stream limit while it runs.
@@ -146,10 +138,7 @@ func (s *stream) run(ctx context.Context) (finished bool) {
 			Timestamps: true,
 			Previous:   state == statePrevious,
 		}
-		if s.pos.last.Timestamp > 0 {
-			since := metav1.NewTime(time.Unix(0, s.pos.last.Timestamp))
-			opts.SinceTime = &since
-		}
+		resumeFrom(opts, s.pos.last)
 		s.pos.reopen()
 		err := s.follow(ctx, opts)
 		switch {
@@ -204,6 +193,17 @@ func (s *stream) run(ctx context.Context) (finished bool) {
 	return false
 }
 
+// resumeFrom makes opts start from resume point r, once a line was taken:
+// from SinceTime at its timestamp, which the API rounds down to the second,
+// instead of SinceSeconds and TailLines.
+func resumeFrom(opts *corev1.PodLogOptions, r Resume) {
+	if r.Timestamp <= 0 {
+		return
+	}
+	since := metav1.NewTime(time.Unix(0, r.Timestamp))
+	opts.SinceTime, opts.SinceSeconds, opts.TailLines = &since, nil, nil
+}
+
 // acquire waits for a slot of the cluster's stream limit, reporting false when
 // ctx ended first.
 func (s *stream) acquire(ctx context.Context) bool {
@@ -235,7 +235,7 @@ func (s *stream) follow(ctx context.Context, opts *corev1.PodLogOptions) error {
 	connCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	s.refreshGen = c.refreshGen.Load()
-	body, err := c.client.CoreV1().Pods(s.inst.namespace).GetLogs(s.inst.pod, opts).Stream(connCtx)
+	body, err := c.logs.OpenLog(connCtx, s.inst.namespace, s.inst.pod, opts)
 	if err != nil {
 		return err
 	}
@@ -246,11 +246,24 @@ func (s *stream) follow(ctx context.Context, opts *corev1.PodLogOptions) error {
 	s.lastByte.Store(now.UnixNano())
 	opened := now
 
-	lines := make(chan readLine, 256)
+	lines := make(chan Line, 256)
+	r := lineReader{
+		parser:    lineParser{strip: c.m.cfg.StripPartialTimestamps, minPartial: c.m.cfg.PartialMinBytes, maxSpan: int64(c.m.cfg.PartialMaxSpan)},
+		maxBytes:  c.m.cfg.MaxLineBytes,
+		onBytes:   func() { s.lastByte.Store(c.m.clock.Now().UnixNano()) },
+		onBadLine: func(err error) { c.noteBadLine(s.inst, err) },
+	}
 	var readErr error
 	go func() {
 		defer close(lines)
-		readErr = s.read(connCtx, body, lines)
+		readErr = r.read(body, func(l Line) error {
+			select {
+			case lines <- l:
+				return nil
+			case <-connCtx.Done():
+				return connCtx.Err()
+			}
+		})
 	}()
 	// The reader ends once the connection is cut and closed; wait for it.
 	defer func() {
@@ -282,7 +295,7 @@ func (s *stream) follow(ctx context.Context, opts *corev1.PodLogOptions) error {
 				}
 				return readErr
 			}
-			ordinal, ok := s.pos.take(l.ts)
+			ordinal, ok := s.pos.take(l.Timestamp)
 			if !ok {
 				continue
 			}
@@ -339,62 +352,13 @@ func (s *stream) follow(ctx context.Context, opts *corev1.PodLogOptions) error {
 	}
 }
 
-// read reads lines from body until it fails or ends, sending each parsed line
-// on out, and returns the error that ended it: io.EOF at the end, or ctx's
-// error when out is not drained. A last line without a newline is dropped: it
-// is read again whole after the stream reopens.
-func (s *stream) read(ctx context.Context, body io.Reader, out chan<- readLine) error {
-	c := s.c
-	br := bufio.NewReaderSize(body, 64<<10)
-	parser := lineParser{strip: c.m.cfg.StripPartialTimestamps, minPartial: c.m.cfg.PartialMinBytes, maxSpan: int64(c.m.cfg.PartialMaxSpan)}
-	var long []byte
-	truncated := false
-	for {
-		frag, err := br.ReadSlice('\n')
-		if len(frag) > 0 {
-			s.lastByte.Store(c.m.clock.Now().UnixNano())
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			if room := c.m.cfg.MaxLineBytes - len(long); room > 0 {
-				long = append(long, frag[:min(room, len(frag))]...)
-			}
-			truncated = truncated || len(long)+len(frag) > c.m.cfg.MaxLineBytes
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		raw := frag[:len(frag)-1]
-		if long != nil {
-			if room := c.m.cfg.MaxLineBytes - len(long); room > 0 {
-				long = append(long, raw[:min(room, len(raw))]...)
-			}
-			truncated = truncated || len(raw) > c.m.cfg.MaxLineBytes-len(long)
-			raw = long
-		}
-		ts, text, perr := parser.parse(raw)
-		if perr != nil {
-			c.noteBadLine(s.inst, perr)
-		} else {
-			// text may alias the reader's buffer: copy it.
-			l := readLine{ts: ts, text: append(make([]byte, 0, len(text)), text...), truncated: truncated}
-			select {
-			case out <- l:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		long, truncated = nil, false
-	}
-}
-
 // entry builds the stored entry of a line taken with the given ordinal.
-func (s *stream) entry(l readLine, ordinal int) logmodel.Entry {
+func (s *stream) entry(l Line, ordinal int) logmodel.Entry {
 	md := make(logmodel.Labels, 0, 6)
 	if s.inst.id != "" {
 		md = append(md, logmodel.Label{Name: logmodel.MetaContainerID, Value: s.inst.id})
 	}
-	if lvl := ingest.DetectLevel(l.text); lvl != "" {
+	if lvl := ingest.DetectLevel(l.Text); lvl != "" {
 		md = append(md, logmodel.Label{Name: logmodel.MetaLevel, Value: lvl})
 	}
 	if ordinal > 0 {
@@ -403,10 +367,10 @@ func (s *stream) entry(l readLine, ordinal int) logmodel.Entry {
 	md = append(md,
 		logmodel.Label{Name: logmodel.MetaPodUID, Value: s.inst.podUID},
 		logmodel.Label{Name: logmodel.MetaRestart, Value: strconv.Itoa(int(s.inst.restart))})
-	if l.truncated {
+	if l.Truncated {
 		md = append(md, logmodel.Label{Name: logmodel.MetaTruncated, Value: "true"})
 	}
-	return logmodel.Entry{Labels: s.labels, Timestamp: l.ts, Line: l.text, Metadata: md}
+	return logmodel.Entry{Labels: s.labels, Timestamp: l.Timestamp, Line: l.Text, Metadata: md}
 }
 
 // flush stores batch, retrying with backoff until the sink acknowledges or ctx
