@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,7 +22,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/clock"
 
+	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/timeparse"
 )
 
@@ -41,7 +42,11 @@ type clusterTailFlags struct {
 // does: it watches the chosen pods and follows each matching container's log
 // as the pods come and go. Create it with newClusterTail.
 type clusterTail struct {
-	client     kubernetes.Interface
+	client kubernetes.Interface
+	// logs opens the containers' log streams.
+	logs collector.LogSource
+	// clock times the reconnect backoff; nil means the real clock.
+	clock      clock.Clock
 	namespace  string // "" for every namespace
 	selector   labels.Selector
 	podRE      *regexp.Regexp
@@ -248,86 +253,44 @@ func podStatuses(pod *corev1.Pod) []corev1.ContainerStatus {
 	return append(out, pod.Status.EphemeralContainerStatuses...)
 }
 
+// Reconnect backoff bounds and the longest line printed whole.
+const (
+	tailBackoffMin = 200 * time.Millisecond
+	tailBackoffMax = 5 * time.Second
+	tailMaxLine    = 16 << 20
+)
+
 // follow streams one container's log until it ends or ctx does, reopening
-// after errors from the last timestamp printed.
+// after errors from the last line printed.
 func (t *clusterTail) follow(ctx context.Context, ns, pod string, uid types.UID, container string) {
 	t.notice("+", ns, pod, container)
 	defer t.notice("-", ns, pod, container)
-	opts := &corev1.PodLogOptions{Container: container, Follow: true, Timestamps: true}
+	spec := collector.FollowSpec{
+		Source: t.logs, Namespace: ns, Pod: pod,
+		Options:      corev1.PodLogOptions{Container: container, Follow: true},
+		MaxLineBytes: tailMaxLine,
+		BackoffMin:   tailBackoffMin, BackoffMax: tailBackoffMax,
+		Gone: func(ctx context.Context) bool {
+			cur, err := t.client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+			return err == nil && cur.UID != uid || apierrors.IsNotFound(err)
+		},
+		Clock: t.clock,
+	}
 	if t.since > 0 {
 		s := int64(t.since.Seconds())
-		opts.SinceSeconds = &s
+		spec.Options.SinceSeconds = &s
 	}
 	if t.tail >= 0 {
-		opts.TailLines = &t.tail
+		spec.Options.TailLines = &t.tail
 	}
-	var last string // timestamp of the last line printed
-	skip := 0       // lines printed at `last`, to skip after a reopen
-	backoff := 200 * time.Millisecond
-	for ctx.Err() == nil {
-		body, err := t.client.CoreV1().Pods(ns).GetLogs(pod, opts).Stream(ctx)
-		if err == nil {
-			err = t.read(ctx, body, ns, pod, container, &last, &skip)
-			body.Close()
-			if err == nil {
-				return // EOF: the container ended
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		cur, gerr := t.client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
-		if gerr == nil && cur.UID != uid || apierrors.IsNotFound(gerr) {
-			return
-		}
-		time.Sleep(backoff/2 + rand.N(backoff/2+1)) // #nosec G404 -- backoff jitter, not a secret
-		backoff = min(2*backoff, 5*time.Second)
-		if last != "" {
-			if ts, perr := time.Parse(time.RFC3339Nano, last); perr == nil {
-				since := metav1.NewTime(ts)
-				opts.SinceTime, opts.SinceSeconds, opts.TailLines = &since, nil, nil
-			}
-		}
-	}
-}
-
-// read prints a stream's lines; it returns nil at EOF.
-func (t *clusterTail) read(ctx context.Context, body io.Reader, ns, pod, container string, last *string, skip *int) error {
-	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	// After a reopen, skip what was printed: lines before the last
-	// timestamp, and as many at it as were printed.
-	resumeAt, toSkip, resuming := *last, *skip, *skip > 0
-	for sc.Scan() {
-		ts, msg, _ := strings.Cut(sc.Text(), " ")
-		if resuming {
-			if ts < resumeAt || (ts == resumeAt && toSkip > 0) {
-				if ts == resumeAt {
-					toSkip--
-				}
-				continue
-			}
-			resuming = false
-		}
-		if ts == *last {
-			*skip++
-		} else {
-			*last, *skip = ts, 1
-		}
+	_ = collector.Follow(ctx, spec, func(l collector.Line) error {
+		// A line ending in CR LF is printed without the CR.
+		msg := strings.TrimSuffix(string(l.Text), "\r")
 		if !t.keep(msg) {
-			continue
+			return nil
 		}
-		if err := t.print(ts, ns, pod, container, msg); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return nil
+		return t.print(string(l.Stamp), ns, pod, container, msg)
+	})
 }
 
 // keep applies --include and --exclude to a line.
@@ -407,6 +370,7 @@ func (o *tailOptions) runCluster(ctx context.Context, stdout, stderr io.Writer) 
 	if t.client, t.namespace, err = o.kubeClient(); err != nil {
 		return err
 	}
+	t.logs = collector.ClientLogSource{Client: t.client}
 	t.out, t.status = bufio.NewWriter(stdout), stderr
 	return t.run(ctx)
 }

@@ -173,8 +173,10 @@ func (p *position) take(ts int64) (ordinal int, ok bool) {
 
 // Line is one line of a log stream opened with timestamps=true.
 type Line struct {
-	// Timestamp is the node's timestamp in Unix nanoseconds.
+	// Timestamp is the node's timestamp in Unix nanoseconds, and Stamp its
+	// text as the API sent it.
 	Timestamp int64
+	Stamp     []byte
 	// Text is what the container wrote, without the newline.
 	Text []byte
 	// Truncated is set when the line was longer than the limit and its end
@@ -187,6 +189,10 @@ type lineReader struct {
 	parser lineParser
 	// maxBytes bounds a line; the rest of a longer one is dropped.
 	maxBytes int
+	// keepUnterminated also takes a last line without a newline at the end
+	// of a stream. Without it that line is dropped, to be read again whole
+	// from a reopened stream.
+	keepUnterminated bool
 	// onBytes, when set, is called after each read that returned bytes.
 	onBytes func()
 	// onBadLine, when set, is told of each line that does not start with a
@@ -196,8 +202,7 @@ type lineReader struct {
 
 // read reads lines from body until it fails or ends, passing each to emit,
 // and returns the error that ended it: io.EOF at the end, or emit's error.
-// The slices of the lines passed are emit's to keep. A last line without a
-// newline is dropped: it is read again whole after the stream reopens.
+// The slices of the lines passed are emit's to keep.
 func (r *lineReader) read(body io.Reader, emit func(Line) error) error {
 	br := bufio.NewReaderSize(body, 64<<10)
 	var long []byte
@@ -214,10 +219,13 @@ func (r *lineReader) read(body io.Reader, emit func(Line) error) error {
 			truncated = truncated || len(long)+len(frag) > r.maxBytes
 			continue
 		}
-		if err != nil {
+		raw := frag
+		switch {
+		case err == nil:
+			raw = frag[:len(frag)-1]
+		case !r.keepUnterminated || !errors.Is(err, io.EOF) || len(frag) == 0 && long == nil:
 			return err
 		}
-		raw := frag[:len(frag)-1]
 		if long != nil {
 			if room := r.maxBytes - len(long); room > 0 {
 				long = append(long, raw[:min(room, len(raw))]...)
@@ -225,13 +233,17 @@ func (r *lineReader) read(body io.Reader, emit func(Line) error) error {
 			truncated = truncated || len(raw) > r.maxBytes-len(long)
 			raw = long
 		}
-		// text may alias the reader's buffer: emit gets a copy.
-		ts, text, perr := r.parser.parse(raw)
+		// raw may alias the reader's buffer: parse a copy.
+		own := append(make([]byte, 0, len(raw)), raw...)
+		ts, text, perr := r.parser.parse(own)
 		if perr != nil {
 			if r.onBadLine != nil {
 				r.onBadLine(perr)
 			}
-		} else if err := emit(Line{Timestamp: ts, Text: append(make([]byte, 0, len(text)), text...), Truncated: truncated}); err != nil {
+		} else if eerr := emit(Line{Timestamp: ts, Stamp: own[:bytes.IndexByte(own, ' ')], Text: text, Truncated: truncated}); eerr != nil {
+			return eerr
+		}
+		if err != nil {
 			return err
 		}
 		long, truncated = nil, false

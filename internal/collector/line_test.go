@@ -196,5 +196,8 @@ func TestLineReader(t *testing.T) {
 	long := strings.Repeat("x", 200<<10)
 	f("line over the buffer", r, ts+long+"\n", fmt.Sprintf("x*%d", 200<<10), 0)
 	f("long line truncated", lineReader{maxBytes: 100 << 10}, ts+long+"\n"+ts+"b\n", fmt.Sprintf("x*%d(truncated) b", 100<<10-len(ts)), 0)
+	r.keepUnterminated = true
+	f("unterminated last line kept", r, ts+"a\n"+ts+"b", "a b", 0)
+	f("long unterminated last line kept", r, ts+long, fmt.Sprintf("x*%d", 200<<10), 0)
 	f("empty", r, "", "", 0)
 }
