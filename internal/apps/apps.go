@@ -27,6 +27,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
 
 	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/query"
@@ -135,7 +136,7 @@ type Service struct {
 	query    *query.Engine
 	archive  Archive
 	signer   *Signer
-	now      func() time.Time
+	clock    clock.PassiveClock
 
 	mu sync.Mutex
 	// where remembers the cluster and namespace of the apps seen, by tenant
@@ -151,13 +152,13 @@ type appKey struct{ tenant, id string }
 type location struct{ clusterID, namespace string }
 
 // Deps are what a Service reads from. Archive may be nil (no archive: no
-// historic links); Now nil means time.Now.
+// historic links); Clock nil means the system clock.
 type Deps struct {
 	Clusters Clusters
 	Query    *query.Engine
 	Archive  Archive
 	Signer   *Signer
-	Now      func() time.Time
+	Clock    clock.PassiveClock
 }
 
 // New returns a Service.
@@ -168,10 +169,10 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Clusters == nil || d.Query == nil || d.Signer == nil {
 		return nil, errors.New("apps: Clusters, Query and Signer are required")
 	}
-	s := &Service{cfg: cfg, clusters: d.Clusters, query: d.Query, archive: d.Archive, signer: d.Signer, now: d.Now,
+	s := &Service{cfg: cfg, clusters: d.Clusters, query: d.Query, archive: d.Archive, signer: d.Signer, clock: d.Clock,
 		where: map[appKey]location{}}
-	if s.now == nil {
-		s.now = time.Now
+	if s.clock == nil {
+		s.clock = clock.RealClock{}
 	}
 	return s, nil
 }

@@ -1,6 +1,8 @@
 package apps
 
 import (
+	testingclock "k8s.io/utils/clock/testing"
+
 	"bytes"
 	"context"
 	"errors"
@@ -105,7 +107,7 @@ func fixture(t testing.TB, archive Archive) (*Service, *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(DefaultConfig(), Deps{Clusters: clusters, Query: q, Archive: archive, Signer: signer, Now: func() time.Time { return t0.Add(2 * time.Hour) }})
+	svc, err := New(DefaultConfig(), Deps{Clusters: clusters, Query: q, Archive: archive, Signer: signer, Clock: testingclock.NewFakePassiveClock(t0.Add(2 * time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func (s *Service) Logs(ctx context.Context, req Request, follow bool, timeout ti
 	if err != nil {
 		return nil, err
 	}
-	exp := s.now().Add(s.cfg.LinkTTL)
+	exp := s.clock.Now().Add(s.cfg.LinkTTL)
 	resp := &LogsResponse{URL: base + DownloadPath + "?token=" + url.QueryEscape(s.signer.Sign(Link{Request: req, Expires: exp})), HistoricLogs: []string{}}
 	if follow {
 		resp.LiveURL = base + LivePath + "?token=" + url.QueryEscape(s.signer.Sign(Link{Request: req, Live: true, Expires: exp}))
@@ -53,7 +53,7 @@ func (s *Service) Logs(ctx context.Context, req Request, follow bool, timeout ti
 
 // Wait resolves req until an instance exists or timeout passes.
 func (s *Service) Wait(ctx context.Context, req Request, timeout time.Duration) (*Selection, error) {
-	deadline := s.now().Add(timeout)
+	deadline := s.clock.Now().Add(timeout)
 	for {
 		sel, err := s.Resolve(ctx, req)
 		if err != nil {
@@ -66,7 +66,7 @@ func (s *Service) Wait(ctx context.Context, req Request, timeout time.Duration) 
 		if ok {
 			return sel, nil
 		}
-		if !s.now().Before(deadline) {
+		if !s.clock.Now().Before(deadline) {
 			what := "component " + req.Component
 			if req.Component == "" {
 				what = "any component"
@@ -83,7 +83,7 @@ func (s *Service) Wait(ctx context.Context, req Request, timeout time.Duration) 
 }
 
 // Verify checks a signed link's token.
-func (s *Service) Verify(token string) (Link, error) { return s.signer.Verify(token, s.now()) }
+func (s *Service) Verify(token string) (Link, error) { return s.signer.Verify(token, s.clock.Now()) }
 
 // Download writes the selection's lines so far, oldest first, as
 // "<component> <timestamp> <message>" lines.

@@ -29,7 +29,7 @@ func (m *Manager) StartJob(ctx context.Context, tenant, policyID string, start, 
 	if err != nil {
 		return Job{}, err
 	}
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	if err := m.policies.markRun(ctx, p.ID, now); err != nil {
 		return Job{}, err
 	}
@@ -72,7 +72,7 @@ func (m *Manager) CancelJob(ctx context.Context, tenant, id string) (Job, error)
 		if j.Status == StatusPending || j.Status == StatusRunning {
 			// Not under way in this process: mark it so no restart resumes it.
 			j.Status = StatusCancelled
-			t := m.cfg.Now().UTC()
+			t := m.cfg.Clock.Now().UTC()
 			j.FinishedAt = &t
 			return j, m.jobs.save(ctx, &j)
 		}
@@ -120,7 +120,7 @@ func (m *Manager) execute(ctx context.Context, j Job) {
 		m.finish(&j, ctx.Err())
 		return
 	}
-	now := m.cfg.Now().UTC()
+	now := m.cfg.Clock.Now().UTC()
 	j.Status, j.StartedAt = StatusRunning, &now
 	if err := m.jobs.save(ctx, &j); err != nil {
 		m.finish(&j, err)
@@ -146,7 +146,7 @@ func (m *Manager) finish(j *Job, err error) {
 		j.Status, j.Error = StatusFailed, err.Error()
 		m.log.Warn("archive job failed", "job", j.ID, "policy", j.PolicyID, "err", err)
 	}
-	t := m.cfg.Now().UTC()
+	t := m.cfg.Clock.Now().UTC()
 	j.FinishedAt = &t
 	m.metrics.jobs.WithLabelValues(j.Tenant, j.Status).Inc()
 	if j.StartedAt != nil {

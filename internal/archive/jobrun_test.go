@@ -1,6 +1,8 @@
 package archive
 
 import (
+	testingclock "k8s.io/utils/clock/testing"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,29 +22,11 @@ import (
 	"github.com/kubelog/kubelog/internal/store"
 )
 
-// testClock is a clock the test moves.
-type testClock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 // jobEnv is a store, a metadata database and a blob store in memory, with
 // managers over them that share a clock.
 type jobEnv struct {
 	t     *testing.T
-	clock *testClock
+	clock *testingclock.FakeClock
 	db    *meta.DB
 	st    *store.Store
 	keys  *secrets.Keyring
@@ -58,7 +42,7 @@ var testNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 func newJobEnv(t *testing.T) *jobEnv {
 	t.Helper()
 	dir := t.TempDir()
-	e := &jobEnv{t: t, clock: &testClock{now: testNow}, blobs: newMemBlobs()}
+	e := &jobEnv{t: t, clock: testingclock.NewFakeClock(testNow), blobs: newMemBlobs()}
 	var err error
 	if e.db, err = meta.Open(t.Context(), filepath.Join(dir, "meta.db")); err != nil {
 		t.Fatal(err)
@@ -66,7 +50,7 @@ func newJobEnv(t *testing.T) *jobEnv {
 	t.Cleanup(func() { _ = e.db.Close() })
 	scfg := store.DefaultConfig(filepath.Join(dir, "store"))
 	scfg.Fsync = store.FsyncNever
-	scfg.Now = e.clock.Now
+	scfg.Clock = e.clock
 	if e.st, err = store.Open(scfg); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +65,7 @@ func newJobEnv(t *testing.T) *jobEnv {
 func (e *jobEnv) manager() *Manager {
 	e.t.Helper()
 	cfg := DefaultConfig()
-	cfg.Now = e.clock.Now
+	cfg.Clock = e.clock
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	cfg.TickInterval = time.Hour
 	cfg.Uploads = 2
@@ -370,12 +354,12 @@ func TestScheduledJobs(t *testing.T) {
 	h8, h11, h12 := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC), time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC), time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	checkArchived(t, m, e.blobs, first, e.local(p, h8, h11))
 
-	e.clock.set(testNow.Add(59 * time.Minute))
+	e.clock.SetTime(testNow.Add(59 * time.Minute))
 	m.RunDue(ctx)
 	if n := len(jobs()); n != 1 {
 		t.Fatalf("jobs before the next hour: got %d; want 1", n)
 	}
-	e.clock.set(testNow.Add(time.Hour))
+	e.clock.SetTime(testNow.Add(time.Hour))
 	m.RunDue(ctx)
 	js = jobs()
 	if len(js) != 2 {
@@ -391,7 +375,7 @@ func TestScheduledJobs(t *testing.T) {
 	if err := m.Policies().Update(ctx, &p, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.set(testNow.Add(5 * time.Hour))
+	e.clock.SetTime(testNow.Add(5 * time.Hour))
 	m.RunDue(ctx)
 	if n := len(jobs()); n != 2 {
 		t.Fatalf("jobs of a disabled policy: got %d; want 2", n)

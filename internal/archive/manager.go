@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
 
 	"github.com/kubelog/kubelog/internal/egress"
 	"github.com/kubelog/kubelog/internal/meta"
@@ -20,8 +21,8 @@ import (
 
 // Config configures a Manager.
 type Config struct {
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time; nil means the system clock.
+	Clock clock.PassiveClock
 	// Logger receives job events; nil means slog.Default.
 	Logger *slog.Logger
 	// TickInterval is how often the scheduler looks for due policies.
@@ -93,8 +94,8 @@ func NewManager(cfg Config, st *store.Store, db *meta.DB) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -180,7 +181,7 @@ func (m *Manager) RunDue(ctx context.Context) {
 		m.log.Warn("archive scheduler cannot list policies", "err", err)
 		return
 	}
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	for i := range pols {
 		p := &pols[i]
 		sched, err := ParseSchedule(p.Schedule)

@@ -198,7 +198,7 @@ func (m *Manager) uploadObject(ctx context.Context, j *Job, p Policy, bs BlobSto
 	}
 	o := &Object{Key: k, PolicyID: p.ID, JobID: j.ID, Bucket: p.Destination.Bucket, Size: int64(len(body)), RawBytes: e.raw, Lines: e.lines,
 		StartTime: time.Unix(0, e.firstTs).UTC(), EndTime: time.Unix(0, e.lastTs).UTC(), Cluster: key.Cluster, Namespace: key.Namespace,
-		Pod: key.Pod, Container: key.Container, Labels: ls.Map(), ETag: sum, CreatedAt: m.cfg.Now().UTC(),
+		Pod: key.Pod, Container: key.Container, Labels: ls.Map(), ETag: sum, CreatedAt: m.cfg.Clock.Now().UTC(),
 		tenant: j.Tenant, streamHash: streamHash(ls), hour: hour, bloom: e.bloom}
 	prog.add(e.lines, e.raw, int64(len(body)))
 	m.metrics.objects.WithLabelValues(j.Tenant).Inc()

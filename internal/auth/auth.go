@@ -9,7 +9,8 @@ package auth
 
 import (
 	"errors"
-	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // ErrUnauthenticated is returned, wrapped with the reason, for a missing,
@@ -24,19 +25,9 @@ var ErrForbidden = errors.New("forbidden")
 // match [a-z0-9][a-z0-9._-]{0,62}.
 var ErrInvalidTenant = errors.New("invalid tenant name")
 
-// Clock tells the time. Components take one so tests can move time by hand
-// instead of sleeping; nil means the system clock.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func clockOrSystem(c Clock) Clock {
+func clockOrSystem(c clock.PassiveClock) clock.PassiveClock {
 	if c == nil {
-		return systemClock{}
+		return clock.RealClock{}
 	}
 	return c
 }

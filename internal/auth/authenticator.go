@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kubelog/kubelog/internal/meta"
+	"k8s.io/utils/clock"
 )
 
 // TokenStore is where the Authenticator finds tokens; *meta.DB is one. Both
@@ -38,7 +39,7 @@ type AuthenticatorConfig struct {
 	// to the database on every call.
 	TouchInterval time.Duration
 	// Clock tells the time for expiry and caching; nil is the system clock.
-	Clock Clock
+	Clock clock.PassiveClock
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -72,7 +73,7 @@ func (c AuthenticatorConfig) Validate() error {
 type Authenticator struct {
 	store  TokenStore
 	cfg    AuthenticatorConfig
-	clock  Clock
+	clock  clock.PassiveClock
 	logger *slog.Logger
 
 	mu sync.Mutex // guards cache

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/kubelog/kubelog/internal/meta"
+	"k8s.io/utils/clock"
 )
 
-func newTestAuthenticator(t testing.TB, db *meta.DB, clock Clock) *Authenticator {
+func newTestAuthenticator(t testing.TB, db *meta.DB, clk clock.PassiveClock) *Authenticator {
 	t.Helper()
 	cfg := DefaultAuthenticatorConfig()
-	cfg.Clock = clock
+	cfg.Clock = clk
 	a, err := NewAuthenticator(db, cfg)
 	if err != nil {
 		t.Fatalf("NewAuthenticator: %v", err)
@@ -80,12 +81,12 @@ func TestAuthenticateRecordsUse(t *testing.T) {
 		t.Fatalf("last used = %v; want %v", got, first)
 	}
 	// Within the touch interval, uses are not written.
-	clock.Advance(30 * time.Second)
+	clock.Step(30 * time.Second)
 	a.Authenticate(ctx, secret)
 	if got := lastUsed(); !got.Equal(first) {
 		t.Fatalf("last used after 30s = %v; want still %v", got, first)
 	}
-	clock.Advance(31 * time.Second)
+	clock.Step(31 * time.Second)
 	a.Authenticate(ctx, secret)
 	if got, want := lastUsed(), clock.Now(); !got.Equal(want) {
 		t.Fatalf("last used after 61s = %v; want %v", got, want)
@@ -101,12 +102,12 @@ func TestAuthenticateExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("IssueToken: %v", err)
 	}
-	clock.Advance(time.Hour - time.Nanosecond)
+	clock.Step(time.Hour - time.Nanosecond)
 	if _, err := a.Authenticate(ctx, secret); err != nil {
 		t.Fatalf("Authenticate just before expiry: %v", err)
 	}
 	// Expiry applies even to a cached lookup.
-	clock.Advance(time.Nanosecond)
+	clock.Step(time.Nanosecond)
 	if _, err := a.Authenticate(ctx, secret); !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("Authenticate at expiry: got %v; want ErrUnauthenticated (expired)", err)
 	}
@@ -131,7 +132,7 @@ func TestRevocationFromAnotherProcess(t *testing.T) {
 	if err := cli.RevokeToken(ctx, "", tok.ID, clock.Now()); err != nil {
 		t.Fatalf("RevokeToken: %v", err)
 	}
-	clock.Advance(DefaultAuthenticatorConfig().CacheTTL)
+	clock.Step(DefaultAuthenticatorConfig().CacheTTL)
 	if _, err := a.Authenticate(ctx, secret); !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("Authenticate after revocation and one cache TTL: got %v; want ErrUnauthenticated (revoked)", err)
 	}

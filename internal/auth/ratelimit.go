@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"sync"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // Class is a rate-limit class: which allowance a request draws from.
@@ -106,7 +108,7 @@ type LimiterConfig struct {
 	// memory follows the number of keys active in the last few minutes.
 	SweepInterval time.Duration
 	// Clock tells the time; nil is the system clock.
-	Clock Clock
+	Clock clock.PassiveClock
 }
 
 // DefaultLimiterConfig returns the defaults.
@@ -141,7 +143,7 @@ const maxSpan = 1 << 61
 // used.
 type Limiter struct {
 	limits LimitSource
-	clock  Clock
+	clock  clock.PassiveClock
 	sweep  int64 // SweepInterval in nanoseconds
 	seed   maphash.Seed
 	shards [numShards]shard

@@ -6,14 +6,16 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
-func newTestLimiter(t testing.TB, clock Clock, defaults Limits, tenants map[string]Limits) *Limiter {
+func newTestLimiter(t testing.TB, clk clock.PassiveClock, defaults Limits, tenants map[string]Limits) *Limiter {
 	t.Helper()
 	tbl := NewLimitTable(defaults)
 	tbl.Replace(tenants)
 	cfg := DefaultLimiterConfig()
-	cfg.Clock = clock
+	cfg.Clock = clk
 	l, err := NewLimiter(tbl, cfg)
 	if err != nil {
 		t.Fatalf("NewLimiter: %v", err)
@@ -51,17 +53,17 @@ func TestLimiterBurstAndRefill(t *testing.T) {
 	}
 
 	// One request's worth refills every 600ms.
-	clock.Advance(599 * time.Millisecond)
+	clock.Step(599 * time.Millisecond)
 	if d := l.Allow(key, ClassStandard, 1); d.Allowed || d.RetryAfter != time.Millisecond {
 		t.Fatalf("after 599ms: got %+v; want refused, retry after 1ms", d)
 	}
-	clock.Advance(time.Millisecond)
+	clock.Step(time.Millisecond)
 	if d := l.Allow(key, ClassStandard, 1); !d.Allowed || d.Remaining != 0 {
 		t.Fatalf("after 600ms: got %+v; want allowed, remaining 0", d)
 	}
 
 	// Half a minute refills half the bucket; n = 0 only looks.
-	clock.Advance(30 * time.Second)
+	clock.Step(30 * time.Second)
 	want = Decision{Allowed: true, Limit: 100, Remaining: 50, ResetSeconds: 30}
 	for range 2 {
 		if d := l.Allow(key, ClassStandard, 0); d != want {
@@ -70,7 +72,7 @@ func TestLimiterBurstAndRefill(t *testing.T) {
 	}
 
 	// A full minute refills it completely, and no further.
-	clock.Advance(10 * time.Minute)
+	clock.Step(10 * time.Minute)
 	if d := l.Allow(key, ClassStandard, 1); !d.Allowed || d.Remaining != 99 || d.ResetSeconds != 1 {
 		t.Fatalf("after 10m: got %+v; want allowed, remaining 99, reset in 1s", d)
 	}
@@ -121,12 +123,12 @@ func TestLimiterPushBytesPerTenant(t *testing.T) {
 	if d := l.Allow(other, ClassPush, 128*MiB); !d.Allowed {
 		t.Fatalf("other tenant: got %+v; want allowed", d)
 	}
-	clock.Advance(500 * time.Millisecond)
+	clock.Step(500 * time.Millisecond)
 	if d := l.Allow(b, ClassPush, 60*MiB); !d.Allowed || d.Remaining != 0 {
 		t.Fatalf("60 MiB after 500ms: got %+v; want allowed, nothing left", d)
 	}
 	// More than the burst can never fit.
-	clock.Advance(time.Hour)
+	clock.Step(time.Hour)
 	if d := l.Allow(a, ClassPush, 128*MiB+1); d.Allowed || d.Limit != 128*MiB || d.RetryAfter <= 0 {
 		t.Fatalf("burst+1 bytes: got %+v; want refused with limit 128 MiB", d)
 	}
@@ -198,7 +200,7 @@ func TestLimiterEvictsIdleBuckets(t *testing.T) {
 	}
 	// Push buckets refill in under a second, request buckets in a minute;
 	// a sweep runs at most once a minute per shard.
-	clock.Advance(time.Minute)
+	clock.Step(time.Minute)
 	for i := range 1000 {
 		l.Allow(Key{Tenant: "default", Token: fmt.Sprintf("tok%d", i)}, ClassStandard, 0)
 	}
@@ -207,7 +209,7 @@ func TestLimiterEvictsIdleBuckets(t *testing.T) {
 	}
 	// Peeking creates nothing; a used bucket stays until it refills.
 	l.Allow(Key{Tenant: "default", Token: "busy"}, ClassStandard, 1)
-	clock.Advance(time.Minute - time.Nanosecond)
+	clock.Step(time.Minute - time.Nanosecond)
 	for i := range 100 {
 		l.Allow(Key{Tenant: "default", Token: fmt.Sprintf("tok%d", i)}, ClassStandard, 0)
 	}

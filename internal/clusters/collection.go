@@ -96,7 +96,7 @@ func (s *Service) clusterOf(ctx context.Context, tenant, id string) error {
 // CreateCollection saves a collection config (IncludeInit defaults to true,
 // Enabled to true) and applies it.
 func (s *Service) CreateCollection(ctx context.Context, tenant string, in CollectionInput) (CollectionConfig, error) {
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	c, err := in.build(CollectionConfig{ID: newID(), Tenant: tenant, IncludeInit: true, Enabled: true, CreatedAt: now, UpdatedAt: now})
 	if err != nil {
 		return c, err
@@ -125,7 +125,7 @@ func (s *Service) UpdateCollection(ctx context.Context, tenant, id string, in Co
 			return c, err
 		}
 	}
-	c.UpdatedAt = s.now().UTC()
+	c.UpdatedAt = s.clock.Now().UTC()
 	if err := s.db.updateCollection(ctx, c); err != nil {
 		return c, err
 	}
@@ -168,7 +168,7 @@ func (s *Service) SetEnabled(ctx context.Context, tenant string, ids []string, e
 }
 
 func (s *Service) setEnabled(ctx context.Context, cs []CollectionConfig, enabled bool) ([]CollectionConfig, error) {
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	touched := map[string]bool{}
 	for i := range cs {
 		cs[i].Enabled, cs[i].UpdatedAt = enabled, now

@@ -68,7 +68,7 @@ func (s *Service) CreateJob(ctx context.Context, tenant string, in JobInput) (Jo
 	if err != nil {
 		return Job{}, err
 	}
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	j := Job{ID: newID(), Tenant: tenant, ClusterID: c.ID, Kind: in.Kind, Request: in.Request, Status: StatusPending, CreatedAt: now}
 	if in.Kind == KindContinuous {
 		j.Status, j.StartedAt = StatusRunning, now
@@ -147,12 +147,12 @@ func (s *Service) execute(ctx context.Context, j Job) {
 	}
 	j.Status = StatusRunning
 	if j.StartedAt.IsZero() {
-		j.StartedAt = s.now().UTC()
+		j.StartedAt = s.clock.Now().UTC()
 	}
 	j.Lines, j.Bytes, j.Errors, j.Progress = 0, 0, nil, nil
 	save()
 	fail := func(err error) {
-		j.Status, j.EndedAt = StatusFailed, s.now().UTC()
+		j.Status, j.EndedAt = StatusFailed, s.clock.Now().UTC()
 		j.Errors = append(j.Errors, err.Error())
 		save()
 	}
@@ -160,7 +160,7 @@ func (s *Service) execute(ctx context.Context, j Job) {
 		if ctx.Err() == nil {
 			fail(err)
 		} else if errors.Is(context.Cause(ctx), errCancelled) {
-			j.Status, j.EndedAt = StatusCancelled, s.now().UTC()
+			j.Status, j.EndedAt = StatusCancelled, s.clock.Now().UTC()
 			save()
 		}
 		return
@@ -218,7 +218,7 @@ func (s *Service) execute(ctx context.Context, j Job) {
 	default:
 		j.Status = StatusSucceeded
 	}
-	j.EndedAt = s.now().UTC()
+	j.EndedAt = s.clock.Now().UTC()
 	save()
 }
 
@@ -302,7 +302,7 @@ func (s *Service) CancelJob(ctx context.Context, tenant, id string) (Job, error)
 		}
 		return s.GetJob(ctx, tenant, id)
 	}
-	j.Status, j.EndedAt = StatusCancelled, s.now().UTC()
+	j.Status, j.EndedAt = StatusCancelled, s.clock.Now().UTC()
 	if err := s.db.saveJob(ctx, j); err != nil {
 		return j, err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
 
 	"github.com/kubelog/kubelog/internal/collector"
 	"github.com/kubelog/kubelog/internal/egress"
@@ -54,8 +55,8 @@ type Config struct {
 	ReachTimeout time.Duration
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time; nil means the system clock.
+	Clock clock.PassiveClock
 	// Keys seal the stored kubeconfigs; required.
 	Keys *secrets.Keyring
 	// Egress decides which API servers the clusters that tenants register
@@ -71,12 +72,12 @@ func DefaultConfig() Config {
 // Service manages clusters, collection configs and jobs. Its methods may be
 // called concurrently. Close must be called.
 type Service struct {
-	cfg  Config
-	db   db
-	coll *collector.Manager
-	st   *store.Store
-	log  *slog.Logger
-	now  func() time.Time
+	cfg   Config
+	db    db
+	coll  *collector.Manager
+	st    *store.Store
+	log   *slog.Logger
+	clock clock.PassiveClock
 
 	// ctx ends with Close; jobs run under it.
 	ctx    context.Context
@@ -105,13 +106,13 @@ var errCancelled = errors.New("cancelled")
 // New returns a Service over the metadata database, driving coll and reading
 // job progress from st. Start adds the stored clusters to coll.
 func New(cfg Config, d *meta.DB, coll *collector.Manager, st *store.Store) *Service {
-	s := &Service{cfg: cfg, db: db{sql: d.SQL(), keys: cfg.Keys}, coll: coll, st: st, log: cfg.Logger, now: cfg.Now,
+	s := &Service{cfg: cfg, db: db{sql: d.SQL(), keys: cfg.Keys}, coll: coll, st: st, log: cfg.Logger, clock: cfg.Clock,
 		running: make(map[string]*runningJob), disabled: make(map[string]string)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if s.clock == nil {
+		s.clock = clock.RealClock{}
 	}
 	if s.cfg.CheckTimeout <= 0 {
 		s.cfg.CheckTimeout = DefaultConfig().CheckTimeout
@@ -137,7 +138,7 @@ func (s *Service) EnsureDefault(ctx context.Context, path, contextName string) e
 	if err != nil {
 		return err
 	}
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	for _, c := range clusters {
 		if c.Name != DefaultClusterName {
 			continue
@@ -344,7 +345,7 @@ func (s *Service) checkConnection(ctx context.Context, c ClusterConfig) error {
 // CreateCluster checks the connection, saves the config and starts
 // collecting from the cluster. A failed check is a *ConnectError.
 func (s *Service) CreateCluster(ctx context.Context, tenant string, in ClusterInput) (ClusterConfig, error) {
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	c, err := in.build(ClusterConfig{ID: newID(), Tenant: tenant, Origin: OriginAPI, CreatedAt: now, UpdatedAt: now})
 	if err != nil {
 		return c, err
@@ -375,7 +376,7 @@ func (s *Service) UpdateCluster(ctx context.Context, tenant, id string, in Clust
 		return c, err
 	}
 	// A config changed through the API is the tenant's from now on.
-	c.Origin, c.UpdatedAt = OriginAPI, s.now().UTC()
+	c.Origin, c.UpdatedAt = OriginAPI, s.clock.Now().UTC()
 	if err := s.checkConnection(ctx, c); err != nil {
 		return c, err
 	}

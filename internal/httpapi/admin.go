@@ -90,7 +90,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.meta.EnsureTenant(r.Context(), req.Tenant); err != nil {
 		return err
 	}
-	secret, tok, err := auth.IssueToken(r.Context(), a.meta, a.now(), spec)
+	secret, tok, err := auth.IssueToken(r.Context(), a.meta, a.clock.Now(), spec)
 	if err != nil {
 		if errors.Is(err, meta.ErrConflict) {
 			return conflict("a live token named %q already exists in tenant %q", req.Name, req.Tenant)
@@ -122,7 +122,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	if err := a.meta.RevokeToken(r.Context(), tenant, id, a.now()); err != nil {
+	if err := a.meta.RevokeToken(r.Context(), tenant, id, a.clock.Now()); err != nil {
 		if errors.Is(err, meta.ErrNotFound) {
 			return notFound("no token %q in tenant %q", id, tenant)
 		}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
 
 	"github.com/kubelog/kubelog/internal/apps"
 	"github.com/kubelog/kubelog/internal/archive"
@@ -67,8 +68,8 @@ type Deps struct {
 	Limits   *auth.LimitTable
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time; nil means the system clock.
+	Clock clock.PassiveClock
 	// StoreHealth reports the store's condition; nil means Query.Health.
 	StoreHealth func() error
 	// Archive serves the archive API and include_archive; nil turns them
@@ -94,7 +95,7 @@ type API struct {
 	limits   *auth.LimitTable
 	log      *slog.Logger
 	reg      *prometheus.Registry
-	now      func() time.Time
+	clock    clock.PassiveClock
 	storeOK  func() error
 	archive  *archive.Manager
 	apps     *apps.Service
@@ -127,8 +128,8 @@ func New(cfg Config, d Deps) (*API, error) {
 		return nil, errors.New("httpapi: Query, Meta, Auth, Limiter, Limits and Registry are required")
 	}
 	a := &API{
-		cfg: cfg, query: d.Query, sessions: tail.NewSessions(d.Meta, d.Now), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
-		log: d.Logger, reg: d.Registry, now: d.Now, storeOK: d.StoreHealth, archive: d.Archive, apps: d.Apps, mux: http.NewServeMux(), kube: d.Kube,
+		cfg: cfg, query: d.Query, sessions: tail.NewSessions(d.Meta, d.Clock), meta: d.Meta, auth: d.Auth, limiter: d.Limiter, limits: d.Limits,
+		log: d.Logger, reg: d.Registry, clock: d.Clock, storeOK: d.StoreHealth, archive: d.Archive, apps: d.Apps, mux: http.NewServeMux(), kube: d.Kube,
 		clusters: d.Clusters,
 	}
 	if a.storeOK == nil {
@@ -137,10 +138,10 @@ func New(cfg Config, d Deps) (*API, error) {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
-	if a.now == nil {
-		a.now = time.Now
+	if a.clock == nil {
+		a.clock = clock.RealClock{}
 	}
-	a.started = a.now()
+	a.started = a.clock.Now()
 	a.shutdown, a.beginShutdown = context.WithCancel(context.Background())
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -149,7 +150,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	if a.metrics, err = newAPIMetrics(d.Registry, d.Query); err != nil {
 		return nil, err
 	}
-	a.ingest = newIngestMeter(a.now)
+	a.ingest = newIngestMeter(a.clock)
 	a.routes()
 	a.ready.Store(true)
 	return a, nil

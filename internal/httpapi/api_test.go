@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	testingclock "k8s.io/utils/clock/testing"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,24 +24,6 @@ import (
 	"github.com/kubelog/kubelog/internal/tail"
 )
 
-// fakeClock drives the rate limiter in tests.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is an API over a real store and a real SQLite database.
 type env struct {
 	t      testing.TB
@@ -48,7 +31,7 @@ type env struct {
 	api    *API
 	db     *meta.DB
 	st     *store.Store
-	clock  *fakeClock
+	clock  *testingclock.FakeClock
 	tokens map[string]string // name -> secret
 }
 
@@ -74,7 +57,7 @@ func newEnv(t testing.TB, limits auth.Limits) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{now: time.Now()}
+	clock := testingclock.NewFakeClock(time.Now())
 	table := auth.NewLimitTable(limits)
 	lcfg := auth.DefaultLimiterConfig()
 	lcfg.Clock = clock
@@ -453,7 +436,7 @@ func TestRateLimitsWithInjectedClock(t *testing.T) {
 	if code, _, _ := e.do("a-rw", "GET", "/api/v1/logs", nil); code != 200 {
 		t.Fatalf("other token: %d", code)
 	}
-	e.clock.Advance(time.Minute)
+	e.clock.Step(time.Minute)
 	if code, _, _ := e.do("a-read", "GET", "/api/v1/logs", nil); code != 200 {
 		t.Fatalf("after a minute: %d", code)
 	}
@@ -468,7 +451,7 @@ func TestRateLimitsWithInjectedClock(t *testing.T) {
 	if code := e.pushJSON("a-write", map[string]string{"a": "b"}, base.Add(time.Second), strings.Repeat("z", 300)); code != 413 {
 		t.Fatalf("push over the burst: %d; want 413", code)
 	}
-	e.clock.Advance(2 * time.Second)
+	e.clock.Step(2 * time.Second)
 	if code := e.pushJSON("a-write", map[string]string{"a": "b"}, base.Add(time.Second), strings.Repeat("y", 150)); code != 204 {
 		t.Fatalf("push after refill: %d", code)
 	}

@@ -135,7 +135,7 @@ func (a *API) savePolicy(w http.ResponseWriter, r *http.Request, m *archive.Mana
 	if err := a.validatePolicy(r, m, p); err != nil {
 		return err
 	}
-	if err := save(r.Context(), p, a.now()); err != nil {
+	if err := save(r.Context(), p, a.clock.Now()); err != nil {
 		return err
 	}
 	writeJSON(w, status, p.Redact())

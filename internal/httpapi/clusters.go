@@ -260,7 +260,7 @@ func (a *API) refreshClusters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return clusterErr(err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"refreshed": ids, "total": len(ids), "refreshed_at": timeOrEmpty(a.now())})
+	writeJSON(w, http.StatusOK, map[string]any{"refreshed": ids, "total": len(ids), "refreshed_at": timeOrEmpty(a.clock.Now())})
 	return nil
 }
 
@@ -305,7 +305,7 @@ func (a *API) getClusterMetrics(w http.ResponseWriter, r *http.Request) error {
 		"lines_collected": st.LinesCollected, "bytes_collected": st.BytesCollected,
 		"last_error": st.LastError, "last_error_at": st.LastErrorAt,
 		"collection_configs": len(cfgs), "collection_configs_enabled": enabled, "jobs_running": len(jobs),
-		"timestamp": a.now().UTC().Format(time.RFC3339Nano),
+		"timestamp": a.clock.Now().UTC().Format(time.RFC3339Nano),
 	})
 	return nil
 }

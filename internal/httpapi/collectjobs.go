@@ -91,7 +91,7 @@ func (a *API) jobInput(kind string, req jobRequest) (clusters.JobInput, error) {
 		if err != nil {
 			return in, badRequest("since: %v", err)
 		}
-		in.Request.SinceTime = a.now().Add(-d).UTC()
+		in.Request.SinceTime = a.clock.Now().Add(-d).UTC()
 	}
 	return in, nil
 }

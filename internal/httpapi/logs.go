@@ -178,7 +178,7 @@ func (a *API) parseRange(startS, endS, sinceS string) (int64, int64, error) {
 		}
 		ref := end
 		if ref == 0 {
-			ref = a.now().UnixNano()
+			ref = a.clock.Now().UnixNano()
 		}
 		start = ref - int64(d)
 	}
@@ -401,7 +401,7 @@ func (a *API) getStats(w http.ResponseWriter, r *http.Request) error {
 	if interval > 0 {
 		end := q.End
 		if end == math.MaxInt64 {
-			end = a.now().UnixNano()
+			end = a.clock.Now().UnixNano()
 		}
 		n := (end - q.Start + interval - 1) / interval
 		if n > 10_000 {
@@ -453,7 +453,7 @@ func (a *API) getLogMetrics(w http.ResponseWriter, r *http.Request) error {
 		}
 		tenants = a.query.Tenants()
 	}
-	now := a.now().UnixNano()
+	now := a.clock.Now().UnixNano()
 	type tenantMetrics struct {
 		tenantRates
 		WindowLines   uint64  `json:"window_lines"`

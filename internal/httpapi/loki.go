@@ -52,7 +52,7 @@ func lokiTime(get func(string) string, name string, def int64) (int64, error) {
 // lokiRange reads start, end and since, with Loki's defaults: end now and
 // start def before end.
 func (a *API) lokiRange(get func(string) string, def time.Duration) (int64, int64, error) {
-	end, err := lokiTime(get, "end", a.now().UnixNano())
+	end, err := lokiTime(get, "end", a.clock.Now().UnixNano())
 	if err != nil {
 		return 0, 0, err
 	}
@@ -246,7 +246,7 @@ func (a *API) lokiQuery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ts, err := lokiTime(q.get, "time", a.now().UnixNano())
+	ts, err := lokiTime(q.get, "time", a.clock.Now().UnixNano())
 	if err != nil {
 		return err
 	}

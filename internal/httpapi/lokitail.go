@@ -31,7 +31,7 @@ func (a *API) lokiTail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := a.now().UnixNano()
+	now := a.clock.Now().UnixNano()
 	start, err := lokiTime(get, "start", now-int64(time.Hour))
 	if err != nil {
 		return err

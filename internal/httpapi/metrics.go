@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubelog/kubelog/internal/query"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
 )
 
 // apiMetrics are the API's Prometheus metrics.
@@ -115,7 +116,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 // ingestMeter keeps per-tenant ingest counters and a one-minute window of
 // per-second counts, for the JSON metrics endpoint.
 type ingestMeter struct {
-	now func() time.Time
+	clock clock.PassiveClock
 
 	mu      sync.Mutex // guards tenants
 	tenants map[string]*tenantMeter
@@ -131,8 +132,8 @@ type secondCount struct {
 	lines, bytes uint64
 }
 
-func newIngestMeter(now func() time.Time) *ingestMeter {
-	return &ingestMeter{now: now, tenants: make(map[string]*tenantMeter)}
+func newIngestMeter(clk clock.PassiveClock) *ingestMeter {
+	return &ingestMeter{clock: clk, tenants: make(map[string]*tenantMeter)}
 }
 
 func (m *ingestMeter) tenant(name string) *tenantMeter {
@@ -145,7 +146,7 @@ func (m *ingestMeter) tenant(name string) *tenantMeter {
 }
 
 func (m *ingestMeter) accepted(tenant string, lines, bytes int) {
-	sec := m.now().Unix()
+	sec := m.clock.Now().Unix()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t := m.tenant(tenant)
@@ -191,7 +192,7 @@ type tenantRates struct {
 
 // snapshot returns a tenant's figures, with rates over the last minute.
 func (m *ingestMeter) snapshot(tenant string) tenantRates {
-	now := m.now().Unix()
+	now := m.clock.Now().Unix()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := tenantRates{Tenant: tenant}

@@ -36,7 +36,7 @@ type healthReport struct {
 // health checks every component. A failing WAL degrades the service (reads
 // still work); an unreachable metadata database takes it down.
 func (a *API) health(ctx context.Context) healthReport {
-	rep := healthReport{Status: healthOK, Version: a.cfg.Version, UptimeSeconds: a.now().Sub(a.started).Seconds(),
+	rep := healthReport{Status: healthOK, Version: a.cfg.Version, UptimeSeconds: a.clock.Now().Sub(a.started).Seconds(),
 		Components: map[string]componentHealth{}}
 	worst := func(s string) {
 		if s == healthDown || (s == healthDegraded && rep.Status == healthOK) {

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/clock"
 )
 
 // ResourcePath is the path of the resource's collection.
@@ -29,9 +30,9 @@ const bookmarkInterval = 5 * time.Second
 // Handler serves the API group over HTTP. Authentication happens before it:
 // the caller passes the tenant a request acts in.
 type Handler struct {
-	objs *Objects
-	log  *slog.Logger
-	now  func() time.Time
+	objs  *Objects
+	log   *slog.Logger
+	clock clock.PassiveClock
 	// version is what /version reports.
 	version string
 }
@@ -42,7 +43,7 @@ func NewHandler(objs *Objects, log *slog.Logger, version string) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{objs: objs, log: log, now: time.Now, version: version}
+	return &Handler{objs: objs, log: log, clock: clock.RealClock{}, version: version}
 }
 
 // ServeResource serves the resource's routes: ResourcePath, ResourcePath/{name}
@@ -86,7 +87,7 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, tenant s
 		if table, include, err := tableRequest(r); err != nil {
 			return err
 		} else if table {
-			writeObject(w, r, http.StatusOK, toTable([]PodLogStream{*obj}, metav1.ListMeta{ResourceVersion: obj.ResourceVersion}, include, h.now()))
+			writeObject(w, r, http.StatusOK, toTable([]PodLogStream{*obj}, metav1.ListMeta{ResourceVersion: obj.ResourceVersion}, include, h.clock.Now()))
 			return nil
 		}
 		writeObject(w, r, http.StatusOK, obj)
@@ -402,14 +403,14 @@ func (h *Handler) deleteCollection(w http.ResponseWriter, r *http.Request, tenan
 	}
 	var deadline time.Time
 	if lo.timeout > 0 {
-		deadline = h.now().Add(lo.timeout)
+		deadline = h.clock.Now().Add(lo.timeout)
 	}
 	list, err := h.listObjects(tenant, lo)
 	if err != nil {
 		return err
 	}
 	for _, obj := range list.Items {
-		if !deadline.IsZero() && h.now().After(deadline) {
+		if !deadline.IsZero() && h.clock.Now().After(deadline) {
 			return apierrors.NewTimeoutError(fmt.Sprintf("deletecollection ran past timeoutSeconds after deleting some objects; %s was not deleted", obj.Name), 0)
 		}
 		if _, _, err := h.objs.Delete(tenant, obj.Name, Preconditions{UID: string(obj.UID)}, opts.GracePeriodSeconds, len(opts.DryRun) > 0); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
@@ -443,7 +444,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, tenant string) er
 		return err
 	}
 	if table {
-		writeObject(w, r, http.StatusOK, toTable(list.Items, list.ListMeta, include, h.now()))
+		writeObject(w, r, http.StatusOK, toTable(list.Items, list.ListMeta, include, h.clock.Now()))
 		return nil
 	}
 	writeObject(w, r, http.StatusOK, list)
@@ -506,13 +507,13 @@ func (h *Handler) waitForRV(rv uint64, timeout time.Duration) error {
 	if timeout > 0 {
 		wait = min(wait, timeout)
 	}
-	deadline := time.Now().Add(wait)
+	deadline := h.clock.Now().Add(wait)
 	for {
 		cur := h.objs.ResourceVersion()
 		if rv <= cur {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if h.clock.Now().After(deadline) {
 			return tooLargeRV(rv, cur)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -570,7 +571,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, tenant string, l
 				continue
 			}
 			if obj, isObj := out.Object.(*PodLogStream); isObj && table {
-				out.Object = toTable([]PodLogStream{*obj}, metav1.ListMeta{ResourceVersion: obj.ResourceVersion}, include, h.now())
+				out.Object = toTable([]PodLogStream{*obj}, metav1.ListMeta{ResourceVersion: obj.ResourceVersion}, include, h.clock.Now())
 			}
 			if err := enc.Encode(out); err != nil {
 				return nil // the client left
@@ -631,7 +632,7 @@ func (h *Handler) track(obj *PodLogStream, r *http.Request, wo *writeOptions, su
 		}
 	}
 	fields := managedFieldSet(obj, subresource == "status")
-	now := metav1.NewTime(h.now().Truncate(time.Second))
+	now := metav1.NewTime(h.clock.Now().Truncate(time.Second))
 	entry := metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate,
 		APIVersion: APIVersion, Time: &now, FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(string(fields)), Subresource: subresource}
 	out := obj.ManagedFields[:0:0]

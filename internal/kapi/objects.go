@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/clock"
 )
 
 // historySize is how many changes the store keeps for watches and lists that
@@ -48,8 +49,8 @@ type objKey struct{ tenant, name string }
 // to the metadata database, with a history of changes for watches. Its
 // methods may be called concurrently. Close must be called.
 type Objects struct {
-	db  *sql.DB // nil keeps objects in memory only
-	now func() time.Time
+	db    *sql.DB // nil keeps objects in memory only
+	clock clock.WithDelayedExecution
 
 	mu sync.Mutex
 	// rv is the last resourceVersion given out (guarded by mu).
@@ -63,20 +64,20 @@ type Objects struct {
 	// watchers receive the changes (guarded by mu).
 	watchers map[*watcher]struct{}
 	// timers end graceful deletions (guarded by mu).
-	timers map[objKey]*time.Timer
+	timers map[objKey]clock.Timer
 	// listeners are told of every change (guarded by mu).
 	listeners []func(tenant, name string)
 	closed    bool
 }
 
-// OpenObjects loads the objects from db (nil: memory only). now is the
-// clock; nil means time.Now.
-func OpenObjects(ctx context.Context, db *sql.DB, now func() time.Time) (*Objects, error) {
-	if now == nil {
-		now = time.Now
+// OpenObjects loads the objects from db (nil: memory only). clk is the
+// clock of timestamps and graceful deletions; nil means the system clock.
+func OpenObjects(ctx context.Context, db *sql.DB, clk clock.WithDelayedExecution) (*Objects, error) {
+	if clk == nil {
+		clk = clock.RealClock{}
 	}
-	o := &Objects{db: db, now: now, objs: make(map[objKey]*PodLogStream),
-		watchers: make(map[*watcher]struct{}), timers: make(map[objKey]*time.Timer)}
+	o := &Objects{db: db, clock: clk, objs: make(map[objKey]*PodLogStream),
+		watchers: make(map[*watcher]struct{}), timers: make(map[objKey]clock.Timer)}
 	if db == nil {
 		return o, nil
 	}
@@ -247,7 +248,7 @@ func (o *Objects) Create(tenant string, obj *PodLogStream, dryRun bool) (*PodLog
 		obj.Name = generateName(obj.GenerateName)
 	}
 	obj.UID = uuid.NewUUID()
-	obj.CreationTimestamp = metav1.NewTime(o.now().Truncate(time.Second))
+	obj.CreationTimestamp = metav1.NewTime(o.clock.Now().Truncate(time.Second))
 	obj.Generation = 1
 	obj.DeletionTimestamp, obj.DeletionGracePeriodSeconds = nil, nil
 	if dryRun {
@@ -299,7 +300,7 @@ func (o *Objects) Update(tenant, name string, allowCreate, dryRun bool, change f
 	if dryRun {
 		return next, false, nil
 	}
-	if next.DeletionTimestamp != nil && len(next.Finalizers) == 0 && !o.now().Before(next.DeletionTimestamp.Time) {
+	if next.DeletionTimestamp != nil && len(next.Finalizers) == 0 && !o.clock.Now().Before(next.DeletionTimestamp.Time) {
 		// The last finalizer went after the grace period: delete.
 		if err := o.commitLocked(tenant, watch.Deleted, cur, next); err != nil {
 			return nil, false, err
@@ -352,7 +353,7 @@ func (o *Objects) Delete(tenant, name string, pre Preconditions, grace *int64, d
 	if grace != nil {
 		seconds = max(*grace, 0)
 	}
-	at := o.now().Add(time.Duration(seconds) * time.Second)
+	at := o.clock.Now().Add(time.Duration(seconds) * time.Second)
 	if cur.DeletionTimestamp != nil && !at.Before(cur.DeletionTimestamp.Time) {
 		return cur.deepCopy(), true, nil // an earlier deletion stands
 	}
@@ -374,7 +375,7 @@ func (o *Objects) scheduleDeletion(k objKey, at time.Time) {
 	if t := o.timers[k]; t != nil {
 		t.Stop()
 	}
-	o.timers[k] = time.AfterFunc(max(time.Until(at), 0), func() {
+	o.timers[k] = o.clock.AfterFunc(max(at.Sub(o.clock.Now()), 0), func() {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		delete(o.timers, k)

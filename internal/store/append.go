@@ -71,7 +71,7 @@ func (s *Store) Append(ctx context.Context, tenantName string, entries []logmode
 	t := s.tenantLocked(tenantName)
 	retention := s.retentionLocked(tenantName)
 	s.mu.Unlock()
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	oldest := now.Add(-retention).UnixNano()
 	newest := now.Add(s.cfg.MaxFuture).UnixNano()
 

@@ -109,7 +109,7 @@ func (s *Store) commit(group []*appendReq) {
 // records. Readers do not see the entries until publish.
 func (s *Store) prepareGroup(group []*appendReq) *pendingGroup {
 	h := s.active
-	now := s.cfg.Now().UnixNano()
+	now := s.cfg.Clock.Now().UnixNano()
 	p := &pendingGroup{group: group, h: h, firstSeq: make(map[*tenant]uint64), lastSeq: make(map[*tenant]uint64)}
 	// WAL buffers are reused from group to group: the head copies lines
 	// into its own chunks.
@@ -311,7 +311,7 @@ func (s *Store) rollback(p *pendingGroup) {
 
 func (s *Store) walFailed(err error) {
 	s.stats.walErrors.Add(1)
-	s.stats.setWALError(err, s.cfg.Now())
+	s.stats.setWALError(err, s.cfg.Clock.Now())
 	s.log.Error("WAL write failed; appends fail until writes succeed again", "err", err)
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // FsyncPolicy says when an append is acknowledged relative to fsync.
@@ -58,8 +60,8 @@ type Config struct {
 	MergeMinParts int
 	// MaintenanceInterval is how often retention and merges are checked.
 	MaintenanceInterval time.Duration
-	// Now is the clock; tests inject a fake one.
-	Now func() time.Time
+	// Clock tells the time; tests inject a fake one.
+	Clock clock.PassiveClock
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 	// OnCommit, when set, is called by one goroutine (the store's WAL
@@ -93,7 +95,7 @@ func DefaultConfig(dir string) Config {
 		BlockTargetBytes:    128 << 10,
 		MergeMinParts:       6,
 		MaintenanceInterval: time.Minute,
-		Now:                 time.Now,
+		Clock:               clock.RealClock{},
 	}
 }
 
@@ -138,8 +140,8 @@ func (c *Config) Validate() error {
 		return errors.New("store: MergeMinParts must be at least 2")
 	case c.MaintenanceInterval <= 0:
 		return errors.New("store: MaintenanceInterval must be positive")
-	case c.Now == nil:
-		return errors.New("store: Now is required")
+	case c.Clock == nil:
+		return errors.New("store: Clock is required")
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ func (s *Store) maybeFreeze() {
 	if entries == 0 {
 		return
 	}
-	if bytes >= s.cfg.HeadMaxBytes || s.cfg.Now().UnixNano()-created >= int64(s.cfg.HeadMaxAge) {
+	if bytes >= s.cfg.HeadMaxBytes || s.cfg.Clock.Now().UnixNano()-created >= int64(s.cfg.HeadMaxAge) {
 		s.await(nil)
 		if err := s.freeze(); err != nil {
 			s.log.Error("head freeze failed", "err", err)

@@ -64,7 +64,7 @@ func (s *Store) applyRetention() error {
 // dropExpiredParts deletes the parts that retention and the disk budget
 // reject and returns how many.
 func (s *Store) dropExpiredParts() (int, error) {
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	s.manifestMu.Lock()
 	defer s.manifestMu.Unlock()
 	var drop []*part

@@ -37,7 +37,7 @@ func TestRetentionByAgeWithInjectedClock(t *testing.T) {
 	if n := count("t"); n != 48 {
 		t.Fatalf("before retention %d entries; want 48", n)
 	}
-	clk.Advance(10 * time.Hour)
+	clk.Step(10 * time.Hour)
 	if err := s.RunMaintenance(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestRetentionWhileAppendsWait(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(time.Hour)
+	clk.Step(time.Hour)
 
 	s.manifestMu.Lock()
 	retained := make(chan error, 1)

@@ -364,7 +364,7 @@ func (s *Store) replayWAL(checkpoint uint64) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	next := checkpoint
-	now := s.cfg.Now().UnixNano()
+	now := s.cfg.Clock.Now().UnixNano()
 	for i, n := range segs {
 		next = max(next, n+1)
 		path := filepath.Join(s.walDir, walSegmentName(n))

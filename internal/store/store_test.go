@@ -1,6 +1,8 @@
 package store
 
 import (
+	testingclock "k8s.io/utils/clock/testing"
+
 	"context"
 	"errors"
 	"fmt"
@@ -18,24 +20,6 @@ import (
 	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
-// fakeClock is an injectable clock for retention and head-age tests.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // testLogWriter sends the store's log to the test log.
 type testLogWriter struct{ t *testing.T }
 
@@ -47,11 +31,11 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 
 var testBase = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
-func testConfig(t *testing.T) (Config, *fakeClock) {
+func testConfig(t *testing.T) (Config, *testingclock.FakeClock) {
 	t.Helper()
-	clk := &fakeClock{now: testBase.Add(time.Hour)}
+	clk := testingclock.NewFakeClock(testBase.Add(time.Hour))
 	cfg := DefaultConfig(t.TempDir())
-	cfg.Now = clk.Now
+	cfg.Clock = clk
 	cfg.BlockTargetBytes = 4 << 10
 	cfg.Logger = slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return cfg, clk

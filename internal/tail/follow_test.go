@@ -1,6 +1,8 @@
 package tail
 
 import (
+	testingclock "k8s.io/utils/clock/testing"
+
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -183,10 +185,11 @@ func TestGapAfterRetention(t *testing.T) {
 	hub := NewHub(DefaultHubConfig())
 	defer hub.Close()
 	clock := time.Now()
+	clk := testingclock.NewFakePassiveClock(clock)
 	cfg := store.DefaultConfig(t.TempDir())
 	cfg.OnCommit = hub.OnCommit
 	cfg.PartWindow = time.Hour
-	cfg.Now = func() time.Time { return clock }
+	cfg.Clock = clk
 	s, err := store.Open(cfg)
 	if err != nil {
 		t.Fatal(err)

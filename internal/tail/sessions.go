@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kubelog/kubelog/internal/meta"
+	"k8s.io/utils/clock"
 )
 
 // Session is a live-tail session as stored.
@@ -50,8 +51,8 @@ func (e *QuotaError) Error() string {
 // have a client connected to this process. It is safe for concurrent use;
 // several processes may share the database.
 type Sessions struct {
-	db  *sql.DB
-	now func() time.Time
+	db    *sql.DB
+	clock clock.PassiveClock
 
 	mu sync.Mutex
 	// clients counts the connected clients by session ID; left holds the
@@ -61,11 +62,11 @@ type Sessions struct {
 }
 
 // NewSessions returns the session store of db.
-func NewSessions(db *meta.DB, now func() time.Time) *Sessions {
-	if now == nil {
-		now = time.Now
+func NewSessions(db *meta.DB, clk clock.PassiveClock) *Sessions {
+	if clk == nil {
+		clk = clock.RealClock{}
 	}
-	return &Sessions{db: db.SQL(), now: now, clients: map[string]int{}, left: map[string]bool{}}
+	return &Sessions{db: db.SQL(), clock: clk, clients: map[string]int{}, left: map[string]bool{}}
 }
 
 // Attach records a client connected to the session's stream until the
@@ -109,7 +110,7 @@ func (ss *Sessions) scan(row interface{ Scan(...any) error }) (Session, error) {
 	}
 	s.Ended = active == 0
 	s.CreatedAt, s.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
-	ss.activate(&s, ss.now())
+	ss.activate(&s, ss.clock.Now())
 	return s, nil
 }
 
@@ -120,7 +121,7 @@ func (ss *Sessions) Create(ctx context.Context, s Session, maxTenant, maxUser in
 	var id [12]byte
 	_, _ = rand.Read(id[:])
 	s.ID = "ts_" + hex.EncodeToString(id[:])
-	now := ss.now().UTC()
+	now := ss.clock.Now().UTC()
 	s.CreatedAt, s.UpdatedAt, s.Active, s.Ended = now, now, true, false
 	tx, err := ss.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -215,7 +216,7 @@ func (ss *Sessions) Update(ctx context.Context, tenant, id string, filter, servi
 	if service != nil {
 		s.Service = *service
 	}
-	s.UpdatedAt = ss.now().UTC()
+	s.UpdatedAt = ss.clock.Now().UTC()
 	_, err = ss.db.ExecContext(ctx, `UPDATE tail_sessions SET filter = ?, service = ?, updated_at = ? WHERE tenant = ? AND id = ?`,
 		s.Filter, s.Service, s.UpdatedAt.UnixNano(), tenant, id)
 	return s, err
@@ -227,7 +228,7 @@ func (ss *Sessions) End(ctx context.Context, tenant, id string) (Session, error)
 	if err != nil {
 		return s, err
 	}
-	s.Active, s.Ended, s.UpdatedAt = false, true, ss.now().UTC()
+	s.Active, s.Ended, s.UpdatedAt = false, true, ss.clock.Now().UTC()
 	_, err = ss.db.ExecContext(ctx, `UPDATE tail_sessions SET active = 0, updated_at = ? WHERE tenant = ? AND id = ?`, s.UpdatedAt.UnixNano(), tenant, id)
 	return s, err
 }
@@ -235,6 +236,6 @@ func (ss *Sessions) End(ctx context.Context, tenant, id string) (Session, error)
 // SaveCursor records the cursor of the last entry delivered.
 func (ss *Sessions) SaveCursor(ctx context.Context, tenant, id, cursor string) error {
 	_, err := ss.db.ExecContext(ctx, `UPDATE tail_sessions SET last_cursor = ?, updated_at = ? WHERE tenant = ? AND id = ?`,
-		cursor, ss.now().UTC().UnixNano(), tenant, id)
+		cursor, ss.clock.Now().UTC().UnixNano(), tenant, id)
 	return err
 }
