@@ -1,11 +1,10 @@
-package archive
+package archive_test
 
 import (
 	"net/netip"
 	"testing"
 
-	"github.com/minio/minio-go/v7"
-
+	"github.com/kubelog/kubelog/internal/archive"
 	"github.com/kubelog/kubelog/internal/egress"
 	"github.com/kubelog/kubelog/test/e2e/testenv"
 )
@@ -22,15 +21,15 @@ func TestS3BlobStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
-	d := Destination{Endpoint: srv.Endpoint, Region: srv.Region, Bucket: "contract", AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey, PathStyle: true}
+	d := archive.Destination{Endpoint: srv.Endpoint, Region: srv.Region, Bucket: "contract", AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey, PathStyle: true}
 	policy := egress.DefaultPolicy()
 	policy.Allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-	s, err := newS3Store(d, policy)
+	s, err := archive.NewS3BlobStore(d, policy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.c.MakeBucket(t.Context(), d.Bucket, minio.MakeBucketOptions{Region: d.Region}); err != nil {
+	if err := archive.MakeBucket(t.Context(), s, d); err != nil {
 		t.Fatal(err)
 	}
-	testBlobStore(t, s)
+	archive.CheckBlobStoreContract(t, s)
 }
