@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/kubelog/kubelog/internal/meta"
+	"k8s.io/utils/clock"
 )
 
 // Resume is how far a container instance's log has been stored: the node
@@ -65,14 +65,14 @@ func (c *MemoryCheckpoints) Save(_ context.Context, key string, r Resume) error 
 // SQLCheckpoints keeps resume points in the metadata database's
 // collector_checkpoints table.
 type SQLCheckpoints struct {
-	db  *sql.DB
-	now func() time.Time
+	db    *sql.DB
+	clock clock.PassiveClock
 }
 
 // NewSQLCheckpoints returns checkpoints stored in db, which the caller keeps
 // open while they are used.
 func NewSQLCheckpoints(db *meta.DB) *SQLCheckpoints {
-	return &SQLCheckpoints{db: db.SQL(), now: time.Now}
+	return &SQLCheckpoints{db: db.SQL(), clock: clock.RealClock{}}
 }
 
 // Load implements Checkpoints.
@@ -92,7 +92,7 @@ func (c *SQLCheckpoints) Load(ctx context.Context, key string) (Resume, bool, er
 func (c *SQLCheckpoints) Save(ctx context.Context, key string, r Resume) error {
 	_, err := c.db.ExecContext(ctx, `INSERT INTO collector_checkpoints (key, ts, count, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET ts = excluded.ts, count = excluded.count, updated_at = excluded.updated_at`,
-		key, r.Timestamp, r.Count, c.now().UnixNano())
+		key, r.Timestamp, r.Count, c.clock.Now().UnixNano())
 	if err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", key, err)
 	}
