@@ -213,10 +213,10 @@ func (r *lineReader) read(body io.Reader, emit func(Line) error) error {
 			r.onBytes()
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
+			truncated = truncated || len(long)+len(frag) > r.maxBytes
 			if room := r.maxBytes - len(long); room > 0 {
 				long = append(long, frag[:min(room, len(frag))]...)
 			}
-			truncated = truncated || len(long)+len(frag) > r.maxBytes
 			continue
 		}
 		raw := frag
@@ -227,10 +227,10 @@ func (r *lineReader) read(body io.Reader, emit func(Line) error) error {
 			return err
 		}
 		if long != nil {
+			truncated = truncated || len(long)+len(raw) > r.maxBytes
 			if room := r.maxBytes - len(long); room > 0 {
 				long = append(long, raw[:min(room, len(raw))]...)
 			}
-			truncated = truncated || len(raw) > r.maxBytes-len(long)
 			raw = long
 		}
 		// raw may alias the reader's buffer: parse a copy.

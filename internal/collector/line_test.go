@@ -196,6 +196,9 @@ func TestLineReader(t *testing.T) {
 	long := strings.Repeat("x", 200<<10)
 	f("line over the buffer", r, ts+long+"\n", fmt.Sprintf("x*%d", 200<<10), 0)
 	f("long line truncated", lineReader{maxBytes: 100 << 10}, ts+long+"\n"+ts+"b\n", fmt.Sprintf("x*%d(truncated) b", 100<<10-len(ts)), 0)
+	exact := strings.Repeat("x", 100<<10-len(ts))
+	f("line of the maximum size whole", lineReader{maxBytes: 100 << 10}, ts+exact+"\n", fmt.Sprintf("x*%d", len(exact)), 0)
+	f("line one byte over the maximum", lineReader{maxBytes: 100 << 10}, ts+exact+"y\n", fmt.Sprintf("x*%d(truncated)", len(exact)), 0)
 	r.keepUnterminated = true
 	f("unterminated last line kept", r, ts+"a\n"+ts+"b", "a b", 0)
 	f("long unterminated last line kept", r, ts+long, fmt.Sprintf("x*%d", 200<<10), 0)
