@@ -81,3 +81,32 @@ func FuzzTokenBloom(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkEntryFilterMatch is the live path of a follow: each committed
+// entry is tested against the follow's query.
+func BenchmarkEntryFilterMatch(b *testing.B) {
+	ef, err := NewEntryFilter(Query{
+		Matchers:    []logmodel.Matcher{{Type: logmodel.MatchEqual, Name: "namespace", Value: "pay"}},
+		LineFilters: []logmodel.LineFilter{{Type: logmodel.LineContains, Value: "GET"}, {Type: logmodel.LineNotRegexp, Value: `status=5\d\d`}},
+		Predicate:   func(s *Stream, e *EntryView) bool { return len(e.Line) > 0 },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	es := []logmodel.Entry{
+		{Labels: logmodel.FromPairs("namespace", "pay", "pod", "api-1"), Line: []byte("GET /api/items status=200 took 12ms")},
+		{Labels: logmodel.FromPairs("namespace", "pay", "pod", "api-1"), Line: []byte("POST /api/cart status=503 took 2ms")},
+		{Labels: logmodel.FromPairs("namespace", "shop", "pod", "web-1"), Line: []byte("GET / status=200")},
+	}
+	var n int64
+	for i := range es {
+		n += int64(len(es[i].Line))
+	}
+	b.ReportAllocs()
+	b.SetBytes(n)
+	for b.Loop() {
+		for i := range es {
+			ef.Match(&es[i])
+		}
+	}
+}
