@@ -504,11 +504,11 @@ type ClusterStatus struct {
 }
 
 // ClusterStatusList is the answer of GET /api/v1/logs/clusters/status;
-// Reachable is whether every cluster is.
+// Reachable counts the clusters that answer.
 type ClusterStatusList struct {
 	Clusters  []ClusterStatus `json:"clusters"`
 	Total     int             `json:"total"`
-	Reachable bool            `json:"reachable"`
+	Reachable int             `json:"reachable"`
 }
 
 // ClusterRefresh is the answer of POST /api/v1/logs/clusters/refresh.
