@@ -5,27 +5,16 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/timeparse"
 )
 
-// tokenJSON is a token as the API shows it; the secret appears only in the
-// answer to its creation.
-type tokenJSON struct {
-	ID         string `json:"id"`
-	Tenant     string `json:"tenant"`
-	Name       string `json:"name"`
-	Scopes     string `json:"scopes"`
-	CreatedAt  string `json:"created_at"`
-	ExpiresAt  string `json:"expires_at,omitempty"`
-	RevokedAt  string `json:"revoked_at,omitempty"`
-	LastUsedAt string `json:"last_used_at,omitempty"`
-	Token      string `json:"token,omitempty"`
-}
-
-func toTokenJSON(t meta.Token) tokenJSON {
-	return tokenJSON{
+// toTokenJSON is a token as the API shows it; the secret appears only in
+// the answer to its creation.
+func toTokenJSON(t meta.Token) apiclient.Token {
+	return apiclient.Token{
 		ID: t.ID, Tenant: t.Tenant, Name: t.Name, Scopes: t.Scopes,
 		CreatedAt: timeOrEmpty(t.CreatedAt), ExpiresAt: timeOrEmpty(t.ExpiresAt),
 		RevokedAt: timeOrEmpty(t.RevokedAt), LastUsedAt: timeOrEmpty(t.LastUsedAt),
@@ -43,7 +32,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]tokenJSON, 0, len(ts))
+	out := make([]apiclient.Token, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, toTokenJSON(t))
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/query"
@@ -463,7 +464,7 @@ func TestTokensAndLimitsAPI(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("create: %d %s", code, b)
 	}
-	var tok tokenJSON
+	var tok apiclient.Token
 	_ = json.Unmarshal(b, &tok)
 	if !strings.HasPrefix(tok.Token, "klg_") || tok.Tenant != "team-c" || tok.ExpiresAt == "" {
 		t.Fatalf("created token %+v", tok)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/collector"
@@ -195,23 +196,9 @@ func (a *API) deleteClusterConfig(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// clusterStatusJSON is one cluster's collection state.
-type clusterStatusJSON struct {
-	ClusterID      string  `json:"cluster_id"`
-	Name           string  `json:"name"`
-	Reachable      bool    `json:"reachable"`
-	ServerVersion  string  `json:"server_version"`
-	LastError      string  `json:"last_error,omitempty"`
-	LastErrorAt    string  `json:"last_error_at,omitempty"`
-	PodsWatched    int     `json:"pods_watched"`
-	StreamsActive  int     `json:"streams_active"`
-	LinesPerSecond float64 `json:"lines_per_second"`
-	LinesCollected int64   `json:"lines_collected"`
-	BytesCollected int64   `json:"bytes_collected"`
-}
-
-func toStatusJSON(st collector.ClusterStatus) clusterStatusJSON {
-	return clusterStatusJSON{ClusterID: st.ID, Name: st.Name, Reachable: st.Reachable, ServerVersion: st.ServerVersion,
+// toStatusJSON is one cluster's collection state as the API shows it.
+func toStatusJSON(st collector.ClusterStatus) apiclient.ClusterStatus {
+	return apiclient.ClusterStatus{ClusterID: st.ID, Name: st.Name, Reachable: st.Reachable, ServerVersion: st.ServerVersion,
 		LastError: st.LastError, LastErrorAt: timeOrEmpty(st.LastErrorAt), PodsWatched: st.PodsWatched,
 		StreamsActive: st.StreamsActive, LinesPerSecond: st.LinesPerSec, LinesCollected: st.LinesCollected, BytesCollected: st.BytesCollected}
 }
@@ -226,7 +213,7 @@ func (a *API) getClusterStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]clusterStatusJSON, 0, len(sts))
+	out := make([]apiclient.ClusterStatus, 0, len(sts))
 	healthy := 0
 	for _, st := range sts {
 		out = append(out, toStatusJSON(st))
@@ -279,7 +266,7 @@ func (a *API) getClusterMetrics(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var st clusterStatusJSON
+	var st apiclient.ClusterStatus
 	for _, s := range sts {
 		if s.ID == c.ID {
 			st = toStatusJSON(s)

@@ -4,25 +4,13 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/clusters"
 )
 
-// collectionJSON is a collection config as the API shows it.
-type collectionJSON struct {
-	ID               string   `json:"id"`
-	ClusterID        string   `json:"cluster_id"`
-	Namespace        string   `json:"namespace"`
-	LabelSelector    string   `json:"label_selector"`
-	OnlyContainers   []string `json:"only_containers"`
-	IgnoreContainers []string `json:"ignore_containers"`
-	IncludeInit      bool     `json:"include_init"`
-	Enabled          bool     `json:"enabled"`
-	CreatedAt        string   `json:"created_at"`
-	UpdatedAt        string   `json:"updated_at"`
-}
-
-func toCollectionJSON(c clusters.CollectionConfig) collectionJSON {
-	out := collectionJSON{ID: c.ID, ClusterID: c.ClusterID, Namespace: c.Namespace, LabelSelector: c.LabelSelector,
+// toCollectionJSON is a collection config as the API shows it.
+func toCollectionJSON(c clusters.CollectionConfig) apiclient.CollectionConfig {
+	out := apiclient.CollectionConfig{ID: c.ID, ClusterID: c.ClusterID, Namespace: c.Namespace, LabelSelector: c.LabelSelector,
 		OnlyContainers: c.OnlyContainers, IgnoreContainers: c.IgnoreContainers, IncludeInit: c.IncludeInit, Enabled: c.Enabled,
 		CreatedAt: timeOrEmpty(c.CreatedAt), UpdatedAt: timeOrEmpty(c.UpdatedAt)}
 	if out.OnlyContainers == nil {
@@ -34,8 +22,8 @@ func toCollectionJSON(c clusters.CollectionConfig) collectionJSON {
 	return out
 }
 
-func toCollectionsJSON(cs []clusters.CollectionConfig) []collectionJSON {
-	out := make([]collectionJSON, 0, len(cs))
+func toCollectionsJSON(cs []clusters.CollectionConfig) []apiclient.CollectionConfig {
+	out := make([]apiclient.CollectionConfig, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, toCollectionJSON(c))
 	}

@@ -5,34 +5,14 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/clusters"
 	"github.com/kubelog/kubelog/internal/timeparse"
 )
 
-// jobJSON is a collection job as the API shows it.
-type jobJSON struct {
-	ID            string                 `json:"id"`
-	Type          string                 `json:"type"`
-	ClusterID     string                 `json:"cluster_id"`
-	Namespace     string                 `json:"namespace"`
-	Pods          []string               `json:"pods,omitempty"`
-	LabelSelector string                 `json:"label_selector,omitempty"`
-	Containers    []string               `json:"containers,omitempty"`
-	SinceTime     string                 `json:"since_time,omitempty"`
-	TailLines     int64                  `json:"tail_lines,omitempty"`
-	Previous      bool                   `json:"previous"`
-	Status        string                 `json:"status"`
-	Lines         int64                  `json:"lines"`
-	Bytes         int64                  `json:"bytes"`
-	Errors        []string               `json:"errors"`
-	Progress      []clusters.PodProgress `json:"progress"`
-	CreatedAt     string                 `json:"created_at"`
-	StartedAt     string                 `json:"started_at,omitempty"`
-	EndedAt       string                 `json:"ended_at,omitempty"`
-}
-
-func toJobJSON(j clusters.Job) jobJSON {
-	out := jobJSON{ID: j.ID, Type: j.Kind, ClusterID: j.ClusterID, Namespace: j.Request.Namespace, Pods: j.Request.Pods,
+// toJobJSON is a collection job as the API shows it.
+func toJobJSON(j clusters.Job) apiclient.CollectJob {
+	out := apiclient.CollectJob{ID: j.ID, Type: j.Kind, ClusterID: j.ClusterID, Namespace: j.Request.Namespace, Pods: j.Request.Pods,
 		LabelSelector: j.Request.LabelSelector, Containers: j.Request.Containers, SinceTime: timeOrEmpty(j.Request.SinceTime),
 		TailLines: j.Request.TailLines, Previous: j.Request.Previous, Status: j.Status, Lines: j.Lines, Bytes: j.Bytes,
 		Errors: j.Errors, Progress: j.Progress, CreatedAt: timeOrEmpty(j.CreatedAt), StartedAt: timeOrEmpty(j.StartedAt), EndedAt: timeOrEmpty(j.EndedAt)}
@@ -147,7 +127,7 @@ func (a *API) listCollectJobs(w http.ResponseWriter, r *http.Request) error {
 	}
 	total := len(jobs)
 	jobs = jobs[:min(limit, len(jobs))]
-	out := make([]jobJSON, 0, len(jobs))
+	out := make([]apiclient.CollectJob, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, toJobJSON(j))
 	}

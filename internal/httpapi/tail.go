@@ -9,26 +9,16 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/logmodel"
 	"github.com/kubelog/kubelog/internal/meta"
 	"github.com/kubelog/kubelog/internal/tail"
 )
 
-// sessionJSON is a tail session in the seed's camelCase shape.
-type sessionJSON struct {
-	ID         string `json:"id"`
-	TenantID   string `json:"tenantId"`
-	UserUUID   string `json:"userUuid"`
-	Filter     string `json:"filter"`
-	Service    string `json:"service"`
-	LastCursor string `json:"lastCursor"`
-	CreatedAt  string `json:"createdAt"`
-	Active     bool   `json:"active"`
-}
-
-func toSessionJSON(s tail.Session) sessionJSON {
-	return sessionJSON{ID: s.ID, TenantID: s.Tenant, UserUUID: s.UserUUID, Filter: s.Filter, Service: s.Service,
+// toSessionJSON is a tail session in the seed's camelCase shape.
+func toSessionJSON(s tail.Session) apiclient.Session {
+	return apiclient.Session{ID: s.ID, TenantID: s.Tenant, UserUUID: s.UserUUID, Filter: s.Filter, Service: s.Service,
 		LastCursor: s.LastCursor, CreatedAt: s.CreatedAt.Format(time.RFC3339), Active: s.Active}
 }
 
@@ -135,7 +125,7 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]sessionJSON, len(ss))
+	out := make([]apiclient.Session, len(ss))
 	for i, s := range ss {
 		out[i] = toSessionJSON(s)
 	}

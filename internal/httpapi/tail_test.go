@@ -13,14 +13,15 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/kubelog/kubelog/internal/apiclient"
 	"github.com/kubelog/kubelog/internal/auth"
 	"github.com/kubelog/kubelog/internal/logmodel"
 )
 
-func (e *env) createSession(token string, body map[string]any) (int, sessionJSON, string) {
+func (e *env) createSession(token string, body map[string]any) (int, apiclient.Session, string) {
 	e.t.Helper()
 	code, b, _ := e.do(token, "POST", "/api/v1/logs/tail/sessions", body)
-	var s sessionJSON
+	var s apiclient.Session
 	_ = json.Unmarshal(b, &s)
 	return code, s, string(b)
 }
@@ -82,7 +83,7 @@ func TestTailSessionsAPI(t *testing.T) {
 	}
 	// List, filter, get, patch, delete.
 	code, lb, _ := e.do("a-read", "GET", "/api/v1/logs/tail/sessions?userUuid=u1&active=true", nil)
-	var list struct{ Sessions []sessionJSON }
+	var list struct{ Sessions []apiclient.Session }
 	_ = json.Unmarshal(lb, &list)
 	if code != 200 || len(list.Sessions) != 2 {
 		t.Fatalf("list: %d %s", code, lb)
@@ -224,7 +225,7 @@ func TestSSEResumeIsExact(t *testing.T) {
 	// as far as what the client read.
 	time.Sleep(1500 * time.Millisecond)
 	_, gb, _ := e.do("a-read", "GET", "/api/v1/logs/tail/sessions/"+s.ID, nil)
-	var stored sessionJSON
+	var stored apiclient.Session
 	_ = json.Unmarshal(gb, &stored)
 	sc, _ := logmodel.ParseCursor(stored.LastCursor)
 	lc, _ := logmodel.ParseCursor(lastID)
@@ -319,7 +320,7 @@ func TestSessionActiveFollowsItsClient(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("get: %d %s", code, b)
 		}
-		var got sessionJSON
+		var got apiclient.Session
 		_ = json.Unmarshal(b, &got)
 		return got.Active
 	}
